@@ -1,0 +1,22 @@
+/* Audio file I/O for the CLI (libsndfile). */
+#ifndef NECO_APPS_AUDIOIO_H
+#define NECO_APPS_AUDIOIO_H
+#include <neco/neco.h>
+#include <stddef.h>
+
+/*
+ * Reads any file libsndfile reads (WAV, FLAC, OGG/Vorbis, AIFF, ...), any channel count.
+ * The sample format follows the file: 8/16-bit PCM -> S16 (8-bit scaled by 256), 24-bit -> S24,
+ * 32-bit PCM -> S32, float/double/lossy (Vorbis, ...) -> F32. On success fills *audio (free
+ * audio->data with free()) and returns 0; on failure returns -1 with a one-line reason in err.
+ */
+int audioio_read(const char *path, neco_audio *audio, char *err, size_t err_size);
+
+/*
+ * Writes audio; the container follows the extension of path: .wav (PCM 16/24/32 or float, as
+ * audio->format), .flac (16/24-bit; S32 and F32 are refused), .ogg (Vorbis, lossy),
+ * .aiff/.aif. Returns 0, or -1 with a reason in err.
+ */
+int audioio_write(const char *path, const neco_audio *audio, char *err, size_t err_size);
+
+#endif
