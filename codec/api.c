@@ -1,0 +1,381 @@
+/* The public API (neco.h): contexts, encode, decode, info. The container and models do the
+ * work; this file checks arguments, owns allocations and reports progress and errors. */
+#include <neco/neco.h>
+
+#include "container.h"
+#include "models.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef NECO_VERSION_STRING
+#define NECO_VERSION_STRING "0.0.0"
+#endif
+
+const char *neco_version_string(void) { return NECO_VERSION_STRING; }
+
+const char *neco_status_string(neco_status status)
+{
+    switch (status) {
+    case NECO_OK: return "success";
+    case NECO_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case NECO_ERR_NO_MEMORY: return "out of memory";
+    case NECO_ERR_BITSTREAM: return "invalid bitstream";
+    case NECO_ERR_TRUNCATED: return "truncated bitstream";
+    case NECO_ERR_CRC: return "CRC mismatch";
+    case NECO_ERR_UNSUPPORTED: return "unsupported";
+    case NECO_ERR_LIMIT: return "size limit exceeded";
+    case NECO_ERR_MODEL: return "model or weights unavailable";
+    case NECO_ERR_BACKEND: return "backend unavailable";
+    }
+    return "unknown status";
+}
+
+size_t neco_sample_size(neco_sample_format format)
+{
+    switch (format) {
+    case NECO_SAMPLE_S16: return 2;
+    case NECO_SAMPLE_S24:
+    case NECO_SAMPLE_S32:
+    case NECO_SAMPLE_F32: return 4;
+    }
+    return 0;
+}
+
+size_t neco_image_data_size(const neco_image *image)
+{
+    return (size_t)image->width * image->height * image->channels * (image->bit_depth / 8);
+}
+
+void neco_free(void *pointer) { free(pointer); }
+
+neco_status codec_fail(neco_context *ctx, neco_status status, const char *fmt, ...)
+{
+    if (ctx) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ctx->error, sizeof ctx->error, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+void codec_progress(const neco_context *ctx, double fraction)
+{
+    if (ctx->config.progress)
+        ctx->config.progress(ctx->config.progress_user, fraction);
+}
+
+/* ---- Context ------------------------------------------------------------------------------ */
+
+void neco_config_default(neco_config *config) { memset(config, 0, sizeof *config); }
+
+/* Backends compiled into this library. nets/ implements them; the codec only checks names. */
+static int backend_available(const char *name)
+{
+    if (strcmp(name, "ref") == 0)
+        return 1;
+#ifdef NECO_HAVE_ONEDNN
+    if (strcmp(name, "onednn") == 0)
+        return 1;
+#endif
+    return 0;
+}
+
+static const char *default_backend(void)
+{
+#ifdef NECO_HAVE_ONEDNN
+    return "onednn";
+#else
+    return "ref";
+#endif
+}
+
+neco_status neco_context_create(const neco_config *config, neco_context **context)
+{
+    if (!context)
+        return NECO_ERR_INVALID_ARGUMENT;
+    *context = NULL;
+    neco_config c;
+    if (config)
+        c = *config;
+    else
+        neco_config_default(&c);
+    if (c.threads < 0 || c.threads > 1024)
+        return NECO_ERR_INVALID_ARGUMENT;
+    const char *backend = c.backend && *c.backend ? c.backend : default_backend();
+    if (strcmp(backend, "ref") && strcmp(backend, "onednn") && strcmp(backend, "cuda"))
+        return NECO_ERR_INVALID_ARGUMENT;
+    if (!backend_available(backend))
+        return NECO_ERR_BACKEND;
+    neco_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return NECO_ERR_NO_MEMORY;
+    if (c.max_pixels == 0)
+        c.max_pixels = CODEC_DEFAULT_MAX_PIXELS;
+    if (c.max_frames == 0)
+        c.max_frames = CODEC_DEFAULT_MAX_FRAMES;
+    if (c.threads == 0)
+        c.threads = 1;
+    snprintf(ctx->backend, sizeof ctx->backend, "%s", backend);
+    c.backend = ctx->backend;
+    c.weights_dir = NULL; /* not used by the raw model; learned models copy it when they land */
+    ctx->config = c;
+    *context = ctx;
+    return NECO_OK;
+}
+
+void neco_context_destroy(neco_context *context) { free(context); }
+
+const char *neco_context_error(const neco_context *context)
+{
+    return context ? context->error : "";
+}
+
+/* ---- Encoding ----------------------------------------------------------------------------- */
+
+void neco_encode_params_default(neco_encode_params *params)
+{
+    memset(params, 0, sizeof *params);
+}
+
+/* Finds the model and quality of an encode request and fills the common header fields. */
+static neco_status encode_setup(neco_context *ctx, const neco_encode_params *params,
+                                neco_media media, const codec_model **model, neco_info *info)
+{
+    neco_encode_params p;
+    if (params)
+        p = *params;
+    else
+        neco_encode_params_default(&p);
+    const codec_model *m = p.model ? codec_find_model(p.model) : codec_default_model(media);
+    if (!m)
+        return codec_fail(ctx, NECO_ERR_MODEL, "unknown model '%s'", p.model ? p.model : "");
+    if (!(m->media & (1u << media)))
+        return codec_fail(ctx, NECO_ERR_MODEL, "model '%s' does not code %s", m->id,
+                          media == NECO_MEDIA_IMAGE ? "images" : "audio");
+    int quality = p.quality ? p.quality : m->default_quality;
+    if (quality < 1 || quality > m->quality_levels)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT,
+                          "quality %d out of range: model '%s' has levels 1..%d", p.quality, m->id,
+                          m->quality_levels);
+    memset(info, 0, sizeof *info);
+    info->version = CONTAINER_VERSION;
+    info->media = media;
+    snprintf(info->model, sizeof info->model, "%s", m->id);
+    info->quality = (uint32_t)quality;
+    m->layout(info);
+    *model = m;
+    return NECO_OK;
+}
+
+static neco_status encode_finish(neco_context *ctx, bytebuf *out, uint8_t **data, size_t *size)
+{
+    if (out->failed) {
+        bytebuf_free(out);
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    }
+    *data = out->data;
+    *size = out->size;
+    return NECO_OK;
+}
+
+neco_status neco_encode_image(neco_context *ctx, const neco_image *image,
+                              const neco_encode_params *params, uint8_t **out, size_t *out_size)
+{
+    if (!ctx || !image || !out || !out_size)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
+    *out = NULL;
+    *out_size = 0;
+    if (!image->data)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "image has no data");
+    const codec_model *model;
+    neco_info info;
+    neco_status st = encode_setup(ctx, params, NECO_MEDIA_IMAGE, &model, &info);
+    if (st != NECO_OK)
+        return st;
+    info.width = image->width;
+    info.height = image->height;
+    info.channels = image->channels;
+    info.bit_depth = image->bit_depth;
+    if ((st = container_check_info(ctx, &info)) != NECO_OK)
+        return st == NECO_ERR_BITSTREAM ? NECO_ERR_INVALID_ARGUMENT : st;
+    bytebuf buf;
+    bytebuf_init(&buf);
+    container_write_header(&buf, &info);
+    bytebuf tile;
+    bytebuf_init(&tile);
+    for (uint32_t i = 0; i < info.units; i++) {
+        tile.size = 0;
+        if ((st = model->encode_tile(ctx, image, &info, i, &tile)) != NECO_OK)
+            break;
+        if (tile.failed || tile.size > UINT32_MAX) {
+            st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+            break;
+        }
+        container_write_unit(&buf, tile.data, tile.size);
+        codec_progress(ctx, (double)(i + 1) / info.units);
+    }
+    bytebuf_free(&tile);
+    if (st != NECO_OK) {
+        bytebuf_free(&buf);
+        return st;
+    }
+    return encode_finish(ctx, &buf, out, out_size);
+}
+
+neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
+                              const neco_encode_params *params, uint8_t **out, size_t *out_size)
+{
+    if (!ctx || !audio || !out || !out_size)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
+    *out = NULL;
+    *out_size = 0;
+    if (!audio->data && audio->frames)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "audio has no data");
+    const codec_model *model;
+    neco_info info;
+    neco_status st = encode_setup(ctx, params, NECO_MEDIA_AUDIO, &model, &info);
+    if (st != NECO_OK)
+        return st;
+    info.sample_rate = audio->sample_rate;
+    info.audio_channels = audio->channels;
+    info.frames = audio->frames;
+    info.sample_format = audio->format;
+    if ((st = container_check_info(ctx, &info)) != NECO_OK)
+        return st == NECO_ERR_BITSTREAM ? NECO_ERR_INVALID_ARGUMENT : st;
+    if (audio->format == NECO_SAMPLE_S24) {
+        const int32_t *s = audio->data;
+        for (uint64_t i = 0; i < audio->frames * audio->channels; i++)
+            if (s[i] < -(1 << 23) || s[i] >= (1 << 23))
+                return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT,
+                                  "24-bit sample %llu out of range", (unsigned long long)i);
+    }
+    bytebuf buf;
+    bytebuf_init(&buf);
+    container_write_header(&buf, &info);
+    bytebuf chunk;
+    bytebuf_init(&chunk);
+    for (uint32_t i = 0; i < info.units; i++) {
+        chunk.size = 0;
+        if ((st = model->encode_chunk(ctx, audio, &info, i, &chunk)) != NECO_OK)
+            break;
+        if (chunk.failed || chunk.size > UINT32_MAX) {
+            st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+            break;
+        }
+        container_write_unit(&buf, chunk.data, chunk.size);
+        codec_progress(ctx, (double)(i + 1) / info.units);
+    }
+    bytebuf_free(&chunk);
+    if (st != NECO_OK) {
+        bytebuf_free(&buf);
+        return st;
+    }
+    return encode_finish(ctx, &buf, out, out_size);
+}
+
+/* ---- Decoding ----------------------------------------------------------------------------- */
+
+neco_status neco_read_info(neco_context *ctx, const uint8_t *data, size_t size, neco_info *info)
+{
+    if (!data || !info)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
+    if (!ctx) {
+        /* Header parsing needs the limits; a NULL context means the defaults. */
+        neco_context tmp;
+        memset(&tmp, 0, sizeof tmp);
+        tmp.config.max_pixels = CODEC_DEFAULT_MAX_PIXELS;
+        tmp.config.max_frames = CODEC_DEFAULT_MAX_FRAMES;
+        return container_read_header(&tmp, data, size, info);
+    }
+    return container_read_header(ctx, data, size, info);
+}
+
+static int hash_is_zero(const uint8_t *h)
+{
+    for (int i = 0; i < NECO_WEIGHTS_HASH_SIZE; i++)
+        if (h[i])
+            return 0;
+    return 1;
+}
+
+void neco_decoded_free(neco_decoded *decoded)
+{
+    if (!decoded)
+        return;
+    free(decoded->image.data);
+    free(decoded->audio.data);
+    memset(decoded, 0, sizeof *decoded);
+}
+
+neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, neco_decoded *out)
+{
+    if (!ctx || !data || !out)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
+    memset(out, 0, sizeof *out);
+    neco_info info;
+    neco_status st = container_read_header(ctx, data, size, &info);
+    if (st != NECO_OK)
+        return st;
+    const codec_model *model = codec_find_model(info.model);
+    if (!model || !(model->media & (1u << info.media)))
+        return codec_fail(ctx, NECO_ERR_MODEL,
+                          "the stream needs model '%s', which this decoder does not have",
+                          info.model);
+    if (info.quality < 1 || info.quality > (uint32_t)model->quality_levels)
+        return codec_fail(ctx, NECO_ERR_BITSTREAM, "quality %u out of range for model '%s'",
+                          info.quality, model->id);
+    if (model == &codec_model_raw && !hash_is_zero(info.weights_hash))
+        return codec_fail(ctx, NECO_ERR_BITSTREAM, "the raw model has no weights, but the "
+                                                   "header names a weights hash");
+    /* Every unit is located and checked before the output is allocated, so a lying header
+     * costs nothing. */
+    if ((st = container_check_units(ctx, &info, data, size)) != NECO_OK)
+        return st;
+    size_t pos = info.header_size;
+    if (info.media == NECO_MEDIA_IMAGE) {
+        neco_image *img = &out->image;
+        img->width = info.width;
+        img->height = info.height;
+        img->channels = info.channels;
+        img->bit_depth = info.bit_depth;
+        img->data = malloc(neco_image_data_size(img));
+        if (!img->data)
+            return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        for (uint32_t i = 0; i < info.units && st == NECO_OK; i++) {
+            const uint8_t *payload;
+            size_t len;
+            st = container_next_unit(ctx, &info, data, size, &pos, i, &payload, &len);
+            if (st == NECO_OK)
+                st = model->decode_tile(ctx, &info, i, payload, len, img);
+            codec_progress(ctx, (double)(i + 1) / info.units);
+        }
+    } else {
+        neco_audio *au = &out->audio;
+        au->sample_rate = info.sample_rate;
+        au->channels = info.audio_channels;
+        au->frames = info.frames;
+        au->format = info.sample_format;
+        size_t bytes = (size_t)info.frames * info.audio_channels * neco_sample_size(au->format);
+        au->data = malloc(bytes ? bytes : 1);
+        if (!au->data)
+            return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        for (uint32_t i = 0; i < info.units && st == NECO_OK; i++) {
+            const uint8_t *payload;
+            size_t len;
+            st = container_next_unit(ctx, &info, data, size, &pos, i, &payload, &len);
+            if (st == NECO_OK)
+                st = model->decode_chunk(ctx, &info, i, payload, len, au);
+            codec_progress(ctx, (double)(i + 1) / info.units);
+        }
+    }
+    if (st != NECO_OK) {
+        neco_decoded_free(out);
+        return st;
+    }
+    out->info = info;
+    return NECO_OK;
+}

@@ -1,0 +1,43 @@
+/* The model registry: every model the codec knows, and the per-tile / per-chunk functions that
+ * code it. The API (api.c) owns the container and calls a model once per unit. */
+#ifndef NECO_CODEC_MODELS_H
+#define NECO_CODEC_MODELS_H
+#include "buffer.h"
+#include "context.h"
+
+typedef struct codec_model {
+    const char *id;
+    const char *description;
+    unsigned media; /* bit mask: 1 << NECO_MEDIA_IMAGE, 1 << NECO_MEDIA_AUDIO */
+    int quality_levels;
+    int default_quality;
+    /* Sets the unit layout (tile size or chunk length) for a stream about to be encoded. */
+    void (*layout)(neco_info *info);
+    /* Appends the payload of tile `index` of image (described by info) to out. */
+    neco_status (*encode_tile)(neco_context *ctx, const neco_image *image, const neco_info *info,
+                               uint32_t index, bytebuf *out);
+    /* Decodes tile `index` from its payload into image (allocated by the caller to info's size). */
+    neco_status (*decode_tile)(neco_context *ctx, const neco_info *info, uint32_t index,
+                               const uint8_t *payload, size_t size, neco_image *image);
+    neco_status (*encode_chunk)(neco_context *ctx, const neco_audio *audio,
+                                const neco_info *info, uint32_t index, bytebuf *out);
+    neco_status (*decode_chunk)(neco_context *ctx, const neco_info *info, uint32_t index,
+                                const uint8_t *payload, size_t size, neco_audio *audio);
+} codec_model;
+
+/* The model with this id, or NULL. */
+const codec_model *codec_find_model(const char *id);
+
+/* The default model for a media type. */
+const codec_model *codec_default_model(neco_media media);
+
+/* The rectangle of tile `index` (raster order) of an image described by info. */
+void codec_tile_rect(const neco_info *info, uint32_t index, uint32_t *x, uint32_t *y, uint32_t *w,
+                     uint32_t *h);
+
+/* The first frame and frame count of chunk `index`. */
+void codec_chunk_span(const neco_info *info, uint32_t index, uint64_t *first, uint32_t *count);
+
+extern const codec_model codec_model_raw;
+
+#endif
