@@ -419,6 +419,18 @@ int audioio_write(const char *path, const neco_audio *audio, char *err, size_t e
     default:
         break;
     }
+    /* RIFF/WAVE and AIFF sizes are 32-bit fields: more data would give a file with wrapped
+     * sizes that readers cut short. */
+    if (container != SF_FORMAT_FLAC && container != SF_FORMAT_OGG) {
+        uint64_t file_sample_bytes = audio->format == NECO_SAMPLE_S16   ? 2
+                                     : audio->format == NECO_SAMPLE_S24 ? 3
+                                                                        : 4;
+        if (audio->frames > (UINT32_MAX - 4096u) / (file_sample_bytes * channels)) {
+            audioio_set_err(err, err_size,
+                            "too much audio for a WAV or AIFF file (4 GiB limit); use .flac");
+            return -1;
+        }
+    }
 
     /* S24 samples must fit in 24 bits, or the shift into sf_write_int's range would wrap. */
     if (audio->format == NECO_SAMPLE_S24) {

@@ -567,6 +567,60 @@ static void test_audio_round_trip(void)
     }
 }
 
+/* Synthetic audio of several channel counts and formats through each lossless container. */
+static void test_audio_round_trip_synthetic(void)
+{
+    static const struct {
+        uint32_t channels;
+        neco_sample_format format;
+        const char *out;
+    } cases[] = {
+        {3, NECO_SAMPLE_S24, "rt.wav"},  {6, NECO_SAMPLE_F32, "rt.wav"},
+        {8, NECO_SAMPLE_S32, "rt.wav"},  {8, NECO_SAMPLE_S24, "rt.flac"},
+        {5, NECO_SAMPLE_S16, "rt.flac"}, {3, NECO_SAMPLE_F32, "rt.aiff"},
+        {1, NECO_SAMPLE_S24, "rt.aiff"},
+    };
+    enum { FRAMES = 777 };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint32_t ch = cases[i].channels;
+        neco_audio a = {48000, ch, FRAMES, cases[i].format, NULL};
+        a.data = malloc((size_t)FRAMES * ch * 4);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a.data);
+        for (uint64_t f = 0; f < FRAMES; f++)
+            for (uint32_t c = 0; c < ch; c++) {
+                size_t k = (size_t)f * ch + c;
+                switch (a.format) {
+                case NECO_SAMPLE_S16:
+                    ((int16_t *)a.data)[k] = (int16_t)pcm_s16(f, c);
+                    break;
+                case NECO_SAMPLE_S24:
+                    ((int32_t *)a.data)[k] = pcm_s24(f, c);
+                    break;
+                case NECO_SAMPLE_S32:
+                    ((int32_t *)a.data)[k] = pcm_s32(f, c);
+                    break;
+                case NECO_SAMPLE_F32:
+                    ((float *)a.data)[k] = pcm_f32(f, c);
+                    break;
+                }
+            }
+        char err[256];
+        int rc = audioio_write(tmp_path(cases[i].out), &a, err, sizeof err);
+        if (rc != 0)
+            fprintf(stderr, "\n%u ch -> %s: %s\n", ch, cases[i].out, err);
+        CU_ASSERT_EQUAL_FATAL(rc, 0);
+        neco_audio b;
+        CU_ASSERT_EQUAL_FATAL(audioio_read(tmp_path(cases[i].out), &b, err, sizeof err), 0);
+        CU_ASSERT_EQUAL(b.channels, ch);
+        CU_ASSERT_EQUAL(b.format, a.format);
+        CU_ASSERT_EQUAL(b.sample_rate, 48000);
+        CU_ASSERT_EQUAL_FATAL(b.frames, FRAMES);
+        CU_ASSERT(memcmp(a.data, b.data, audio_bytes(&a)) == 0);
+        free(a.data);
+        free(b.data);
+    }
+}
+
 /* More than two channels in .wav are written as WAVE_FORMAT_EXTENSIBLE (tag 0xFFFE). */
 static void test_audio_wavex(void)
 {
@@ -740,6 +794,11 @@ static void test_audio_write_errors(void)
     neco_audio bad24 = {44100, 1, 1, NECO_SAMPLE_S24, (int32_t[]){8388608}};
     CU_ASSERT_EQUAL(audioio_write(tmp_path("x.wav"), &bad24, err, sizeof err), -1);
     CU_ASSERT(strstr(err, "out of range") != NULL);
+    /* 2^31 stereo frames: refused from the size alone, before the data is touched. */
+    neco_audio long_wav = {44100, 2, (uint64_t)1 << 31, NECO_SAMPLE_S16, s};
+    CU_ASSERT_EQUAL(audioio_write(tmp_path("x.wav"), &long_wav, err, sizeof err), -1);
+    CU_ASSERT(strstr(err, "4 GiB") != NULL);
+    CU_ASSERT_EQUAL(audioio_write(tmp_path("rt.aiff"), &long_wav, err, sizeof err), -1);
     neco_audio zero_ch = {44100, 0, 1, NECO_SAMPLE_S16, s};
     CU_ASSERT_EQUAL(audioio_write(tmp_path("x.wav"), &zero_ch, err, sizeof err), -1);
     neco_audio bad_fmt = {44100, 1, 1, (neco_sample_format)9, s};
@@ -802,7 +861,9 @@ void neco_test_register(void)
                {"truncated at every byte", test_png_truncated_everywhere},
                {"bit flips", test_png_bit_flips}, {"write errors", test_png_write_errors});
     NECO_SUITE("fileio_audio", {"read exact samples", test_audio_read_exact},
-               {"round trip", test_audio_round_trip}, {"wavex", test_audio_wavex},
+               {"round trip", test_audio_round_trip},
+               {"round trip synthetic", test_audio_round_trip_synthetic},
+               {"wavex", test_audio_wavex},
                {"ogg fixture", test_audio_ogg_fixture}, {"ogg write", test_audio_ogg_write},
                {"read errors", test_audio_read_errors},
                {"truncated wav", test_audio_truncated_everywhere},
