@@ -57,6 +57,9 @@ static void tmp_cleanup(void)
 
 static int write_bytes(const char *path, const void *data, size_t size)
 {
+    /* A new file rather than a truncated one: ext4 flushes a file truncated and rewritten
+     * (auto_da_alloc) on close, which makes the write-every-prefix loops wait on the disk. */
+    unlink(path);
     FILE *f = fopen(path, "wb");
     if (f == NULL)
         return -1;
