@@ -1,0 +1,245 @@
+"""Python twin of neco's integer CDF construction and Gaussian-conditional tables.
+
+This file mirrors entropy/cdf.c and entropy/gaussian.c bit for bit; conformance/BITSTREAM.md
+section 2 is the normative text both follow. The model exporter uses it to turn learned pmfs
+into the integer CDF tables stored in weights/, and the C test suite checks against fixtures it
+writes (tests/data/entropy/), so any divergence between the twins fails a test.
+
+Only integer arithmetic decides a table. The two constant tables (the erf table and the default
+scale table) are computed here with the `decimal` module at 80 significant digits and rounded to
+integers, so no platform libm is involved anywhere; their C copies are committed in
+entropy/gaussian_tables.c (written by `python3 train/neco_cdf.py c-tables`).
+
+Usage:
+  python3 train/neco_cdf.py c-tables  > entropy/gaussian_tables.c
+  python3 train/neco_cdf.py fixtures  tests/data/entropy
+"""
+
+import decimal
+import os
+import sys
+
+# Normative constants (BITSTREAM.md 2.3).
+ERF_STEPS_PER_UNIT = 256          # the erf table samples t = j / 256 (t in units of sigma)
+ERF_TABLE_LAST = 8 * ERF_STEPS_PER_UNIT  # j = 0..2048, t in [0, 8]
+ERF_ONE = 1 << 32                 # erf values are in Q32
+SCALE_ONE = 1 << 16               # scales are in Q16
+TAIL_SIGMAS = 7                   # a table covers |v| <= ceil(7 * scale)
+DEFAULT_NUM_SCALES = 64
+DEFAULT_SCALE_MIN = "0.11"
+DEFAULT_SCALE_MAX = "256"
+PRECISION_MIN = 4
+PRECISION_MAX = 24
+WEIGHT_TOTAL_MAX = 1 << 40
+MAX_SYMBOLS = 65536
+
+
+def _ctx():
+    return decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN)
+
+
+def _pi(ctx):
+    # Machin's formula: pi = 16 atan(1/5) - 4 atan(1/239).
+    def atan_inv(n):
+        x = ctx.divide(1, n)
+        x2 = ctx.multiply(x, x)
+        term, total, k = x, x, 1
+        while True:
+            term = ctx.multiply(term, -x2)
+            delta = ctx.divide(term, 2 * k + 1)
+            if ctx.add(total, delta) == total:
+                return total
+            total = ctx.add(total, delta)
+            k += 1
+
+    return ctx.subtract(ctx.multiply(16, atan_inv(5)), ctx.multiply(4, atan_inv(239)))
+
+
+def _erf(x, ctx, two_over_sqrt_pi):
+    # Maclaurin series erf(x) = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)); at 80 digits the
+    # cancellation for x <= 8/sqrt(2) (terms up to ~1e13) leaves more than 60 correct digits.
+    x2 = ctx.multiply(x, x)
+    term = x  # (-1)^n x^(2n+1) / n!
+    total = x
+    n = 0
+    while True:
+        n += 1
+        term = ctx.divide(ctx.multiply(term, -x2), n)
+        delta = ctx.divide(term, 2 * n + 1)
+        if abs(delta) < decimal.Decimal("1e-70"):
+            break
+        total = ctx.add(total, delta)
+    return ctx.multiply(total, two_over_sqrt_pi)
+
+
+def erf_table():
+    """G[j] = round(2^32 * erf(j / (256 * sqrt(2)))), j = 0..2048 (BITSTREAM.md 2.3)."""
+    ctx = _ctx()
+    two_over_sqrt_pi = ctx.divide(2, ctx.sqrt(_pi(ctx)))
+    sqrt2 = ctx.sqrt(decimal.Decimal(2))
+    out = []
+    for j in range(ERF_TABLE_LAST + 1):
+        x = ctx.divide(decimal.Decimal(j), ctx.multiply(ERF_STEPS_PER_UNIT, sqrt2))
+        v = ctx.multiply(_erf(x, ctx, two_over_sqrt_pi), ERF_ONE)
+        out.append(int(v.to_integral_value(rounding=decimal.ROUND_HALF_EVEN)))
+    return out
+
+
+def default_scales_q16(num=DEFAULT_NUM_SCALES, smin=DEFAULT_SCALE_MIN, smax=DEFAULT_SCALE_MAX):
+    """S_i = round(2^16 * exp(ln(smin) + i * (ln(smax) - ln(smin)) / (num - 1)))."""
+    ctx = _ctx()
+    lo = ctx.ln(decimal.Decimal(smin))
+    hi = ctx.ln(decimal.Decimal(smax))
+    out = []
+    for i in range(num):
+        e = ctx.add(lo, ctx.divide(ctx.multiply(i, ctx.subtract(hi, lo)), num - 1))
+        v = ctx.multiply(ctx.exp(e), SCALE_ONE)
+        out.append(int(v.to_integral_value(rounding=decimal.ROUND_HALF_EVEN)))
+    return out
+
+
+def cdf_from_weights(weights, precision):
+    """Integer CDF construction (BITSTREAM.md 2.2): C_i = i + floor(S_i * (2^P - n) / W).
+
+    Every symbol gets at least one count, C_0 = 0 and C_n = 2^P exactly."""
+    n = len(weights)
+    total = sum(weights)
+    if not (PRECISION_MIN <= precision <= PRECISION_MAX):
+        raise ValueError("precision out of range")
+    if n < 1 or n > MAX_SYMBOLS or n > (1 << precision):
+        raise ValueError("bad number of symbols")
+    if any(w < 0 for w in weights) or total < 1 or total > WEIGHT_TOTAL_MAX:
+        raise ValueError("bad weights")
+    spare = (1 << precision) - n
+    cdf = []
+    acc = 0
+    for i in range(n + 1):
+        cdf.append(i + (acc * spare) // total)
+        if i < n:
+            acc += weights[i]
+    return cdf
+
+
+def gaussian_weights(scale_q16, erf_q32):
+    """Integer weights of a zero-mean Gaussian table (BITSTREAM.md 2.3).
+
+    Returns (weights, offset): weights for the values -R..R then the escape symbol, in units of
+    2^-33 (they sum to 2^33 exactly); offset = -R."""
+    if scale_q16 < 1 or scale_q16 > 1024 * SCALE_ONE:
+        raise ValueError("scale out of range")
+    r = (TAIL_SIGMAS * scale_q16 + SCALE_ONE - 1) >> 16
+
+    def h(k):
+        # erf((k + 1/2) / s / sqrt 2) in Q32, by linear interpolation of the erf table at
+        # pos = floor(256 * 65536 * (k + 1/2) / s) = floor((2k+1) * 2^39 / S).
+        pos = ((2 * k + 1) << 39) // scale_q16
+        j, f = pos >> 16, pos & 0xFFFF
+        if j >= ERF_TABLE_LAST:
+            return erf_q32[ERF_TABLE_LAST]
+        return erf_q32[j] + (((erf_q32[j + 1] - erf_q32[j]) * f) >> 16)
+
+    hs = [h(k) for k in range(r + 1)]
+    side = [hs[k] - hs[k - 1] for k in range(1, r + 1)]
+    weights = side[::-1] + [2 * hs[0]] + side + [2 * (erf_q32[ERF_TABLE_LAST] - hs[r])]
+    return weights, -r
+
+
+def gaussian_tables(precision, scales_q16, erf_q32):
+    """[(offset, cdf)] for each scale: the table set the C decoder builds."""
+    out = []
+    for s in scales_q16:
+        w, off = gaussian_weights(s, erf_q32)
+        out.append((off, cdf_from_weights(w, precision)))
+    return out
+
+
+def fnv1a64(values, width=4):
+    """FNV-1a 64 over the values as little-endian words of width bytes (BITSTREAM.md 2.3)."""
+    h = 0xCBF29CE484222325
+    for v in values:
+        for b in v.to_bytes(width, "little"):
+            h ^= b
+            h = (h * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def _lcg(seed):
+    # Numerical Recipes LCG, 64-bit; only makes fixture inputs, never decides a table.
+    state = seed
+    while True:
+        state = (state * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
+        yield state >> 33
+
+
+def write_c_tables(out):
+    erf = erf_table()
+    scales = default_scales_q16()
+    out.write("/* Generated by `python3 train/neco_cdf.py c-tables`; do not edit.\n"
+              " * Normative constants of conformance/BITSTREAM.md section 2.3, computed with\n"
+              " * 80-digit decimal arithmetic and rounded to the nearest integer. */\n")
+    out.write('#include "entropy/gaussian.h"\n\n/* clang-format off */\n')
+    out.write("const uint32_t neco_gc_default_scales_q16[NECO_GC_DEFAULT_NUM_SCALES] = {\n")
+    for i in range(0, len(scales), 8):
+        out.write("    " + ", ".join("%uu" % v for v in scales[i:i + 8]) + ",\n")
+    out.write("};\n\n")
+    out.write("/* gc_erf_q32[j] = round(2^32 * erf(j / (256 * sqrt(2)))), j = 0..2048; the last\n"
+              " * entries reach 2^32, so the type is 64-bit. */\n")
+    out.write("const uint64_t gc_erf_q32[GC_ERF_TABLE_SIZE] = {\n")
+    for i in range(0, len(erf), 6):
+        out.write("    " + ", ".join("%uu" % v for v in erf[i:i + 6]) + ",\n")
+    out.write("};\n")
+
+
+def write_fixtures(folder):
+    """Writes the cross-check fixtures read by tests/test_entropy_tables.c."""
+    os.makedirs(folder, exist_ok=True)
+    erf = erf_table()
+    scales = default_scales_q16()
+    with open(os.path.join(folder, "gaussian_tables.txt"), "w") as f:
+        f.write("# neco Gaussian-conditional tables, written by train/neco_cdf.py fixtures\n")
+        f.write("# erf_hash <fnv1a64 of the erf table>\n")
+        f.write("# scales_hash <fnv1a64 of the default scales>\n")
+        f.write("# table <precision> <index> <scale_q16> <offset> <cdf_length> <fnv1a64 of cdf>\n")
+        f.write("erf_hash %016x\n" % fnv1a64(erf, 8))
+        f.write("scales_hash %016x\n" % fnv1a64(scales))
+        for p in (16, 20, 24):
+            for i, (off, cdf) in enumerate(gaussian_tables(p, scales, erf)):
+                f.write("table %d %d %d %d %d %016x\n"
+                        % (p, i, scales[i], off, len(cdf), fnv1a64(cdf)))
+    with open(os.path.join(folder, "cdf_vectors.txt"), "w") as f:
+        f.write("# integer CDF construction vectors, written by train/neco_cdf.py fixtures\n")
+        f.write("# vector <precision> <n> then a line of n weights and a line of n+1 cdf values\n")
+        rng = _lcg(20261127)
+        cases = [(16, [1]), (16, [0, 0, 5]), (4, [1, 1, 1, 1]), (12, [0] * 9 + [1 << 36]),
+                 (24, [1 << 39, (1 << 39) - 8, 0, 7])]
+        for k in range(12):
+            n = 2 + next(rng) % 300
+            p = (12, 14, 15, 16, 20, 24)[k % 6]
+            if n > (1 << p):
+                n = 1 << p
+            big = k % 3 == 0
+            w = [(next(rng) if big else next(rng) % 1000) * (next(rng) % 4 != 0)
+                 for _ in range(n)]
+            if sum(w) == 0:
+                w[0] = 1
+            cases.append((p, w))
+        for p, w in cases:
+            cdf = cdf_from_weights(w, p)
+            f.write("vector %d %d\n" % (p, len(w)))
+            f.write(" ".join(str(v) for v in w) + "\n")
+            f.write(" ".join(str(v) for v in cdf) + "\n")
+
+
+def main(argv):
+    if len(argv) == 2 and argv[1] == "c-tables":
+        write_c_tables(sys.stdout)
+    elif len(argv) == 3 and argv[1] == "fixtures":
+        write_fixtures(argv[2])
+    else:
+        sys.stderr.write(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
