@@ -1,0 +1,143 @@
+/* Integer conv layers (see intlayers.h and INTEGER.md). All arithmetic is on integers whose
+ * ranges are proved in intlayers.h, so the order of the sums cannot change a result. */
+#include "nets/intlayers.h"
+
+#include <limits.h>
+
+int16_t nn_int_rescale(int64_t acc, int32_t mult, int32_t shift, int32_t out_min, int32_t out_max)
+{
+    int64_t v = acc * (int64_t)mult, r;
+    if (shift == 0) {
+        r = v;
+    } else {
+        /* Round half away from zero on the magnitude: |v| < 2^63 so |v| + 2^(shift-1) fits
+         * in uint64_t, and the shifted result fits back in int64_t. */
+        uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+        uint64_t q = (mag + ((uint64_t)1 << (shift - 1))) >> shift;
+        r = v < 0 ? -(int64_t)q : (int64_t)q;
+    }
+    if (r < out_min) r = out_min;
+    if (r > out_max) r = out_max;
+    return (int16_t)r;
+}
+
+int nn_int_conv_check(const nn_int_conv *l)
+{
+    if (!l || l->cin < 1 || l->cout < 1 || l->kh < 1 || l->kw < 1 || !l->mult || !l->shift)
+        return NN_ERR_ARG;
+    if ((l->w8 == NULL) == (l->w16 == NULL)) return NN_ERR_ARG;
+    const nn_conv_params *p = &l->p;
+    if (p->groups < 1 || l->cin % p->groups || l->cout % p->groups || p->stride_h < 1 ||
+        p->stride_w < 1 || p->dilation_h < 1 || p->dilation_w < 1 || p->pad_h < 0 || p->pad_w < 0 ||
+        p->out_pad_h < 0 || p->out_pad_w < 0)
+        return NN_ERR_ARG;
+    long k = (long)(l->cin / p->groups) * l->kh * l->kw; /* terms per output, both kinds */
+    if (k > 131072) return NN_ERR_ARG;
+    if (l->out_min < -32768 || l->out_max > 32767 || l->out_min > l->out_max) return NN_ERR_ARG;
+    for (int o = 0; o < l->cout; o++)
+        if (l->mult[o] < 1 || l->mult[o] > 32767 || l->shift[o] < 0 || l->shift[o] > 62)
+            return NN_ERR_ARG;
+    return NN_OK;
+}
+
+int nn_int_conv_out_size(const nn_int_conv *l, int h, int w, int *ho, int *wo)
+{
+    const nn_conv_params *p = &l->p;
+    long oh, ow;
+    if (l->transposed) {
+        oh = ((long)h - 1) * p->stride_h - 2L * p->pad_h + (long)p->dilation_h * (l->kh - 1) +
+             p->out_pad_h + 1;
+        ow = ((long)w - 1) * p->stride_w - 2L * p->pad_w + (long)p->dilation_w * (l->kw - 1) +
+             p->out_pad_w + 1;
+    } else {
+        long eh = (long)p->dilation_h * (l->kh - 1) + 1, ew = (long)p->dilation_w * (l->kw - 1) + 1;
+        if (h + 2L * p->pad_h < eh || w + 2L * p->pad_w < ew) return NN_ERR_ARG;
+        oh = (h + 2L * p->pad_h - eh) / p->stride_h + 1;
+        ow = (w + 2L * p->pad_w - ew) / p->stride_w + 1;
+    }
+    if (oh < 1 || ow < 1 || oh > INT_MAX || ow > INT_MAX) return NN_ERR_ARG;
+    *ho = (int)oh;
+    *wo = (int)ow;
+    return NN_OK;
+}
+
+static int32_t weight(const nn_int_conv *l, size_t i)
+{
+    return l->w8 ? l->w8[i] : l->w16[i];
+}
+
+int nn_int_conv2d(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y)
+{
+    int ho, wo, rc;
+    if ((rc = nn_int_conv_check(l)) || !x || !x->data || !y || !y->data || x->c != l->cin ||
+        x->n < 1 || x->h < 1 || x->w < 1)
+        return rc ? rc : NN_ERR_ARG;
+    if ((rc = nn_int_conv_out_size(l, x->h, x->w, &ho, &wo))) return rc;
+    const nn_conv_params *p = &l->p;
+    int g = p->groups, cg = l->cin / g, og = l->cout / g;
+    y->n = x->n, y->c = l->cout, y->h = ho, y->w = wo;
+    for (int b = 0; b < x->n; b++) {
+        for (int o = 0; o < l->cout; o++) {
+            int grp = o / og;
+            for (int oy = 0; oy < ho; oy++) {
+                for (int ox = 0; ox < wo; ox++) {
+                    int64_t acc = l->bias ? l->bias[o] : 0;
+                    for (int ci = grp * cg; ci < (grp + 1) * cg; ci++) {
+                        const int16_t *xc = x->data + ((size_t)b * l->cin + ci) * x->h * x->w;
+                        for (int ky = 0; ky < l->kh; ky++) {
+                            for (int kx = 0; kx < l->kw; kx++) {
+                                long iy, ix;
+                                size_t wi;
+                                if (l->transposed) {
+                                    /* oy = iy stride - pad + ky dilation */
+                                    long ty = (long)oy + p->pad_h - (long)ky * p->dilation_h;
+                                    long tx = (long)ox + p->pad_w - (long)kx * p->dilation_w;
+                                    if (ty < 0 || tx < 0 || ty % p->stride_h || tx % p->stride_w)
+                                        continue;
+                                    iy = ty / p->stride_h;
+                                    ix = tx / p->stride_w;
+                                    wi = (((size_t)ci * og + (size_t)(o - grp * og)) * l->kh + ky) *
+                                             l->kw +
+                                         kx;
+                                } else {
+                                    iy = (long)oy * p->stride_h - p->pad_h +
+                                         (long)ky * p->dilation_h;
+                                    ix = (long)ox * p->stride_w - p->pad_w +
+                                         (long)kx * p->dilation_w;
+                                    wi = (((size_t)o * cg + (size_t)(ci - grp * cg)) * l->kh + ky) *
+                                             l->kw +
+                                         kx;
+                                }
+                                if (iy < 0 || iy >= x->h || ix < 0 || ix >= x->w) continue;
+                                acc += (int64_t)weight(l, wi) * xc[(size_t)iy * x->w + ix];
+                            }
+                        }
+                    }
+                    y->data[(((size_t)b * l->cout + o) * ho + oy) * wo + ox] =
+                        nn_int_rescale(acc, l->mult[o], l->shift[o], l->out_min, l->out_max);
+                }
+            }
+        }
+    }
+    return NN_OK;
+}
+
+int nn_int_pixel_shuffle(const nn_itensor *x, int r, nn_itensor *y)
+{
+    if (!x || !y || !x->data || !y->data || r < 1 || x->c % (r * r)) return NN_ERR_ARG;
+    int c = x->c / (r * r);
+    y->n = x->n, y->c = c, y->h = x->h * r, y->w = x->w * r;
+    for (int b = 0; b < x->n; b++)
+        for (int ch = 0; ch < c; ch++)
+            for (int i = 0; i < r; i++)
+                for (int j = 0; j < r; j++)
+                    for (int yy = 0; yy < x->h; yy++)
+                        for (int xx = 0; xx < x->w; xx++)
+                            y->data[(((size_t)b * c + ch) * y->h + (size_t)yy * r + i) * y->w +
+                                    (size_t)xx * r + j] =
+                                x->data[((((size_t)b * c + ch) * r * r + (size_t)i * r + j) * x->h +
+                                         yy) *
+                                            x->w +
+                                        xx];
+    return NN_OK;
+}

@@ -1,0 +1,113 @@
+/* Activations, Snake, residual add, per-channel gain and pixel shuffle (ref backend). */
+#include "nets/ref/ref.h"
+
+#include <math.h>
+
+size_t nn_ref_spatial(const nn_tensor *x)
+{
+    size_t s = 1;
+    for (int i = 2; i < x->ndim; i++)
+        s *= (size_t)x->shape[i];
+    return s;
+}
+
+int nn_ref_activation(nn_context *ctx, nn_act act, float slope, float *x, size_t n)
+{
+    (void)ctx;
+    switch (act) {
+    case NN_ACT_RELU:
+        for (size_t i = 0; i < n; i++)
+            x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        return NN_OK;
+    case NN_ACT_LEAKY_RELU:
+        for (size_t i = 0; i < n; i++)
+            x[i] = x[i] >= 0.0f ? x[i] : slope * x[i];
+        return NN_OK;
+    case NN_ACT_GELU:
+        /* Exact GELU, Hendrycks & Gimpel 2016 eq. 1 (PyTorch approximate='none'). */
+        for (size_t i = 0; i < n; i++)
+            x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        return NN_OK;
+    case NN_ACT_SILU:
+        /* Elfwing et al. 2018; written x / (1 + e^-x), finite for every finite x. */
+        for (size_t i = 0; i < n; i++)
+            x[i] = x[i] / (1.0f + expf(-x[i]));
+        return NN_OK;
+    }
+    return NN_ERR_ARG;
+}
+
+int nn_ref_snake(nn_context *ctx, nn_tensor *x, const float *alpha)
+{
+    (void)ctx;
+    size_t s = nn_ref_spatial(x);
+    int c = x->shape[1];
+    for (int b = 0; b < x->shape[0]; b++) {
+        for (int ch = 0; ch < c; ch++) {
+            float a = alpha[ch], inv = 1.0f / (a + 1e-9f); /* the epsilon of DAC / BigVGAN */
+            float *v = x->data + ((size_t)b * c + ch) * s;
+            for (size_t i = 0; i < s; i++) {
+                float t = sinf(a * v[i]);
+                v[i] = v[i] + inv * (t * t);
+            }
+        }
+    }
+    return NN_OK;
+}
+
+int nn_ref_add(nn_context *ctx, const float *a, const float *b, float *y, size_t n)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++)
+        y[i] = a[i] + b[i];
+    return NN_OK;
+}
+
+int nn_ref_channel_scale(nn_context *ctx, nn_tensor *x, const float *g, const float *bias)
+{
+    (void)ctx;
+    size_t s = nn_ref_spatial(x);
+    int c = x->shape[1];
+    for (int b = 0; b < x->shape[0]; b++) {
+        for (int ch = 0; ch < c; ch++) {
+            float *v = x->data + ((size_t)b * c + ch) * s;
+            float gain = g[ch], off = bias ? bias[ch] : 0.0f;
+            for (size_t i = 0; i < s; i++)
+                v[i] = v[i] * gain + off;
+        }
+    }
+    return NN_OK;
+}
+
+int nn_ref_pixel_shuffle(nn_context *ctx, const nn_tensor *x, int r, nn_tensor *y)
+{
+    (void)ctx;
+    int n = x->shape[0], c = y->shape[1];
+    if (x->ndim == 3) {
+        int l = x->shape[2];
+        for (int b = 0; b < n; b++)
+            for (int ch = 0; ch < c; ch++)
+                for (int i = 0; i < r; i++) {
+                    const float *src = x->data + ((size_t)b * c * r + (size_t)ch * r + i) * l;
+                    float *dst = y->data + ((size_t)b * c + ch) * l * r;
+                    for (int t = 0; t < l; t++)
+                        dst[(size_t)t * r + i] = src[t];
+                }
+        return NN_OK;
+    }
+    int h = x->shape[2], w = x->shape[3];
+    size_t ohw = (size_t)h * r * w * r;
+    for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++)
+            for (int i = 0; i < r; i++)
+                for (int jj = 0; jj < r; jj++) {
+                    const float *src =
+                        x->data + (((size_t)b * c + ch) * r * r + (size_t)i * r + jj) * h * w;
+                    float *dst = y->data + ((size_t)b * c + ch) * ohw;
+                    for (int yy = 0; yy < h; yy++)
+                        for (int xx = 0; xx < w; xx++)
+                            dst[((size_t)yy * r + i) * w * r + (size_t)xx * r + jj] =
+                                src[(size_t)yy * w + xx];
+                }
+    return NN_OK;
+}

@@ -1,0 +1,223 @@
+/* Swin-V2 block (see swin.h). The matrix products go through ctx->ops (linear layers and the
+ * two attention products); the small pieces (bias table, softmax, gathers) are plain C. */
+#include "nets/swin.h"
+
+#include "nets/layers.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 16 sigmoid(CPB_MLP(log-spaced offset)) for every head and (i, j) pair of window tokens:
+ * bias[h][i][j], i, j in [0, ws^2). */
+static int cpb_bias(const nn_swin_block *b, int ws, float *bias)
+{
+    int span = 2 * ws - 1, hid = b->cpb_hidden, nt = ws * ws;
+    float *table = malloc((size_t)span * span * b->heads * sizeof *table);
+    float *hbuf = malloc((size_t)hid * sizeof *hbuf);
+    if (!table || !hbuf) {
+        free(table);
+        free(hbuf);
+        return NN_ERR_NOMEM;
+    }
+    float norm = ws > 1 ? (float)(ws - 1) : 1.0f;
+    for (int dy = 0; dy < span; dy++) {
+        for (int dx = 0; dx < span; dx++) {
+            float in[2] = {(float)(dy - (ws - 1)) / norm * 8.0f,
+                           (float)(dx - (ws - 1)) / norm * 8.0f};
+            for (int c = 0; c < 2; c++) {
+                float v = in[c];
+                float s = v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f;
+                in[c] = s * log2f(fabsf(v) + 1.0f) / 3.0f; /* log2(8) = 3 */
+            }
+            for (int u = 0; u < hid; u++) {
+                float a = 0.0f;
+                a += b->cpb_w1[2 * u] * in[0];
+                a += b->cpb_w1[2 * u + 1] * in[1];
+                a += b->cpb_b1[u];
+                hbuf[u] = a > 0 ? a : 0.0f;
+            }
+            for (int h = 0; h < b->heads; h++) {
+                float a = 0.0f;
+                for (int u = 0; u < hid; u++)
+                    a += b->cpb_w2[(size_t)h * hid + u] * hbuf[u];
+                table[((size_t)dy * span + dx) * b->heads + h] = 16.0f / (1.0f + expf(-a));
+            }
+        }
+    }
+    for (int i = 0; i < nt; i++)
+        for (int j = 0; j < nt; j++) {
+            int dy = i / ws - j / ws + ws - 1, dx = i % ws - j % ws + ws - 1;
+            for (int h = 0; h < b->heads; h++)
+                bias[((size_t)h * nt + i) * nt + j] =
+                    table[((size_t)dy * span + dx) * b->heads + h];
+        }
+    free(table);
+    free(hbuf);
+    return NN_OK;
+}
+
+/* Region label of a coordinate of the shifted map (Swin's img_mask slices). */
+static int region(int y, int size, int ws, int shift)
+{
+    return y < size - ws ? 0 : y < size - shift ? 1 : 2;
+}
+
+static void l2_normalize(float *v, int n)
+{
+    float s = 0.0f;
+    for (int i = 0; i < n; i++)
+        s += v[i] * v[i];
+    float d = sqrtf(s);
+    if (d < 1e-12f) d = 1e-12f;
+    for (int i = 0; i < n; i++)
+        v[i] = v[i] / d;
+}
+
+typedef struct bufs {
+    float *tok, *win, *qkv, *q, *k, *v, *attn, *o, *merged, *proj, *bias, *qkv_b, *mlp;
+} bufs;
+
+static void free_bufs(bufs *s)
+{
+    float **p = (float **)s;
+    for (size_t i = 0; i < sizeof *s / sizeof(float *); i++)
+        free(p[i]);
+}
+
+int nn_swin_block_forward(nn_context *ctx, const nn_swin_block *b, nn_tensor *x)
+{
+    if (!b || !x || !x->data || x->ndim != 4 || x->shape[1] != b->dim || b->heads < 1 ||
+        b->dim % b->heads || b->window < 1 || b->shift < 0 || b->shift >= b->window ||
+        b->hidden < 1 || b->cpb_hidden < 1)
+        return NN_ERR_ARG;
+    int c = b->dim, h = x->shape[2], w = x->shape[3], ws = b->window, nh = b->heads;
+    if (h % ws || w % ws) return NN_ERR_ARG;
+    int shift = (h <= ws && w <= ws) ? 0 : b->shift;
+    int hd = c / nh, nt = ws * ws, nwin = (h / ws) * (w / ws);
+    size_t hw = (size_t)h * w, rows = (size_t)nwin * nt; /* rows == hw */
+    bufs s = {0};
+    s.tok = malloc(hw * c * sizeof(float));
+    s.win = malloc(rows * c * sizeof(float));
+    s.qkv = malloc(rows * 3 * c * sizeof(float));
+    s.q = malloc(rows * c * sizeof(float));
+    s.k = malloc(rows * c * sizeof(float));
+    s.v = malloc(rows * c * sizeof(float));
+    s.attn = malloc((size_t)nwin * nh * nt * nt * sizeof(float));
+    s.o = malloc(rows * c * sizeof(float));
+    s.merged = malloc(rows * c * sizeof(float));
+    s.proj = malloc(rows * c * sizeof(float));
+    s.bias = malloc((size_t)nh * nt * nt * sizeof(float));
+    s.qkv_b = malloc(3 * (size_t)c * sizeof(float));
+    s.mlp = malloc(hw * (size_t)(b->hidden > c ? b->hidden : c) * sizeof(float));
+    int rc = NN_ERR_NOMEM;
+    float **all = (float **)&s;
+    for (size_t i = 0; i < sizeof s / sizeof(float *); i++)
+        if (!all[i]) goto done;
+    if ((rc = cpb_bias(b, ws, s.bias))) goto done;
+    memcpy(s.qkv_b, b->q_bias, c * sizeof(float));
+    memset(s.qkv_b + c, 0, c * sizeof(float));
+    memcpy(s.qkv_b + 2 * c, b->v_bias, c * sizeof(float));
+    for (int bi = 0; bi < x->shape[0]; bi++) {
+        float *img = x->data + (size_t)bi * c * hw;
+        for (int ch = 0; ch < c; ch++) /* NCHW -> tokens [hw][c] */
+            for (size_t p = 0; p < hw; p++)
+                s.tok[p * c + ch] = img[(size_t)ch * hw + p];
+        /* Gather shifted windows: window (wy, wx), token (i, j) of the map rolled by -shift. */
+        size_t r = 0;
+        for (int wy = 0; wy < h / ws; wy++)
+            for (int wx = 0; wx < w / ws; wx++)
+                for (int i = 0; i < ws; i++)
+                    for (int j = 0; j < ws; j++, r++) {
+                        int yy = (wy * ws + i + shift) % h, xx = (wx * ws + j + shift) % w;
+                        memcpy(s.win + r * c, s.tok + ((size_t)yy * w + xx) * c, c * sizeof(float));
+                    }
+        nn_matmul_params mp = {1, (int)rows, 3 * c, c, 1, 1};
+        if ((rc = nn_matmul(ctx, &mp, s.win, b->qkv_w, s.qkv_b, s.qkv))) goto done;
+        /* Split heads: q/k/v [window][head][token][hd]; q and k L2-normalised. */
+        for (int wi = 0; wi < nwin; wi++)
+            for (int hh = 0; hh < nh; hh++)
+                for (int t = 0; t < nt; t++) {
+                    const float *src = s.qkv + ((size_t)wi * nt + t) * 3 * c + (size_t)hh * hd;
+                    size_t at = (((size_t)wi * nh + hh) * nt + t) * hd;
+                    memcpy(s.q + at, src, hd * sizeof(float));
+                    memcpy(s.k + at, src + c, hd * sizeof(float));
+                    memcpy(s.v + at, src + 2 * c, hd * sizeof(float));
+                    l2_normalize(s.q + at, hd);
+                    l2_normalize(s.k + at, hd);
+                }
+        nn_matmul_params ap = {nwin * nh, nt, nt, hd, 1, 0};
+        if ((rc = nn_matmul(ctx, &ap, s.q, s.k, NULL, s.attn))) goto done;
+        for (int wi = 0; wi < nwin; wi++) {
+            int wy = wi / (w / ws), wx = wi % (w / ws);
+            for (int hh = 0; hh < nh; hh++) {
+                float scale = expf(fminf(b->logit_scale[hh], logf(100.0f)));
+                for (int i = 0; i < nt; i++) {
+                    float *row = s.attn + (((size_t)wi * nh + hh) * nt + i) * nt;
+                    const float *brow = s.bias + ((size_t)hh * nt + i) * nt;
+                    int li = region(wy * ws + i / ws, h, ws, shift) * 3 +
+                             region(wx * ws + i % ws, w, ws, shift);
+                    float mx = -INFINITY;
+                    for (int j = 0; j < nt; j++) {
+                        float v = row[j] * scale + brow[j];
+                        if (shift) {
+                            int lj = region(wy * ws + j / ws, h, ws, shift) * 3 +
+                                     region(wx * ws + j % ws, w, ws, shift);
+                            if (lj != li) v = v + -100.0f;
+                        }
+                        row[j] = v;
+                        mx = v > mx ? v : mx;
+                    }
+                    float sum = 0.0f;
+                    for (int j = 0; j < nt; j++) {
+                        row[j] = expf(row[j] - mx);
+                        sum += row[j];
+                    }
+                    for (int j = 0; j < nt; j++)
+                        row[j] = row[j] / sum;
+                }
+            }
+        }
+        nn_matmul_params op = {nwin * nh, nt, hd, nt, 0, 0};
+        if ((rc = nn_matmul(ctx, &op, s.attn, s.v, NULL, s.o))) goto done;
+        for (int wi = 0; wi < nwin; wi++) /* merge heads: channel = head * hd + d */
+            for (int hh = 0; hh < nh; hh++)
+                for (int t = 0; t < nt; t++)
+                    memcpy(s.merged + ((size_t)wi * nt + t) * c + (size_t)hh * hd,
+                           s.o + (((size_t)wi * nh + hh) * nt + t) * hd, hd * sizeof(float));
+        nn_matmul_params pp = {1, (int)rows, c, c, 1, 1};
+        if ((rc = nn_matmul(ctx, &pp, s.merged, b->proj_w, b->proj_b, s.proj))) goto done;
+        /* Scatter back (reverse the roll) into win as [hw][c], then x = x + LN1(attn). */
+        r = 0;
+        for (int wy = 0; wy < h / ws; wy++)
+            for (int wx = 0; wx < w / ws; wx++)
+                for (int i = 0; i < ws; i++)
+                    for (int j = 0; j < ws; j++, r++) {
+                        int yy = (wy * ws + i + shift) % h, xx = (wx * ws + j + shift) % w;
+                        memcpy(s.win + ((size_t)yy * w + xx) * c, s.proj + r * c,
+                               c * sizeof(float));
+                    }
+        int tshape[2] = {(int)hw, c};
+        nn_tensor a = nn_tensor_view(s.win, 2, tshape), t = nn_tensor_view(s.tok, 2, tshape);
+        if ((rc = nn_layer_norm(ctx, &a, b->norm1_w, b->norm1_b, 1e-5f)) ||
+            (rc = nn_add(ctx, &t, &a, &t)))
+            goto done;
+        nn_matmul_params f1 = {1, (int)hw, b->hidden, c, 1, 1};
+        if ((rc = nn_matmul(ctx, &f1, s.tok, b->fc1_w, b->fc1_b, s.mlp))) goto done;
+        int mshape[2] = {(int)hw, b->hidden};
+        nn_tensor m = nn_tensor_view(s.mlp, 2, mshape);
+        if ((rc = nn_activation(ctx, NN_ACT_GELU, 0.0f, &m))) goto done;
+        nn_matmul_params f2 = {1, (int)hw, c, b->hidden, 1, 1};
+        if ((rc = nn_matmul(ctx, &f2, s.mlp, b->fc2_w, b->fc2_b, s.win))) goto done;
+        if ((rc = nn_layer_norm(ctx, &a, b->norm2_w, b->norm2_b, 1e-5f)) ||
+            (rc = nn_add(ctx, &t, &a, &t)))
+            goto done;
+        for (int ch = 0; ch < c; ch++) /* tokens -> NCHW */
+            for (size_t p = 0; p < hw; p++)
+                img[(size_t)ch * hw + p] = s.tok[p * c + ch];
+    }
+    rc = NN_OK;
+done:
+    free_bufs(&s);
+    return rc;
+}

@@ -1,0 +1,186 @@
+/* The onednn backend against ref (the dav1d checkasm idea: every fast op checked against its
+ * C twin) on deterministic random input. Each case prints its maximum abs error; the bound is
+ * tol * max(1, max |ref|) with tol = 1e-5 for every op (float32, sums of at most ~1200 terms
+ * accumulated in another order by oneDNN). */
+#include "nets/layers.h"
+#include "nets/swin.h"
+#include "test.h"
+#include "test_nets_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double TOL = 1e-5;
+
+typedef struct ctxs {
+    nn_context *ref, *dnn;
+} ctxs;
+
+static int open_ctxs(ctxs *c)
+{
+    char err[128];
+    if (nn_context_create("ref", 2, &c->ref, err, sizeof err) ||
+        nn_context_create("onednn", 2, &c->dnn, err, sizeof err)) {
+        printf("\n%s\n", err);
+        CU_FAIL("cannot create contexts");
+        return 0;
+    }
+    CU_ASSERT_STRING_EQUAL(nn_context_backend(c->dnn), "onednn");
+    return 1;
+}
+
+static void close_ctxs(ctxs *c)
+{
+    nn_context_destroy(c->ref);
+    nn_context_destroy(c->dnn);
+}
+
+static void rand_tensor(nn_tensor *t, int ndim, const int *shape, uint64_t *seed)
+{
+    CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc(t, ndim, shape), NN_OK);
+    fx_random(seed, t->data, nn_tensor_numel(t));
+}
+
+typedef struct conv_case {
+    const char *name;
+    int n, c, h, w, o, kh, kw;
+    nn_conv_params p;
+    int transposed;
+} conv_case;
+
+static void run_conv(const ctxs *cx, const conv_case *k, uint64_t *seed)
+{
+    nn_tensor x = {0}, w = {0}, b = {0}, yr = {0}, yd = {0};
+    int g = k->p.groups;
+    int xs[4] = {k->n, k->c, k->h, k->w};
+    int ws[4] = {k->transposed ? k->c : k->o, k->transposed ? k->o / g : k->c / g, k->kh, k->kw};
+    int bs[1] = {k->o};
+    rand_tensor(&x, 4, xs, seed);
+    rand_tensor(&w, 4, ws, seed);
+    rand_tensor(&b, 1, bs, seed);
+    int r1 = k->transposed ? nn_conv_transpose2d(cx->ref, &x, &w, b.data, &k->p, &yr)
+                           : nn_conv2d(cx->ref, &x, &w, b.data, &k->p, &yr);
+    int r2 = k->transposed ? nn_conv_transpose2d(cx->dnn, &x, &w, b.data, &k->p, &yd)
+                           : nn_conv2d(cx->dnn, &x, &w, b.data, &k->p, &yd);
+    CU_ASSERT_EQUAL(r1, NN_OK);
+    CU_ASSERT_EQUAL(r2, NN_OK);
+    CU_ASSERT(fx_close(k->name, &yd, &yr, TOL));
+    nn_tensor_free(&x), nn_tensor_free(&w), nn_tensor_free(&b);
+    nn_tensor_free(&yr), nn_tensor_free(&yd);
+}
+
+static void test_conv(void)
+{
+    ctxs cx;
+    if (!open_ctxs(&cx)) return;
+    uint64_t seed = 1;
+    const conv_case cases[] = {
+        {"conv2d 3x3 32->48", 1, 32, 20, 17, 48, 3, 3, {1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+        {"conv2d 5x5 s2 g2", 2, 8, 19, 16, 12, 5, 5, {2, 2, 2, 2, 1, 1, 2, 0, 0}, 0},
+        {"conv2d depthwise 3x3", 1, 24, 12, 13, 24, 3, 3, {1, 1, 1, 1, 1, 1, 24, 0, 0}, 0},
+        {"conv2d 1x1 64->16", 1, 64, 9, 11, 16, 1, 1, {1, 1, 0, 0, 1, 1, 1, 0, 0}, 0},
+        {"conv2d 3x3 dilation 2", 1, 6, 15, 14, 10, 3, 3, {1, 2, 2, 1, 2, 2, 1, 0, 0}, 0},
+        {"conv1d k7 s2 d3 g2 (as 2-D)", 2, 8, 1, 300, 6, 1, 7, {1, 2, 0, 3, 1, 3, 2, 0, 0}, 0},
+        {"tconv2d 4x4 s2", 1, 16, 9, 7, 12, 4, 4, {2, 2, 1, 1, 1, 1, 1, 0, 0}, 1},
+        {"tconv2d 5x5 s2 g2 outpad 1", 1, 8, 6, 5, 6, 5, 5, {2, 2, 2, 2, 1, 1, 2, 1, 1}, 1},
+        {"tconv2d 3x3 s2 outpad>pad (ref)", 1, 4, 5, 5, 4, 3, 3, {2, 2, 0, 0, 1, 1, 1, 1, 1}, 1},
+        {"tconv1d k8 s4 (as 2-D)", 2, 6, 1, 40, 5, 1, 8, {1, 4, 0, 2, 1, 1, 1, 0, 0}, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_conv(&cx, &cases[i], &seed);
+    /* The 1-D entry points reach oneDNN through the same 2-D ops. */
+    nn_tensor x = {0}, w = {0}, yr = {0}, yd = {0};
+    int xs[3] = {1, 4, 64}, ws[3] = {8, 4, 5};
+    rand_tensor(&x, 3, xs, &seed);
+    rand_tensor(&w, 3, ws, &seed);
+    nn_conv1d_params p = {1, 4, 2, 1, 0};
+    CU_ASSERT_EQUAL(nn_conv1d(cx.ref, &x, &w, NULL, &p, &yr), NN_OK);
+    CU_ASSERT_EQUAL(nn_conv1d(cx.dnn, &x, &w, NULL, &p, &yd), NN_OK);
+    CU_ASSERT(fx_close("conv1d k5 d2 (nn_conv1d)", &yd, &yr, TOL));
+    nn_tensor_free(&x), nn_tensor_free(&w), nn_tensor_free(&yr), nn_tensor_free(&yd);
+    close_ctxs(&cx);
+}
+
+static void test_matmul(void)
+{
+    ctxs cx;
+    if (!open_ctxs(&cx)) return;
+    uint64_t seed = 2;
+    const nn_matmul_params cases[] = {
+        {1, 70, 33, 45, 1, 1}, /* linear layer */
+        {12, 16, 16, 8, 1, 0}, /* q k^T */
+        {12, 16, 8, 16, 0, 0}, /* attn v */
+        {3, 9, 10, 11, 0, 1},  /* shared B, not transposed */
+    };
+    const char *names[] = {"matmul linear (B^T, bias)", "matmul batched A B^T",
+                           "matmul batched A B", "matmul shared B"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const nn_matmul_params *p = &cases[i];
+        int as[1] = {p->batch * p->m * p->k};
+        int bsz[1] = {(p->b_shared ? 1 : p->batch) * p->k * p->n};
+        int cs[1] = {p->batch * p->m * p->n}, ns[1] = {p->n};
+        nn_tensor a = {0}, b = {0}, bias = {0}, cr = {0}, cd = {0};
+        rand_tensor(&a, 1, as, &seed);
+        rand_tensor(&b, 1, bsz, &seed);
+        rand_tensor(&bias, 1, ns, &seed);
+        nn_tensor_alloc(&cr, 1, cs);
+        nn_tensor_alloc(&cd, 1, cs);
+        const float *bb = i == 0 ? bias.data : NULL;
+        CU_ASSERT_EQUAL(nn_matmul(cx.ref, p, a.data, b.data, bb, cr.data), NN_OK);
+        CU_ASSERT_EQUAL(nn_matmul(cx.dnn, p, a.data, b.data, bb, cd.data), NN_OK);
+        CU_ASSERT(fx_close(names[i], &cd, &cr, TOL));
+        nn_tensor_free(&a), nn_tensor_free(&b), nn_tensor_free(&bias);
+        nn_tensor_free(&cr), nn_tensor_free(&cd);
+    }
+    close_ctxs(&cx);
+}
+
+/* A whole Swin-V2 block (its matmuls on oneDNN) against ref, on the PyTorch fixture. */
+static void test_swin(void)
+{
+    ctxs cx;
+    if (!open_ctxs(&cx)) return;
+    nn_weights *ws = fx_load("swin_shift");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ws);
+    const int32_t *cfg = fx_ints(ws, "cfg");
+    nn_swin_block b = {cfg[0],
+                       cfg[1],
+                       cfg[2],
+                       cfg[3],
+                       cfg[4],
+                       cfg[5],
+                       fx_tensor(ws, "qkv_w").data,
+                       fx_tensor(ws, "q_bias").data,
+                       fx_tensor(ws, "v_bias").data,
+                       fx_tensor(ws, "logit_scale").data,
+                       fx_tensor(ws, "cpb_w1").data,
+                       fx_tensor(ws, "cpb_b1").data,
+                       fx_tensor(ws, "cpb_w2").data,
+                       fx_tensor(ws, "proj_w").data,
+                       fx_tensor(ws, "proj_b").data,
+                       fx_tensor(ws, "norm1_w").data,
+                       fx_tensor(ws, "norm1_b").data,
+                       fx_tensor(ws, "norm2_w").data,
+                       fx_tensor(ws, "norm2_b").data,
+                       fx_tensor(ws, "fc1_w").data,
+                       fx_tensor(ws, "fc1_b").data,
+                       fx_tensor(ws, "fc2_w").data,
+                       fx_tensor(ws, "fc2_b").data};
+    nn_tensor x = fx_tensor(ws, "x"), yr = {0}, yd = {0};
+    nn_tensor_alloc(&yr, x.ndim, x.shape);
+    nn_tensor_alloc(&yd, x.ndim, x.shape);
+    memcpy(yr.data, x.data, nn_tensor_numel(&x) * sizeof(float));
+    memcpy(yd.data, x.data, nn_tensor_numel(&x) * sizeof(float));
+    CU_ASSERT_EQUAL(nn_swin_block_forward(cx.ref, &b, &yr), NN_OK);
+    CU_ASSERT_EQUAL(nn_swin_block_forward(cx.dnn, &b, &yd), NN_OK);
+    CU_ASSERT(fx_close("swin-v2 block", &yd, &yr, TOL));
+    nn_tensor_free(&yr), nn_tensor_free(&yd);
+    nn_weights_free(ws);
+    close_ctxs(&cx);
+}
+
+void neco_test_register(void)
+{
+    NECO_SUITE("nets_onednn", {"conv", test_conv}, {"matmul", test_matmul}, {"swin", test_swin});
+}
