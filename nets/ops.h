@@ -10,9 +10,11 @@
  * H = 1). Weights follow PyTorch: conv2d OIHW with I = C_in / groups; transposed conv IOHW
  * with O = C_out / groups. Padding is zero padding of pad_h rows / pad_w columns on both sides.
  *
- * Reference arithmetic (ref backend, the definition of results): a conv or matmul output is
- * acc = 0; acc += w * x in order of input channel, kernel row, kernel column (matmul: k
- * ascending); y = acc + bias. Built with -ffp-contract=off, so no FMA contraction. */
+ * Reference arithmetic (ref backend, the definition of results): a conv, transposed conv or
+ * matmul output is acc = 0; acc += w * x in order of input channel, kernel row, kernel column
+ * (over the taps that reach an input sample; matmul: k ascending); y = acc + bias, each step
+ * an IEEE float32 multiply or add (built with -ffp-contract=off: no FMA contraction). The
+ * kernels vectorise across outputs only, so every CPU and thread count gives the same bits. */
 #ifndef NECO_NETS_OPS_H
 #define NECO_NETS_OPS_H
 #include "nets/pool.h"

@@ -86,6 +86,115 @@ static void test_conv_transpose(void)
     conv_fixture("tconv1d", 1, 1, 1e-5);
 }
 
+/* The ref kernels against the scalar definition in ops.h, bit for bit: acc = 0; acc += w * x
+ * over (ci, ky, kx) taps that reach an input sample; y = acc + bias. Shapes cover stride,
+ * padding, dilation, groups and output padding; 3 threads. */
+static void naive_conv(const nn_tensor *x, const nn_tensor *w, const float *b,
+                       const nn_conv_params *p, int transposed, nn_tensor *y)
+{
+    int g = p->groups, c = x->shape[1], h = x->shape[2], wd = x->shape[3];
+    int o = y->shape[1], ho = y->shape[2], wo = y->shape[3], kh = w->shape[2], kw = w->shape[3];
+    int cg = c / g, og = o / g;
+    for (int s = 0; s < x->shape[0]; s++)
+        for (int oc = 0; oc < o; oc++)
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++) {
+                    int grp = oc / og;
+                    float acc = 0.0f;
+                    for (int ci = 0; ci < cg; ci++)
+                        for (int ky = 0; ky < kh; ky++)
+                            for (int kx = 0; kx < kw; kx++) {
+                                int iy, ix;
+                                float wv;
+                                if (transposed) {
+                                    int ty = oy + p->pad_h - ky * p->dilation_h;
+                                    int tx = ox + p->pad_w - kx * p->dilation_w;
+                                    if (ty < 0 || tx < 0 || ty % p->stride_h || tx % p->stride_w)
+                                        continue;
+                                    iy = ty / p->stride_h, ix = tx / p->stride_w;
+                                    wv = w->data[(((size_t)(grp * cg + ci) * og + oc % og) * kh +
+                                                  ky) *
+                                                     kw +
+                                                 kx];
+                                } else {
+                                    iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+                                    ix = ox * p->stride_w - p->pad_w + kx * p->dilation_w;
+                                    wv = w->data[(((size_t)oc * cg + ci) * kh + ky) * kw + kx];
+                                }
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                                acc +=
+                                    wv *
+                                    x->data[(((size_t)s * c + grp * cg + ci) * h + iy) * wd + ix];
+                            }
+                    y->data[(((size_t)s * o + oc) * ho + oy) * wo + ox] = b ? acc + b[oc] : acc;
+                }
+}
+
+static void test_definition(void)
+{
+    nn_context *ctx = make_ctx(3);
+    uint64_t seed = 5;
+    struct {
+        int n, c, h, w, o, kh, kw;
+        nn_conv_params p;
+        int transposed;
+    } cases[] = {
+        {2, 6, 23, 19, 8, 3, 3, {1, 1, 1, 1, 1, 1, 2, 0, 0}, 0},
+        {1, 5, 40, 33, 7, 5, 4, {2, 3, 2, 1, 1, 2, 1, 0, 0}, 0},
+        {1, 9, 17, 70, 9, 1, 7, {1, 2, 0, 3, 1, 3, 3, 0, 0}, 0},
+        {1, 130, 3, 5, 4, 1, 1, {1, 1, 0, 0, 1, 1, 1, 0, 0}, 0},
+        {2, 6, 9, 7, 4, 5, 5, {2, 2, 2, 2, 1, 1, 2, 1, 1}, 1},
+        {1, 4, 8, 11, 6, 4, 3, {3, 2, 1, 0, 1, 2, 1, 2, 1}, 1},
+        {1, 3, 6, 6, 3, 3, 3, {2, 2, 0, 3, 2, 2, 1, 1, 0}, 1},
+        {1, 8, 1, 50, 4, 1, 8, {1, 4, 0, 2, 1, 1, 2, 0, 3}, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const nn_conv_params *p = &cases[i].p;
+        int g = p->groups, tr = cases[i].transposed;
+        nn_tensor x = {0}, w = {0}, b = {0}, y = {0}, want = {0};
+        nn_tensor_alloc4(&x, cases[i].n, cases[i].c, cases[i].h, cases[i].w);
+        if (tr)
+            nn_tensor_alloc4(&w, cases[i].c, cases[i].o / g, cases[i].kh, cases[i].kw);
+        else
+            nn_tensor_alloc4(&w, cases[i].o, cases[i].c / g, cases[i].kh, cases[i].kw);
+        int bs[1] = {cases[i].o};
+        nn_tensor_alloc(&b, 1, bs);
+        fx_random(&seed, x.data, nn_tensor_numel(&x));
+        fx_random(&seed, w.data, nn_tensor_numel(&w));
+        fx_random(&seed, b.data, nn_tensor_numel(&b));
+        int rc = tr ? nn_conv_transpose2d(ctx, &x, &w, b.data, p, &y)
+                    : nn_conv2d(ctx, &x, &w, b.data, p, &y);
+        CU_ASSERT_EQUAL_FATAL(rc, NN_OK);
+        nn_tensor_alloc(&want, 4, y.shape);
+        naive_conv(&x, &w, b.data, p, tr, &want);
+        int same = !memcmp(y.data, want.data, nn_tensor_numel(&y) * sizeof(float));
+        if (!same)
+            printf("\ncase %zu differs from the definition by %.3g\n", i,
+                   fx_max_err(y.data, want.data, nn_tensor_numel(&y)));
+        CU_ASSERT(same);
+        nn_tensor_free(&x), nn_tensor_free(&w), nn_tensor_free(&b);
+        nn_tensor_free(&y), nn_tensor_free(&want);
+    }
+    /* matmul: C = sum_k A B (+ bias), k ascending. */
+    nn_matmul_params mp = {3, 37, 29, 41, 1, 0};
+    float a[3 * 37 * 41], bm[3 * 29 * 41], bias[29], c[3 * 37 * 29];
+    fx_random(&seed, a, sizeof a / sizeof a[0]);
+    fx_random(&seed, bm, sizeof bm / sizeof bm[0]);
+    fx_random(&seed, bias, 29);
+    CU_ASSERT_EQUAL(nn_matmul(ctx, &mp, a, bm, bias, c), NN_OK);
+    int same = 1;
+    for (int bi = 0; bi < 3; bi++)
+        for (int i = 0; i < 37; i++)
+            for (int jj = 0; jj < 29; jj++) {
+                float acc = 0.0f;
+                for (int k = 0; k < 41; k++)
+                    acc += a[(bi * 37 + i) * 41 + k] * bm[(bi * 29 + jj) * 41 + k];
+                same &= c[(bi * 37 + i) * 29 + jj] == acc + bias[jj];
+            }
+    CU_ASSERT(same);
+    nn_context_destroy(ctx);
+}
+
 static void test_conv_errors(void)
 {
     nn_context *ctx = make_ctx(1);
@@ -515,9 +624,9 @@ static void test_swin(void)
 void neco_test_register(void)
 {
     NECO_SUITE("nets_ref", {"conv2d", test_conv2d}, {"conv1d", test_conv1d},
-               {"conv_transpose", test_conv_transpose}, {"conv_errors", test_conv_errors},
-               {"pixel_shuffle", test_pixel_shuffle}, {"gdn", test_gdn},
-               {"activations", test_activations}, {"norms", test_norms},
+               {"conv_transpose", test_conv_transpose}, {"definition", test_definition},
+               {"conv_errors", test_conv_errors}, {"pixel_shuffle", test_pixel_shuffle},
+               {"gdn", test_gdn}, {"activations", test_activations}, {"norms", test_norms},
                {"add_scale", test_add_scale}, {"matmul", test_matmul},
                {"wavelet2d", test_wavelet2d}, {"wavelet1d", test_wavelet1d}, {"vq", test_vq},
                {"int_rescale", test_int_rescale}, {"int_conv", test_int_conv}, {"swin", test_swin});

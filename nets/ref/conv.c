@@ -6,7 +6,6 @@
 #include "nets/ref/ref.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 /* Output columns per conv2d task: bounds the im2col buffer to K * CHUNK floats. */
 enum { CHUNK = 256 };
@@ -94,117 +93,164 @@ int nn_ref_conv2d(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, const
     return j.failed ? NN_ERR_NOMEM : NN_OK;
 }
 
-/* Transposed conv: for each group, col = W_g^T X_g (GEMM over input positions), then col2im
- * scatters col into y. Input rows are processed in slabs of a size fixed by the shape alone,
- * so the order of additions into each output does not depend on threads. */
+/* Transposed conv by output phases (the sub-pixel view of Shi et al. 2016): output row oy
+ * receives input row iy = (oy + pad - ky dilation) / stride from exactly the taps ky with
+ * ky dilation = (oy + pad) (mod stride). For a fixed phase r = (oy + pad) mod stride, that
+ * tap list is fixed and iy = Q - c_ky with Q = (oy + pad - r) / stride and
+ * c_ky = (ky dilation - r) / stride >= 0, so each phase is an ordinary correlation, done with
+ * im2col + GEMM like conv2d. Every output is computed once, as
+ *     acc = 0; for ci, for ky, for kx (taps that reach an input sample): acc += w * x;
+ *     y = acc + bias,
+ * the same definition as conv2d; no scatter, no multiplications by inserted zeros. */
+typedef struct phase {
+    int ry, rx;   /* phase residues */
+    int oy0, ox0; /* first output row / column of the phase */
+    int ny, nx;   /* output rows / columns in the phase */
+    int nky, nkx; /* taps */
+    int ky[64], kx[64];
+} phase;
+
 typedef struct tconv_job {
-    const nn_tensor *x;
+    const nn_tensor *x, *w;
+    const float *b;
     const nn_conv_params *p;
     nn_tensor *y;
-    const float *wt;   /* W_g^T for the current group: [og*kh*kw][cg] */
-    float *col;        /* [og*kh*kw][slab positions] */
-    const float *bias; /* the current group's bias */
-    const float *xg;
-    float *yg;
-    int cg, og, kh, kw, rows, row0, ncols;
+    int cg, og, nphase, failed;
+    phase *ph;
+    float **wp;  /* [group * nphase + phase]: [og][cg * nky * nkx] */
+    int *chunks; /* chunks per phase */
+    int *chunk0; /* first task index of each phase within a (sample, group) */
+    int tasks_per_group;
 } tconv_job;
 
-enum { TCOLS = 256 };
-
-static void tconv_gemm_task(void *arg, int t)
-{
-    tconv_job *j = arg;
-    int w = j->x->shape[3];
-    int c0 = t * TCOLS, n = j->ncols - c0 < TCOLS ? j->ncols - c0 : TCOLS;
-    size_t hw = (size_t)j->x->shape[2] * w;
-    nn_ref_gemm(j->og * j->kh * j->kw, n, j->cg, j->wt, j->cg, j->xg + (size_t)j->row0 * w + c0,
-                (int)hw, NULL, NULL, j->col + c0, j->ncols);
-}
-
-static void tconv_col2im_task(void *arg, int oc)
+static void tconv_task(void *arg, int t)
 {
     tconv_job *j = arg;
     const nn_conv_params *p = j->p;
-    int w = j->x->shape[3], ho = j->y->shape[2], wo = j->y->shape[3];
-    float *yc = j->yg + (size_t)oc * ho * wo;
-    for (int ky = 0; ky < j->kh; ky++) {
-        for (int kx = 0; kx < j->kw; kx++) {
-            const float *src = j->col + ((size_t)(oc * j->kh + ky) * j->kw + kx) * j->ncols;
-            for (int r = 0; r < j->rows; r++) {
-                int oy = (j->row0 + r) * p->stride_h - p->pad_h + ky * p->dilation_h;
-                if (oy < 0 || oy >= ho) continue;
-                float *yr = yc + (size_t)oy * wo;
-                const float *sr = src + (size_t)r * w;
-                for (int ix = 0; ix < w; ix++) {
-                    int ox = ix * p->stride_w - p->pad_w + kx * p->dilation_w;
-                    if (ox >= 0 && ox < wo) yr[ox] += sr[ix];
+    int groups = p->groups;
+    int s = t / (groups * j->tasks_per_group), g = (t / j->tasks_per_group) % groups;
+    int local = t % j->tasks_per_group, pi = 0;
+    while (pi + 1 < j->nphase && j->chunk0[pi + 1] <= local)
+        pi++;
+    const phase *ph = &j->ph[pi];
+    int chunk = local - j->chunk0[pi];
+    int total = ph->ny * ph->nx, q0 = chunk * CHUNK;
+    int n = total - q0 < CHUNK ? total - q0 : CHUNK;
+    int h = j->x->shape[2], w = j->x->shape[3], ho = j->y->shape[2], wo = j->y->shape[3];
+    int kk = j->cg * ph->nky * ph->nkx;
+    const float *xg = j->x->data + ((size_t)s * j->x->shape[1] + (size_t)g * j->cg) * h * w;
+    float *col = malloc(((size_t)kk * n + 1) * sizeof *col);
+    float *out = malloc((size_t)j->og * n * sizeof *out);
+    if (!col || !out) {
+        free(col);
+        free(out);
+        j->failed = 1;
+        return;
+    }
+    int row = 0;
+    for (int ci = 0; ci < j->cg; ci++) {
+        const float *xc = xg + (size_t)ci * h * w;
+        for (int a = 0; a < ph->nky; a++) {
+            int cy = (ph->ky[a] * p->dilation_h - ph->ry) / p->stride_h;
+            for (int bb = 0; bb < ph->nkx; bb++, row++) {
+                int cx = (ph->kx[bb] * p->dilation_w - ph->rx) / p->stride_w;
+                float *dst = col + (size_t)row * n;
+                for (int q = 0; q < n; q++) {
+                    int qy = (q0 + q) / ph->nx, qx = (q0 + q) % ph->nx;
+                    int oy = ph->oy0 + qy * p->stride_h, ox = ph->ox0 + qx * p->stride_w;
+                    int iy = (oy + p->pad_h - ph->ry) / p->stride_h - cy;
+                    int ix = (ox + p->pad_w - ph->rx) / p->stride_w - cx;
+                    dst[q] =
+                        (iy >= 0 && iy < h && ix >= 0 && ix < w) ? xc[(size_t)iy * w + ix] : 0.0f;
                 }
             }
         }
     }
+    const float *bg = j->b ? j->b + (size_t)g * j->og : NULL;
+    nn_ref_gemm(j->og, n, kk, j->wp[g * j->nphase + pi], kk, col, n, bg, NULL, out, n);
+    float *yg = j->y->data + ((size_t)s * j->y->shape[1] + (size_t)g * j->og) * ho * wo;
+    for (int o = 0; o < j->og; o++)
+        for (int q = 0; q < n; q++) {
+            int qy = (q0 + q) / ph->nx, qx = (q0 + q) % ph->nx;
+            yg[((size_t)o * ho + ph->oy0 + (size_t)qy * p->stride_h) * wo + ph->ox0 +
+               (size_t)qx * p->stride_w] = out[(size_t)o * n + q];
+        }
+    free(col);
+    free(out);
 }
 
-static void bias_task(void *arg, int oc)
+/* Taps of one phase along one axis; returns the count. */
+static int taps(int k, int dilation, int stride, int r, int *list)
 {
-    tconv_job *j = arg;
-    size_t n = (size_t)j->y->shape[2] * j->y->shape[3];
-    float *yc = j->yg + (size_t)oc * n;
-    float bias = j->bias[oc];
-    for (size_t i = 0; i < n; i++)
-        yc[i] += bias;
+    int n = 0;
+    for (int t = 0; t < k; t++)
+        if (((long)t * dilation - r) % stride == 0) list[n++] = t;
+    return n;
 }
 
 int nn_ref_conv_transpose2d(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, const float *b,
                             const nn_conv_params *p, nn_tensor *y)
 {
     tconv_job j = {0};
-    j.x = x, j.p = p, j.y = y;
+    j.x = x, j.w = w, j.b = b, j.p = p, j.y = y;
     j.cg = x->shape[1] / p->groups;
     j.og = y->shape[1] / p->groups;
-    j.kh = w->shape[2], j.kw = w->shape[3];
-    int h = x->shape[2], wd = x->shape[3], m = j.og * j.kh * j.kw;
-    /* Slab height: about 1 M floats of col, at least one row. */
-    int slab = (int)((1u << 20) / ((size_t)m * wd));
-    if (slab < 1) slab = 1;
-    if (slab > h) slab = h;
-    float *wt = malloc((size_t)m * j.cg * sizeof *wt);
-    float *col = malloc((size_t)m * slab * wd * sizeof *col);
-    if (!wt || !col) {
-        free(wt);
-        free(col);
-        return NN_ERR_NOMEM;
+    int kh = w->shape[2], kw = w->shape[3], ho = y->shape[2], wo = y->shape[3];
+    if (kh > 64 || kw > 64 || p->stride_h > 64 || p->stride_w > 64)
+        return NN_ERR_ARG; /* layers.h limits: fixed tap lists, at most 4096 phases */
+    int sh = p->stride_h, sw = p->stride_w;
+    j.nphase = sh * sw;
+    j.ph = calloc((size_t)j.nphase, sizeof *j.ph);
+    j.wp = calloc((size_t)j.nphase * p->groups, sizeof *j.wp);
+    j.chunks = calloc((size_t)j.nphase, sizeof *j.chunks);
+    j.chunk0 = calloc((size_t)j.nphase, sizeof *j.chunk0);
+    int rc = NN_ERR_NOMEM;
+    if (!j.ph || !j.wp || !j.chunks || !j.chunk0) goto done;
+    for (int ry = 0; ry < sh; ry++) {
+        for (int rx = 0; rx < sw; rx++) {
+            phase *ph = &j.ph[ry * sw + rx];
+            ph->ry = ry, ph->rx = rx;
+            ph->oy0 = ((ry - p->pad_h) % sh + sh) % sh;
+            ph->ox0 = ((rx - p->pad_w) % sw + sw) % sw;
+            ph->ny = ph->oy0 < ho ? (ho - 1 - ph->oy0) / sh + 1 : 0;
+            ph->nx = ph->ox0 < wo ? (wo - 1 - ph->ox0) / sw + 1 : 0;
+            ph->nky = taps(kh, p->dilation_h, sh, ry, ph->ky);
+            ph->nkx = taps(kw, p->dilation_w, sw, rx, ph->kx);
+        }
     }
-    memset(y->data, 0, nn_tensor_numel(y) * sizeof(float));
-    j.wt = wt;
-    j.col = col;
-    size_t yhw = (size_t)y->shape[2] * y->shape[3];
+    /* Phase weights: row o, column (ci, ky, kx) over the phase's taps; w is [C][og][kh][kw]. */
     for (int g = 0; g < p->groups; g++) {
-        /* W_g^T: w is [C][og][kh][kw]; row (oc, ky, kx), column ci of the group. */
-        const float *wg = w->data + (size_t)g * j.cg * m;
-        for (int ci = 0; ci < j.cg; ci++)
-            for (int r = 0; r < m; r++)
-                wt[(size_t)r * j.cg + ci] = wg[(size_t)ci * m + r];
-        for (int s = 0; s < x->shape[0]; s++) {
-            j.xg = x->data + ((size_t)s * x->shape[1] + (size_t)g * j.cg) * h * wd;
-            j.yg = y->data + ((size_t)s * y->shape[1] + (size_t)g * j.og) * yhw;
-            for (j.row0 = 0; j.row0 < h; j.row0 += slab) {
-                j.rows = h - j.row0 < slab ? h - j.row0 : slab;
-                j.ncols = j.rows * wd;
-                nn_pool_run(ctx->pool, tconv_gemm_task, &j, (j.ncols + TCOLS - 1) / TCOLS);
-                nn_pool_run(ctx->pool, tconv_col2im_task, &j, j.og);
+        for (int pi = 0; pi < j.nphase; pi++) {
+            const phase *ph = &j.ph[pi];
+            size_t kk = (size_t)j.cg * ph->nky * ph->nkx;
+            float *wp = malloc(((size_t)j.og * kk + 1) * sizeof *wp);
+            if (!wp) goto done;
+            j.wp[g * j.nphase + pi] = wp;
+            for (int o = 0; o < j.og; o++) {
+                size_t col = 0;
+                for (int ci = 0; ci < j.cg; ci++)
+                    for (int a = 0; a < ph->nky; a++)
+                        for (int bb = 0; bb < ph->nkx; bb++, col++)
+                            wp[(size_t)o * kk + col] =
+                                w->data[(((size_t)(g * j.cg + ci) * j.og + o) * kh + ph->ky[a]) *
+                                            kw +
+                                        ph->kx[bb]];
             }
         }
     }
-    if (b) {
-        for (int s = 0; s < x->shape[0]; s++) {
-            for (int g = 0; g < p->groups; g++) {
-                j.yg = y->data + ((size_t)s * y->shape[1] + (size_t)g * j.og) * yhw;
-                j.bias = b + (size_t)g * j.og;
-                nn_pool_run(ctx->pool, bias_task, &j, j.og);
-            }
-        }
+    for (int pi = 0; pi < j.nphase; pi++) {
+        j.chunks[pi] = (j.ph[pi].ny * j.ph[pi].nx + CHUNK - 1) / CHUNK;
+        j.chunk0[pi] = j.tasks_per_group;
+        j.tasks_per_group += j.chunks[pi];
     }
-    free(wt);
-    free(col);
-    return NN_OK;
+    nn_pool_run(ctx->pool, tconv_task, &j, x->shape[0] * p->groups * j.tasks_per_group);
+    rc = j.failed ? NN_ERR_NOMEM : NN_OK;
+done:
+    for (int i = 0; j.wp && i < j.nphase * p->groups; i++)
+        free(j.wp[i]);
+    free(j.wp);
+    free(j.ph);
+    free(j.chunks);
+    free(j.chunk0);
+    return rc;
 }

@@ -5,6 +5,12 @@
 
 enum { ROWS = 4, COLS = 64 };
 
+/* Clones for wider vector units where the compiler can make them (GCC/clang on x86-64 with
+ * ifunc support): every clone performs the same IEEE operations per element (separate
+ * multiply and add, -ffp-contract=off), so the results are bit-identical on every CPU. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(NN_NO_CLONES)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 void nn_ref_gemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                  const float *row_bias, const float *col_bias, float *c, int ldc)
 {

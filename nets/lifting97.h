@@ -1,0 +1,27 @@
+/* The non-expansive 2-D wavelet packet of the image models: CDF 9/7 (bior4.4) by lifting with
+ * whole-sample symmetric extension, on even sizes (train/ARCH.md "Wavelet", train/wavelet.py).
+ *
+ * Unlike nn_wpt2d_forward (nets/wavelet.h, PyWavelets' expansive 'symmetric' mode), N samples
+ * give exactly N/2 low and N/2 high coefficients, the convention of JPEG 2000's irreversible
+ * transform (Daubechies & Sweldens 1998): on a line x of even length N, e = x[0::2], o = x[1::2],
+ *     o[n] += A (e[n] + e[n+1])      with e[N/2] := e[N/2-1]
+ *     e[n] += B (o[n-1] + o[n])      with o[-1] := o[0]
+ *     o[n] += G (e[n] + e[n+1])
+ *     e[n] += D (o[n-1] + o[n])
+ *     low = K e,  high = -o / K
+ * which equals pywt.dwt(x, 'bior4.4', mode='reflect') cropped to coefficients [2, 2 + N/2).
+ * 2-D: along the width first, then the height; band b = 2 v + h (v: along the height, h: along
+ * the width, 0 = low), channel 4 c + b. Packet of L levels: the 2-D step applied L times to every
+ * channel, so channel c of the input ends as channels c 4^L + (b1 4^(L-1) + ... + bL). */
+#ifndef NECO_NETS_LIFTING97_H
+#define NECO_NETS_LIFTING97_H
+#include "nets/tensor.h"
+
+/* x [N, C, H, W] with H and W divisible by 2^levels -> y [N, C 4^levels, H/2^L, W/2^L].
+ * Returns NN_OK, NN_ERR_ARG or NN_ERR_NOMEM. y is allocated as in nets/layers.h. */
+int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y);
+
+/* The exact inverse (up to float rounding): y [N, C 4^L, h, w] -> x [N, C, h 2^L, w 2^L]. */
+int nn_lifting97_inverse(const nn_tensor *y, int levels, nn_tensor *x);
+
+#endif
