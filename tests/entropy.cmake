@@ -13,3 +13,12 @@ foreach(lanes 1 4)
   target_compile_definitions(bench_entropy_lanes${lanes} PRIVATE RANS_LANES=${lanes})
   target_link_libraries(bench_entropy_lanes${lanes} PRIVATE m)
 endforeach()
+
+# The committed fixtures and C constant tables must be what the Python twin writes today.
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  add_test(NAME entropy_python_twin
+           COMMAND Python3::Interpreter ${PROJECT_SOURCE_DIR}/train/neco_cdf.py check
+                   ${CMAKE_CURRENT_SOURCE_DIR}/data/entropy
+                   ${PROJECT_SOURCE_DIR}/entropy/gaussian_tables.c)
+endif()

@@ -13,6 +13,7 @@ entropy/gaussian_tables.c (written by `python3 train/neco_cdf.py c-tables`).
 Usage:
   python3 train/neco_cdf.py c-tables  > entropy/gaussian_tables.c
   python3 train/neco_cdf.py fixtures  tests/data/entropy
+  python3 train/neco_cdf.py check     tests/data/entropy entropy/gaussian_tables.c  (ctest)
 """
 
 import decimal
@@ -230,7 +231,32 @@ def write_fixtures(folder):
             f.write(" ".join(str(v) for v in cdf) + "\n")
 
 
+def check(folder, c_tables_path):
+    """Exit status 0 when the committed fixtures and C tables are what this twin writes now."""
+    import io
+    import tempfile
+
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        write_fixtures(tmp)
+        for name in ("gaussian_tables.txt", "cdf_vectors.txt"):
+            with open(os.path.join(tmp, name)) as a, open(os.path.join(folder, name)) as b:
+                if a.read() != b.read():
+                    sys.stderr.write("%s differs from the Python twin\n" % name)
+                    ok = False
+    out = io.StringIO()
+    write_c_tables(out)
+    with open(c_tables_path) as f:
+        if f.read() != out.getvalue():
+            sys.stderr.write("%s differs from the Python twin\n" % c_tables_path)
+            ok = False
+    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
+    return 0 if ok else 1
+
+
 def main(argv):
+    if len(argv) == 4 and argv[1] == "check":
+        return check(argv[2], argv[3])
     if len(argv) == 2 and argv[1] == "c-tables":
         write_c_tables(sys.stdout)
     elif len(argv) == 3 and argv[1] == "fixtures":
