@@ -46,12 +46,14 @@ static const char usage_text[] =
     "  --backend B       ref, onednn or cuda (default: the fastest available; also $NECO_BACKEND)\n"
     "  --threads N       worker threads (default: 1)\n"
     "  --max-pixels N    refuse to decode images with more pixels (default 268435456)\n"
+    "  --weights DIR     folder of the model weights (also $NECO_WEIGHTS_DIR; default: the\n"
+    "                    installed weights, then the source tree's weights/)\n"
     "  --quiet           no progress bar and no summary\n"
     "  --help, --version\n"
     "\n"
-    "Models: until learned models land, 'raw' (uncompressed samples inside the container, no\n"
-    "compression at all) is the only model; it exists to test the container, the CLI and the\n"
-    "file I/O bit-exactly.\n"
+    "Models ('neco models' lists them): img-wave, the learned image model (the default for\n"
+    "images), and raw (uncompressed samples inside the container, no compression at all, for\n"
+    "testing and for audio until a learned audio model lands).\n"
     "\n"
     "exit codes:\n"
     "  0 success\n"
@@ -66,6 +68,7 @@ typedef struct options {
     const char *model;
     int quality;
     const char *backend;
+    const char *weights;
     int threads;
     unsigned long long max_pixels;
     int quiet;
@@ -140,6 +143,8 @@ static int parse_options(int argc, char **argv, options *o)
                 o->model = val;
             } else if (strcmp(a, "--backend") == 0) {
                 o->backend = val;
+            } else if (strcmp(a, "--weights") == 0) {
+                o->weights = val;
             } else if (strcmp(a, "--quality") == 0) {
                 if (parse_int(val, 1, 255, &v)) {
                     fail_line(NULL, "--quality needs a level from 1 to 255, not '%s'", val);
@@ -197,6 +202,7 @@ static neco_context *make_context(const options *o, const char *label, int *rc)
     cfg.backend = o->backend ? o->backend : getenv("NECO_BACKEND");
     cfg.threads = o->threads;
     cfg.max_pixels = o->max_pixels;
+    cfg.weights_dir = o->weights ? o->weights : getenv("NECO_WEIGHTS_DIR");
     if (!o->quiet && isatty(STDERR_FILENO)) {
         cfg.progress = progress_bar;
         cfg.progress_user = (void *)label;

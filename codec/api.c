@@ -4,6 +4,7 @@
 
 #include "container.h"
 #include "models.h"
+#include "nets/ops.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,25 +73,10 @@ void codec_progress(const neco_context *ctx, double fraction)
 
 void neco_config_default(neco_config *config) { memset(config, 0, sizeof *config); }
 
-/* Backends compiled into this library. nets/ implements them; the codec only checks names. */
-static int backend_available(const char *name)
-{
-    if (strcmp(name, "ref") == 0)
-        return 1;
-#ifdef NECO_HAVE_ONEDNN
-    if (strcmp(name, "onednn") == 0)
-        return 1;
-#endif
-    return 0;
-}
-
+/* The fastest backend compiled in (ARCHITECTURE.md: the default is the fastest available). */
 static const char *default_backend(void)
 {
-#ifdef NECO_HAVE_ONEDNN
-    return "onednn";
-#else
-    return "ref";
-#endif
+    return nn_backend_available("onednn") ? "onednn" : "ref";
 }
 
 neco_status neco_context_create(const neco_config *config, neco_context **context)
@@ -108,8 +94,10 @@ neco_status neco_context_create(const neco_config *config, neco_context **contex
     const char *backend = c.backend && *c.backend ? c.backend : default_backend();
     if (strcmp(backend, "ref") && strcmp(backend, "onednn") && strcmp(backend, "cuda"))
         return NECO_ERR_INVALID_ARGUMENT;
-    if (!backend_available(backend))
+    if (!nn_backend_available(backend))
         return NECO_ERR_BACKEND;
+    if (c.weights_dir && strlen(c.weights_dir) >= sizeof(((neco_context *)0)->weights_dir))
+        return NECO_ERR_INVALID_ARGUMENT;
     neco_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return NECO_ERR_NO_MEMORY;
@@ -121,13 +109,31 @@ neco_status neco_context_create(const neco_config *config, neco_context **contex
         c.threads = 1;
     snprintf(ctx->backend, sizeof ctx->backend, "%s", backend);
     c.backend = ctx->backend;
-    c.weights_dir = NULL; /* not used by the raw model; learned models copy it when they land */
+    if (c.weights_dir)
+        snprintf(ctx->weights_dir, sizeof ctx->weights_dir, "%s", c.weights_dir);
+    c.weights_dir = ctx->weights_dir;
     ctx->config = c;
+    int rc = nn_context_create(backend, c.threads, &ctx->nn, ctx->error, sizeof ctx->error);
+    if (rc != 0) {
+        free(ctx);
+        return rc == NN_ERR_NOMEM ? NECO_ERR_NO_MEMORY : NECO_ERR_BACKEND;
+    }
     *context = ctx;
     return NECO_OK;
 }
 
-void neco_context_destroy(neco_context *context) { free(context); }
+void neco_context_destroy(neco_context *context)
+{
+    if (!context)
+        return;
+    for (int i = 0; i < neco_model_count(); i++) {
+        const codec_model *m = codec_find_model(neco_model_id(i));
+        if (context->model_state[i] && m->unload)
+            m->unload(context->model_state[i]);
+    }
+    nn_context_destroy(context->nn);
+    free(context);
+}
 
 const char *neco_context_error(const neco_context *context)
 {
@@ -141,9 +147,11 @@ void neco_encode_params_default(neco_encode_params *params)
     memset(params, 0, sizeof *params);
 }
 
-/* Finds the model and quality of an encode request and fills the common header fields. */
+/* Finds the model (loading its weights) and quality of an encode request and fills the common
+ * header fields. */
 static neco_status encode_setup(neco_context *ctx, const neco_encode_params *params,
-                                neco_media media, const codec_model **model, neco_info *info)
+                                neco_media media, const codec_model **model, void **state,
+                                neco_info *info)
 {
     neco_encode_params p;
     if (params)
@@ -156,15 +164,23 @@ static neco_status encode_setup(neco_context *ctx, const neco_encode_params *par
     if (!(m->media & (1u << media)))
         return codec_fail(ctx, NECO_ERR_MODEL, "model '%s' does not code %s", m->id,
                           media == NECO_MEDIA_IMAGE ? "images" : "audio");
+    neco_status st = codec_model_state(ctx, m, state);
+    if (st != NECO_OK)
+        return st;
+    int levels = codec_model_levels(m, *state);
     int quality = p.quality ? p.quality : m->default_quality;
-    if (quality < 1 || quality > m->quality_levels)
+    if (quality > levels && !p.quality)
+        quality = levels;
+    if (quality < 1 || quality > levels)
         return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT,
                           "quality %d out of range: model '%s' has levels 1..%d", p.quality, m->id,
-                          m->quality_levels);
+                          levels);
     memset(info, 0, sizeof *info);
     info->version = CONTAINER_VERSION;
     info->media = media;
     snprintf(info->model, sizeof info->model, "%s", m->id);
+    if (*state)
+        memcpy(info->weights_hash, m->hash(*state), NECO_WEIGHTS_HASH_SIZE);
     info->quality = (uint32_t)quality;
     m->layout(info);
     *model = m;
@@ -192,8 +208,9 @@ neco_status neco_encode_image(neco_context *ctx, const neco_image *image,
     if (!image->data)
         return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "image has no data");
     const codec_model *model;
+    void *state;
     neco_info info;
-    neco_status st = encode_setup(ctx, params, NECO_MEDIA_IMAGE, &model, &info);
+    neco_status st = encode_setup(ctx, params, NECO_MEDIA_IMAGE, &model, &state, &info);
     if (st != NECO_OK)
         return st;
     info.width = image->width;
@@ -209,7 +226,7 @@ neco_status neco_encode_image(neco_context *ctx, const neco_image *image,
     bytebuf_init(&tile);
     for (uint32_t i = 0; i < info.units; i++) {
         tile.size = 0;
-        if ((st = model->encode_tile(ctx, image, &info, i, &tile)) != NECO_OK)
+        if ((st = model->encode_tile(ctx, state, image, &info, i, &tile)) != NECO_OK)
             break;
         if (tile.failed || tile.size > UINT32_MAX) {
             st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
@@ -236,8 +253,9 @@ neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
     if (!audio->data && audio->frames)
         return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "audio has no data");
     const codec_model *model;
+    void *state;
     neco_info info;
-    neco_status st = encode_setup(ctx, params, NECO_MEDIA_AUDIO, &model, &info);
+    neco_status st = encode_setup(ctx, params, NECO_MEDIA_AUDIO, &model, &state, &info);
     if (st != NECO_OK)
         return st;
     info.sample_rate = audio->sample_rate;
@@ -260,7 +278,7 @@ neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
     bytebuf_init(&chunk);
     for (uint32_t i = 0; i < info.units; i++) {
         chunk.size = 0;
-        if ((st = model->encode_chunk(ctx, audio, &info, i, &chunk)) != NECO_OK)
+        if ((st = model->encode_chunk(ctx, state, audio, &info, i, &chunk)) != NECO_OK)
             break;
         if (chunk.failed || chunk.size > UINT32_MAX) {
             st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
@@ -294,12 +312,10 @@ neco_status neco_read_info(neco_context *ctx, const uint8_t *data, size_t size, 
     return container_read_header(ctx, data, size, info);
 }
 
-static int hash_is_zero(const uint8_t *h)
+static void hash_hex(const uint8_t *h, char out[2 * NECO_WEIGHTS_HASH_SIZE + 1])
 {
     for (int i = 0; i < NECO_WEIGHTS_HASH_SIZE; i++)
-        if (h[i])
-            return 0;
-    return 1;
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
 void neco_decoded_free(neco_decoded *decoded)
@@ -325,12 +341,23 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
         return codec_fail(ctx, NECO_ERR_MODEL,
                           "the stream needs model '%s', which this decoder does not have",
                           info.model);
-    if (info.quality < 1 || info.quality > (uint32_t)model->quality_levels)
+    void *state;
+    if ((st = codec_model_state(ctx, model, &state)) != NECO_OK)
+        return st;
+    /* The stream names the weights it was made with; other weights would decode garbage. */
+    static const uint8_t no_weights[NECO_WEIGHTS_HASH_SIZE];
+    const uint8_t *have = state ? model->hash(state) : no_weights;
+    if (memcmp(have, info.weights_hash, NECO_WEIGHTS_HASH_SIZE) != 0) {
+        char want[2 * NECO_WEIGHTS_HASH_SIZE + 1], got[2 * NECO_WEIGHTS_HASH_SIZE + 1];
+        hash_hex(info.weights_hash, want);
+        hash_hex(have, got);
+        return codec_fail(ctx, NECO_ERR_MODEL,
+                          "the stream needs model '%s' with weights %s; this decoder has %s",
+                          model->id, want, state ? got : "no weights for it");
+    }
+    if (info.quality < 1 || info.quality > (uint32_t)codec_model_levels(model, state))
         return codec_fail(ctx, NECO_ERR_BITSTREAM, "quality %u out of range for model '%s'",
                           info.quality, model->id);
-    if (model == &codec_model_raw && !hash_is_zero(info.weights_hash))
-        return codec_fail(ctx, NECO_ERR_BITSTREAM, "the raw model has no weights, but the "
-                                                   "header names a weights hash");
     /* Every unit is located and checked before the output is allocated, so a lying header
      * costs nothing. */
     if ((st = container_check_units(ctx, &info, data, size)) != NECO_OK)
@@ -350,7 +377,7 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
             size_t len;
             st = container_next_unit(ctx, &info, data, size, &pos, i, &payload, &len);
             if (st == NECO_OK)
-                st = model->decode_tile(ctx, &info, i, payload, len, img);
+                st = model->decode_tile(ctx, state, &info, i, payload, len, img);
             codec_progress(ctx, (double)(i + 1) / info.units);
         }
     } else {
@@ -368,7 +395,7 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
             size_t len;
             st = container_next_unit(ctx, &info, data, size, &pos, i, &payload, &len);
             if (st == NECO_OK)
-                st = model->decode_chunk(ctx, &info, i, payload, len, au);
+                st = model->decode_chunk(ctx, state, &info, i, payload, len, au);
             codec_progress(ctx, (double)(i + 1) / info.units);
         }
     }

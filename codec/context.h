@@ -7,10 +7,17 @@
 #define CODEC_DEFAULT_MAX_PIXELS (UINT64_C(1) << 28) /* 16384 x 16384 */
 #define CODEC_DEFAULT_MAX_FRAMES (UINT64_C(1) << 32)
 
+struct nn_context;
+
+#define CODEC_MAX_MODELS 8
+
 struct neco_context {
     neco_config config; /* with defaults resolved: max_pixels, max_frames, threads > 0 */
     char backend[16];
+    char weights_dir[1024]; /* "" = the built-in search list (models.c) */
     char error[256];
+    struct nn_context *nn;               /* the neural backend (nets/ops.h) */
+    void *model_state[CODEC_MAX_MODELS]; /* loaded weights, by registry index */
 };
 
 /* Records a printf-style message as the context's last error and returns status. A NULL

@@ -9,21 +9,41 @@ typedef struct codec_model {
     const char *id;
     const char *description;
     unsigned media; /* bit mask: 1 << NECO_MEDIA_IMAGE, 1 << NECO_MEDIA_AUDIO */
-    int quality_levels;
+    int quality_levels; /* for models without weights; others ask levels() */
     int default_quality;
+    /* Models with weights: the file in the weights folder, and the state made from it, loaded
+     * once per context on first use. */
+    const char *weights_file;
+    neco_status (*load)(neco_context *ctx, const char *path, void **state);
+    void (*unload)(void *state);
+    const uint8_t *(*hash)(const void *state); /* NECO_WEIGHTS_HASH_SIZE bytes */
+    int (*levels)(const void *state);
     /* Sets the unit layout (tile size or chunk length) for a stream about to be encoded. */
     void (*layout)(neco_info *info);
-    /* Appends the payload of tile `index` of image (described by info) to out. */
-    neco_status (*encode_tile)(neco_context *ctx, const neco_image *image, const neco_info *info,
-                               uint32_t index, bytebuf *out);
+    /* Appends the payload of tile `index` of image (described by info) to out. state is the
+     * model's loaded state (NULL for models without weights). */
+    neco_status (*encode_tile)(neco_context *ctx, void *state, const neco_image *image,
+                               const neco_info *info, uint32_t index, bytebuf *out);
     /* Decodes tile `index` from its payload into image (allocated by the caller to info's size). */
-    neco_status (*decode_tile)(neco_context *ctx, const neco_info *info, uint32_t index,
-                               const uint8_t *payload, size_t size, neco_image *image);
-    neco_status (*encode_chunk)(neco_context *ctx, const neco_audio *audio,
+    neco_status (*decode_tile)(neco_context *ctx, void *state, const neco_info *info,
+                               uint32_t index, const uint8_t *payload, size_t size,
+                               neco_image *image);
+    neco_status (*encode_chunk)(neco_context *ctx, void *state, const neco_audio *audio,
                                 const neco_info *info, uint32_t index, bytebuf *out);
-    neco_status (*decode_chunk)(neco_context *ctx, const neco_info *info, uint32_t index,
-                                const uint8_t *payload, size_t size, neco_audio *audio);
+    neco_status (*decode_chunk)(neco_context *ctx, void *state, const neco_info *info,
+                                uint32_t index, const uint8_t *payload, size_t size,
+                                neco_audio *audio);
 } codec_model;
+
+/* The index of a model in the registry (below CODEC_MAX_MODELS, context.h). */
+int codec_model_index(const codec_model *model);
+
+/* The loaded state of a model with weights (loading it on first use), or NULL for a model
+ * without. Fails with NECO_ERR_MODEL naming the file when the weights are missing or wrong. */
+neco_status codec_model_state(neco_context *ctx, const codec_model *model, void **state);
+
+/* Quality levels of a model (its state decides for models with weights). */
+int codec_model_levels(const codec_model *model, const void *state);
 
 /* The model with this id, or NULL. */
 const codec_model *codec_find_model(const char *id);
@@ -39,5 +59,6 @@ void codec_tile_rect(const neco_info *info, uint32_t index, uint32_t *x, uint32_
 void codec_chunk_span(const neco_info *info, uint32_t index, uint64_t *first, uint32_t *count);
 
 extern const codec_model codec_model_raw;
+extern const codec_model codec_model_img_wave;
 
 #endif

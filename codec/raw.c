@@ -23,9 +23,10 @@ static size_t raw_audio_sample_bytes(neco_sample_format f)
     return f == NECO_SAMPLE_S24 ? 3 : neco_sample_size(f);
 }
 
-static neco_status raw_encode_tile(neco_context *ctx, const neco_image *image,
+static neco_status raw_encode_tile(neco_context *ctx, void *state, const neco_image *image,
                                    const neco_info *info, uint32_t index, bytebuf *out)
 {
+    (void)state;
     uint32_t x0, y0, w, h;
     codec_tile_rect(info, index, &x0, &y0, &w, &h);
     size_t bps = raw_image_sample_bytes(info);
@@ -47,9 +48,11 @@ static neco_status raw_encode_tile(neco_context *ctx, const neco_image *image,
     return NECO_OK;
 }
 
-static neco_status raw_decode_tile(neco_context *ctx, const neco_info *info, uint32_t index,
-                                   const uint8_t *payload, size_t size, neco_image *image)
+static neco_status raw_decode_tile(neco_context *ctx, void *state, const neco_info *info,
+                                   uint32_t index, const uint8_t *payload, size_t size,
+                                   neco_image *image)
 {
+    (void)state;
     uint32_t x0, y0, w, h;
     codec_tile_rect(info, index, &x0, &y0, &w, &h);
     size_t bps = raw_image_sample_bytes(info);
@@ -73,9 +76,10 @@ static neco_status raw_decode_tile(neco_context *ctx, const neco_info *info, uin
     return NECO_OK;
 }
 
-static neco_status raw_encode_chunk(neco_context *ctx, const neco_audio *audio,
+static neco_status raw_encode_chunk(neco_context *ctx, void *state, const neco_audio *audio,
                                     const neco_info *info, uint32_t index, bytebuf *out)
 {
+    (void)state;
     uint64_t first;
     uint32_t count;
     codec_chunk_span(info, index, &first, &count);
@@ -113,9 +117,11 @@ static neco_status raw_encode_chunk(neco_context *ctx, const neco_audio *audio,
     return NECO_OK;
 }
 
-static neco_status raw_decode_chunk(neco_context *ctx, const neco_info *info, uint32_t index,
-                                    const uint8_t *payload, size_t size, neco_audio *audio)
+static neco_status raw_decode_chunk(neco_context *ctx, void *state, const neco_info *info,
+                                    uint32_t index, const uint8_t *payload, size_t size,
+                                    neco_audio *audio)
 {
+    (void)state;
     uint64_t first;
     uint32_t count;
     codec_chunk_span(info, index, &first, &count);

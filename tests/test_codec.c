@@ -77,10 +77,12 @@ static neco_image random_image(uint32_t w, uint32_t h, uint32_t c, uint32_t dept
     return img;
 }
 
+static const neco_encode_params raw_params = {"raw", 0};
+
 static void encode_small_image(neco_context *ctx, uint8_t **out, size_t *size)
 {
     neco_image img = random_image(3, 5, 3, 8);
-    CU_ASSERT_FATAL(neco_encode_image(ctx, &img, NULL, out, size) == NECO_OK);
+    CU_ASSERT_FATAL(neco_encode_image(ctx, &img, &raw_params, out, size) == NECO_OK);
     free(img.data);
 }
 
@@ -165,7 +167,7 @@ static void image_round_trip(uint32_t w, uint32_t h, uint32_t c, uint32_t depth)
     neco_image img = random_image(w, h, c, depth);
     uint8_t *coded;
     size_t size;
-    CU_ASSERT_FATAL(neco_encode_image(ctx, &img, NULL, &coded, &size) == NECO_OK);
+    CU_ASSERT_FATAL(neco_encode_image(ctx, &img, &raw_params, &coded, &size) == NECO_OK);
     neco_decoded dec;
     CU_ASSERT_FATAL(neco_decode(ctx, coded, size, &dec) == NECO_OK);
     CU_ASSERT_EQUAL(dec.info.media, NECO_MEDIA_IMAGE);
@@ -196,7 +198,7 @@ static void test_image_tiles(void)
     neco_image img = random_image(600, 300, 3, 8);
     uint8_t *coded;
     size_t size;
-    CU_ASSERT_FATAL(neco_encode_image(ctx, &img, NULL, &coded, &size) == NECO_OK);
+    CU_ASSERT_FATAL(neco_encode_image(ctx, &img, &raw_params, &coded, &size) == NECO_OK);
     neco_info info;
     CU_ASSERT_FATAL(neco_read_info(ctx, coded, size, &info) == NECO_OK);
     CU_ASSERT_EQUAL(info.units, 3u * 2u); /* 256x256 tiles */
@@ -226,7 +228,7 @@ static void test_golden_stream(void)
     neco_context *ctx = new_context();
     uint8_t *coded;
     size_t size;
-    CU_ASSERT_FATAL(neco_encode_image(ctx, &img, NULL, &coded, &size) == NECO_OK);
+    CU_ASSERT_FATAL(neco_encode_image(ctx, &img, &raw_params, &coded, &size) == NECO_OK);
     CU_ASSERT_EQUAL_FATAL(size, sizeof want);
     CU_ASSERT(memcmp(coded, want, size) == 0);
     /* The CRC values themselves, so that a change of the CRC is caught as well. */
@@ -262,7 +264,7 @@ static void audio_round_trip(neco_sample_format f, uint32_t channels, uint64_t f
     neco_audio au = {48000, channels, frames, f, data};
     uint8_t *coded;
     size_t size;
-    CU_ASSERT_FATAL(neco_encode_audio(ctx, &au, NULL, &coded, &size) == NECO_OK);
+    CU_ASSERT_FATAL(neco_encode_audio(ctx, &au, &raw_params, &coded, &size) == NECO_OK);
     neco_decoded dec;
     CU_ASSERT_FATAL(neco_decode(ctx, coded, size, &dec) == NECO_OK);
     CU_ASSERT_EQUAL(dec.info.media, NECO_MEDIA_AUDIO);
@@ -444,7 +446,8 @@ static void test_wrong_model_and_fields(void)
     f = forge(ctx, &info, 0, &size);
     b = (bytebuf){f, size, size, 0};
     container_write_unit(&b, px, 3);
-    CU_ASSERT_EQUAL(neco_decode(ctx, b.data, b.size, &dec), NECO_ERR_BITSTREAM);
+    CU_ASSERT_EQUAL(neco_decode(ctx, b.data, b.size, &dec), NECO_ERR_MODEL);
+    CU_ASSERT(strstr(neco_context_error(ctx), "00000007") != NULL);
     bytebuf_free(&b);
     /* a payload of the wrong size for raw */
     info = image_info(1, 1);
@@ -482,6 +485,7 @@ static void test_encode_errors(void)
     neco_encode_params p;
     neco_encode_params_default(&p);
     neco_image img = {2, 2, 3, 8, px};
+    p.model = "raw";
     p.quality = 2;
     CU_ASSERT_EQUAL(neco_encode_image(ctx, &img, &p, &out, &size), NECO_ERR_INVALID_ARGUMENT);
     CU_ASSERT_PTR_NULL(out);
@@ -490,16 +494,16 @@ static void test_encode_errors(void)
     p.model = "no-such-model";
     CU_ASSERT_EQUAL(neco_encode_image(ctx, &img, &p, &out, &size), NECO_ERR_MODEL);
     img.width = 0;
-    CU_ASSERT_EQUAL(neco_encode_image(ctx, &img, NULL, &out, &size), NECO_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(neco_encode_image(ctx, &img, &raw_params, &out, &size), NECO_ERR_INVALID_ARGUMENT);
     img = (neco_image){2, 2, 5, 8, px};
-    CU_ASSERT_EQUAL(neco_encode_image(ctx, &img, NULL, &out, &size), NECO_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(neco_encode_image(ctx, &img, &raw_params, &out, &size), NECO_ERR_INVALID_ARGUMENT);
     img = (neco_image){2, 2, 1, 12, px};
-    CU_ASSERT_EQUAL(neco_encode_image(ctx, &img, NULL, &out, &size), NECO_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(neco_encode_image(ctx, &img, &raw_params, &out, &size), NECO_ERR_INVALID_ARGUMENT);
     int32_t s24[2] = {1 << 23, 0};
     neco_audio au = {44100, 1, 2, NECO_SAMPLE_S24, s24};
-    CU_ASSERT_EQUAL(neco_encode_audio(ctx, &au, NULL, &out, &size), NECO_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(neco_encode_audio(ctx, &au, &raw_params, &out, &size), NECO_ERR_INVALID_ARGUMENT);
     au = (neco_audio){0, 1, 2, NECO_SAMPLE_S16, s24};
-    CU_ASSERT_EQUAL(neco_encode_audio(ctx, &au, NULL, &out, &size), NECO_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(neco_encode_audio(ctx, &au, &raw_params, &out, &size), NECO_ERR_INVALID_ARGUMENT);
     neco_context_destroy(ctx);
     /* contexts */
     neco_config cfg;
@@ -531,7 +535,7 @@ static void test_progress(void)
     neco_image img = random_image(600, 300, 1, 8);
     uint8_t *coded;
     size_t size;
-    CU_ASSERT_FATAL(neco_encode_image(ctx, &img, NULL, &coded, &size) == NECO_OK);
+    CU_ASSERT_FATAL(neco_encode_image(ctx, &img, &raw_params, &coded, &size) == NECO_OK);
     CU_ASSERT_EQUAL(progress_calls, 6);
     CU_ASSERT_DOUBLE_EQUAL(progress_last, 1.0, 1e-12);
     neco_free(coded);
@@ -544,7 +548,8 @@ static void test_strings(void)
     CU_ASSERT_STRING_EQUAL(neco_status_string(NECO_ERR_CRC), "CRC mismatch");
     CU_ASSERT_STRING_EQUAL(neco_version_string(), "0.1.0");
     CU_ASSERT(neco_model_count() >= 1);
-    CU_ASSERT_STRING_EQUAL(neco_model_id(0), "raw");
+    CU_ASSERT_STRING_EQUAL(neco_model_id(0), "img-wave");
+    CU_ASSERT_STRING_EQUAL(neco_model_id(1), "raw");
     CU_ASSERT_PTR_NULL(neco_model_id(neco_model_count()));
 }
 

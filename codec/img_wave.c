@@ -1,0 +1,703 @@
+/* img-wave: the fast learned image model (train/ARCH.md "img-wave", the contract with the
+ * trained weights). 2-level CDF 9/7 wavelet packet -> light conv encoder g_a -> latent y with a
+ * per-quality gain -> hyper-analysis h_a -> z; z coded with a factorized model, y with a
+ * Gaussian conditional whose scale indices come from the INTEGER hyper-synthesis h_s (so that
+ * encoder and decoder always agree, ARCHITECTURE.md "Determinism"); decoder g_s at the wavelet
+ * resolution, then the inverse wavelet. BITSTREAM.md section 3 specifies the tile payload.
+ *
+ * One tile = one rANS stream: z (C order: channel, row, column; table = channel), then y
+ * (C order; table = the scale index of the element). */
+#include "models.h"
+
+#include "entropy/factorized.h"
+#include "entropy/gaussian.h"
+#include "entropy/rans.h"
+#include "nets/intlayers.h"
+#include "nets/layers.h"
+#include "nets/lifting97.h"
+#include "nets/safetensors.h"
+#include "sha256.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WAVE_FILE "img-wave.safetensors"
+#define WAVE_TILE 1024   /* tile side; a multiple of the stride */
+#define WAVE_STRIDE 16   /* g_a and h_a downsample by 16 in all */
+#define WAVE_LEVELS 2    /* wavelet packet levels */
+#define WAVE_NW 48       /* 3 colours x 4^2 subbands */
+#define WAVE_HIDDEN 96   /* g_a / g_s width */
+#define WAVE_BLOCKS 3    /* g_s residual blocks */
+#define WAVE_HS_LAYERS 4 /* integer h_s */
+#define WAVE_Z_CLAMP 255 /* h_s input range (ARCH.md) */
+#define WAVE_MAX_Q 64
+
+typedef struct wave_conv {
+    nn_tensor w;
+    const float *b; /* NULL without bias */
+} wave_conv;
+
+typedef struct wave_state {
+    nn_weights *weights;
+    uint8_t hash[NECO_WEIGHTS_HASH_SIZE];
+    int C, CZ, Q;
+    wave_conv ga_lin, ga_b0, ga_b1, ga_b2;
+    wave_conv ha0, ha1, ha2;
+    wave_conv gs_in, gs_dw[WAVE_BLOCKS], gs_pw1[WAVE_BLOCKS], gs_pw2[WAVE_BLOCKS], gs_lin, gs_out;
+    const float *gain, *inv_gain; /* [Q][C] */
+    nn_int_conv hs[WAVE_HS_LAYERS];
+    int hs_shuffle[WAVE_HS_LAYERS];
+    int32_t *hs_shift[WAVE_HS_LAYERS]; /* per-channel copies of the layer's shift */
+    neco_cdf_tables *z_tables, *y_tables;
+    int num_scales;
+} wave_state;
+
+/* ---- Loading ------------------------------------------------------------------------------ */
+
+static const nn_weight *find(const wave_state *s, const char *name)
+{
+    return nn_weights_find(s->weights, name);
+}
+
+static void bind_conv(wave_state *s, wave_conv *c, const char *name)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.weight", name);
+    const nn_weight *w = find(s, key);
+    c->w = nn_tensor_view(w->f32, 4, w->shape);
+    snprintf(key, sizeof key, "%s.bias", name);
+    const nn_weight *b = find(s, key);
+    c->b = b ? b->f32 : NULL;
+}
+
+static int meta_int(const nn_weights *w, const char *key, int lo, int hi, int *out)
+{
+    const char *v = nn_weights_metadata(w, key);
+    if (!v)
+        return -1;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || end == v || x < lo || x > hi)
+        return -1;
+    *out = (int)x;
+    return 0;
+}
+
+/* The tensors the graph expects (ARCH.md), checked by name, dtype and shape before use. */
+static int wave_spec(const wave_state *s, nn_weight_spec *spec)
+{
+    int n = 0, C = s->C, CZ = s->CZ, Q = s->Q, H = WAVE_HIDDEN;
+#define F(name, ...) spec[n++] = (nn_weight_spec){name, NN_F32, 0, {__VA_ARGS__}}
+#define I(name, dt, ...) spec[n++] = (nn_weight_spec){name, dt, 0, {__VA_ARGS__}}
+    F("g_a.lin.weight", C, WAVE_NW, 1, 1);
+    F("g_a.branch0.weight", H, WAVE_NW, 3, 3);
+    F("g_a.branch0.bias", H);
+    F("g_a.branch1.weight", H, H, 3, 3);
+    F("g_a.branch1.bias", H);
+    F("g_a.branch2.weight", C, H, 3, 3);
+    F("g_a.branch2.bias", C);
+    F("gain", Q, C);
+    F("inv_gain", Q, C);
+    F("h_a.conv0.weight", H, C, 3, 3);
+    F("h_a.conv0.bias", H);
+    F("h_a.conv1.weight", H, H, 5, 5);
+    F("h_a.conv1.bias", H);
+    F("h_a.conv2.weight", CZ, H, 5, 5);
+    F("h_a.conv2.bias", CZ);
+    F("g_s.conv_in.weight", H, C, 3, 3);
+    F("g_s.conv_in.bias", H);
+    static const char *const blocks[WAVE_BLOCKS][6] = {
+        {"g_s.block0.dw.weight", "g_s.block0.dw.bias", "g_s.block0.pw1.weight",
+         "g_s.block0.pw1.bias", "g_s.block0.pw2.weight", "g_s.block0.pw2.bias"},
+        {"g_s.block1.dw.weight", "g_s.block1.dw.bias", "g_s.block1.pw1.weight",
+         "g_s.block1.pw1.bias", "g_s.block1.pw2.weight", "g_s.block1.pw2.bias"},
+        {"g_s.block2.dw.weight", "g_s.block2.dw.bias", "g_s.block2.pw1.weight",
+         "g_s.block2.pw1.bias", "g_s.block2.pw2.weight", "g_s.block2.pw2.bias"}};
+    for (int b = 0; b < WAVE_BLOCKS; b++) {
+        F(blocks[b][0], H, 1, 5, 5);
+        F(blocks[b][1], H);
+        F(blocks[b][2], 2 * H, H, 1, 1);
+        F(blocks[b][3], 2 * H);
+        F(blocks[b][4], H, 2 * H, 1, 1);
+        F(blocks[b][5], H);
+    }
+    F("g_s.lin.weight", WAVE_NW, C, 1, 1);
+    F("g_s.lin.bias", WAVE_NW);
+    F("g_s.conv_out.weight", WAVE_NW, H, 1, 1);
+    F("g_s.conv_out.bias", WAVE_NW);
+    /* h_s: CZ -> 64 -> 128 (shuffle 2: 32) -> 128 (shuffle 2: 32) -> C */
+    static const char *const hs[WAVE_HS_LAYERS][6] = {
+        {"h_s.l0.weight", "h_s.l0.bias", "h_s.l0.mult", "h_s.l0.shift", "h_s.l0.out_max",
+         "h_s.l0.shuffle"},
+        {"h_s.l1.weight", "h_s.l1.bias", "h_s.l1.mult", "h_s.l1.shift", "h_s.l1.out_max",
+         "h_s.l1.shuffle"},
+        {"h_s.l2.weight", "h_s.l2.bias", "h_s.l2.mult", "h_s.l2.shift", "h_s.l2.out_max",
+         "h_s.l2.shuffle"},
+        {"h_s.l3.weight", "h_s.l3.bias", "h_s.l3.mult", "h_s.l3.shift", "h_s.l3.out_max",
+         "h_s.l3.shuffle"}};
+    const int hs_in[WAVE_HS_LAYERS] = {CZ, 64, 32, 32}, hs_out[WAVE_HS_LAYERS] = {64, 128, 128, C};
+    for (int l = 0; l < WAVE_HS_LAYERS; l++) {
+        I(hs[l][0], NN_I8, hs_out[l], hs_in[l], 3, 3);
+        I(hs[l][1], NN_I32, hs_out[l]);
+        I(hs[l][2], NN_I32, hs_out[l]);
+        I(hs[l][3], NN_I32, 1);
+        I(hs[l][4], NN_I32, 1);
+        I(hs[l][5], NN_I32, 1);
+    }
+    I("z.cdf_length", NN_I32, CZ);
+    I("z.offset", NN_I32, CZ);
+#undef F
+#undef I
+    for (int i = 0; i < n; i++) {
+        spec[i].ndim = 0;
+        while (spec[i].ndim < NN_WEIGHT_MAX_DIMS && spec[i].shape[spec[i].ndim])
+            spec[i].ndim++;
+    }
+    return n;
+}
+
+static void wave_unload(void *state)
+{
+    wave_state *s = state;
+    if (!s)
+        return;
+    for (int l = 0; l < WAVE_HS_LAYERS; l++)
+        free(s->hs_shift[l]);
+    neco_cdf_tables_destroy(s->z_tables);
+    neco_cdf_tables_destroy(s->y_tables);
+    nn_weights_free(s->weights);
+    free(s);
+}
+
+static neco_status wave_load(neco_context *ctx, const char *path, void **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return codec_fail(ctx, NECO_ERR_MODEL, "model img-wave: cannot open weights %s", path);
+    uint8_t *buf = NULL;
+    size_t size = 0, cap = 0;
+    for (;;) {
+        if (size == cap) {
+            size_t ncap = cap ? cap * 2 : 1 << 20;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory loading %s", path);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + size, 1, cap - size, f);
+        size += got;
+        if (got == 0)
+            break;
+    }
+    fclose(f);
+    wave_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        free(buf);
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    }
+    /* The stream names the weights by the first 16 bytes of their SHA-256 (BITSTREAM.md 1.2). */
+    sha256_state sh;
+    uint8_t digest[32];
+    sha256_init(&sh);
+    sha256_update(&sh, buf, size);
+    sha256_final(&sh, digest);
+    memcpy(s->hash, digest, NECO_WEIGHTS_HASH_SIZE);
+    char err[200];
+    int rc = nn_weights_load_memory(buf, size, &s->weights, err, sizeof err);
+    free(buf);
+    if (rc != NN_OK) {
+        free(s);
+        return codec_fail(ctx, rc == NN_ERR_NOMEM ? NECO_ERR_NO_MEMORY : NECO_ERR_MODEL,
+                          "model img-wave: %s: %s", path, err);
+    }
+    const char *model = nn_weights_metadata(s->weights, "model");
+    if (!model || strcmp(model, "img-wave") != 0 ||
+        meta_int(s->weights, "latent_channels", 1, 256, &s->C) ||
+        meta_int(s->weights, "hyper_channels", 1, 256, &s->CZ) ||
+        meta_int(s->weights, "quality_levels", 1, WAVE_MAX_Q, &s->Q)) {
+        wave_unload(s);
+        return codec_fail(ctx, NECO_ERR_MODEL,
+                          "model img-wave: %s: metadata (model, latent_channels, "
+                          "hyper_channels, quality_levels) missing or wrong",
+                          path);
+    }
+    nn_weight_spec spec[80];
+    int n = wave_spec(s, spec);
+    if (nn_weights_check(s->weights, spec, (size_t)n, err, sizeof err) != NN_OK) {
+        wave_unload(s);
+        return codec_fail(ctx, NECO_ERR_MODEL, "model img-wave: %s: %s", path, err);
+    }
+    bind_conv(s, &s->ga_lin, "g_a.lin");
+    bind_conv(s, &s->ga_b0, "g_a.branch0");
+    bind_conv(s, &s->ga_b1, "g_a.branch1");
+    bind_conv(s, &s->ga_b2, "g_a.branch2");
+    bind_conv(s, &s->ha0, "h_a.conv0");
+    bind_conv(s, &s->ha1, "h_a.conv1");
+    bind_conv(s, &s->ha2, "h_a.conv2");
+    bind_conv(s, &s->gs_in, "g_s.conv_in");
+    for (int b = 0; b < WAVE_BLOCKS; b++) {
+        char name[32];
+        snprintf(name, sizeof name, "g_s.block%d.dw", b);
+        bind_conv(s, &s->gs_dw[b], name);
+        snprintf(name, sizeof name, "g_s.block%d.pw1", b);
+        bind_conv(s, &s->gs_pw1[b], name);
+        snprintf(name, sizeof name, "g_s.block%d.pw2", b);
+        bind_conv(s, &s->gs_pw2[b], name);
+    }
+    bind_conv(s, &s->gs_lin, "g_s.lin");
+    bind_conv(s, &s->gs_out, "g_s.conv_out");
+    s->gain = find(s, "gain")->f32;
+    s->inv_gain = find(s, "inv_gain")->f32;
+    const int hs_in[WAVE_HS_LAYERS] = {s->CZ, 64, 32, 32};
+    for (int l = 0; l < WAVE_HS_LAYERS; l++) {
+        char name[32];
+        nn_int_conv *c = &s->hs[l];
+        snprintf(name, sizeof name, "h_s.l%d.weight", l);
+        const nn_weight *w = find(s, name);
+        c->cout = w->shape[0];
+        c->cin = hs_in[l];
+        c->kh = c->kw = 3;
+        c->p = nn_conv_default();
+        c->p.pad_h = c->p.pad_w = 1;
+        c->w8 = w->ints;
+        snprintf(name, sizeof name, "h_s.l%d.bias", l);
+        c->bias = find(s, name)->ints;
+        snprintf(name, sizeof name, "h_s.l%d.mult", l);
+        c->mult = find(s, name)->ints;
+        snprintf(name, sizeof name, "h_s.l%d.shift", l);
+        int32_t shift = *(const int32_t *)find(s, name)->ints;
+        snprintf(name, sizeof name, "h_s.l%d.out_max", l);
+        c->out_min = 0;
+        c->out_max = *(const int32_t *)find(s, name)->ints;
+        snprintf(name, sizeof name, "h_s.l%d.shuffle", l);
+        s->hs_shuffle[l] = *(const int32_t *)find(s, name)->ints;
+        s->hs_shift[l] = malloc(sizeof(int32_t) * (size_t)c->cout);
+        if (!s->hs_shift[l]) {
+            wave_unload(s);
+            return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        }
+        for (int o = 0; o < c->cout; o++)
+            s->hs_shift[l][o] = shift;
+        c->shift = s->hs_shift[l];
+        int r = s->hs_shuffle[l];
+        if (nn_int_conv_check(c) != NN_OK || r < 1 || r > 2 || c->cout % (r * r) ||
+            (l + 1 < WAVE_HS_LAYERS && c->cout / (r * r) != hs_in[l + 1])) {
+            wave_unload(s);
+            return codec_fail(ctx, NECO_ERR_MODEL, "model img-wave: %s: h_s layer %d invalid",
+                              path, l);
+        }
+    }
+    /* h_s must end at the stride of y (two shuffles of 2 from z at 1/16 to y at 1/4) and in
+     * scale indices of the table. */
+    const nn_weight *scales = find(s, "y.scales_q16");
+    const nn_weight *cdf = find(s, "z.cdf");
+    if (s->hs_shuffle[0] * s->hs_shuffle[1] * s->hs_shuffle[2] * s->hs_shuffle[3] != 4 ||
+        !scales || scales->dtype != NN_I32 || scales->ndim != 1 || !cdf ||
+        cdf->dtype != NN_I32 || cdf->ndim != 1 ||
+        s->hs[WAVE_HS_LAYERS - 1].out_max >= scales->shape[0]) {
+        wave_unload(s);
+        return codec_fail(ctx, NECO_ERR_MODEL, "model img-wave: %s: entropy tables invalid",
+                          path);
+    }
+    s->num_scales = scales->shape[0];
+    int64_t total = 0;
+    const int32_t *lengths = find(s, "z.cdf_length")->ints;
+    for (int c = 0; c < s->CZ; c++)
+        total += lengths[c] > 0 ? lengths[c] : 0;
+    if (total != cdf->shape[0] ||
+        neco_factorized_tables_create(&s->z_tables, NECO_CDF_PRECISION, s->CZ, cdf->ints, lengths,
+                                      find(s, "z.offset")->ints) != NECO_ENTROPY_OK ||
+        neco_gc_tables_create(&s->y_tables, NECO_CDF_PRECISION, scales->ints,
+                              s->num_scales) != NECO_ENTROPY_OK) {
+        wave_unload(s);
+        return codec_fail(ctx, NECO_ERR_MODEL, "model img-wave: %s: entropy tables invalid",
+                          path);
+    }
+    *out = s;
+    return NECO_OK;
+}
+
+static const uint8_t *wave_hash(const void *state) { return ((const wave_state *)state)->hash; }
+
+static int wave_levels(const void *state) { return ((const wave_state *)state)->Q; }
+
+/* ---- Network pieces ----------------------------------------------------------------------- */
+
+/* y = conv(x) with kernel k, stride s, zero padding pad, groups g. */
+static int conv(nn_context *nn, const wave_conv *c, const nn_tensor *x, int stride, int pad,
+                int groups, nn_tensor *y)
+{
+    nn_conv_params p = nn_conv_default();
+    p.stride_h = p.stride_w = stride;
+    p.pad_h = p.pad_w = pad;
+    p.groups = groups;
+    return nn_conv2d(nn, x, &c->w, c->b, &p, y);
+}
+
+/* g_a then the gain of quality q (0-based): w [1, 48, h, w] -> y [1, C, h, w]. */
+static int analysis(nn_context *nn, const wave_state *s, const nn_tensor *w, int q, nn_tensor *y)
+{
+    nn_tensor t = {0}, t2 = {0}, lin = {0};
+    int rc = conv(nn, &s->ga_b0, w, 1, 1, 1, &t);
+    if (!rc)
+        rc = nn_activation(nn, NN_ACT_GELU, 0, &t);
+    if (!rc)
+        rc = conv(nn, &s->ga_b1, &t, 1, 1, 1, &t2);
+    if (!rc)
+        rc = nn_activation(nn, NN_ACT_GELU, 0, &t2);
+    if (!rc)
+        rc = conv(nn, &s->ga_b2, &t2, 1, 1, 1, y);
+    if (!rc)
+        rc = conv(nn, &s->ga_lin, w, 1, 0, 1, &lin);
+    if (!rc)
+        rc = nn_add(nn, y, &lin, y);
+    if (!rc)
+        rc = nn_channel_scale(nn, y, s->gain + (size_t)q * s->C, NULL);
+    nn_tensor_free(&t);
+    nn_tensor_free(&t2);
+    nn_tensor_free(&lin);
+    return rc;
+}
+
+static int hyper_analysis(nn_context *nn, const wave_state *s, const nn_tensor *y, nn_tensor *z)
+{
+    nn_tensor u = {0}, u2 = {0};
+    int rc = conv(nn, &s->ha0, y, 1, 1, 1, &u);
+    if (!rc)
+        rc = nn_activation(nn, NN_ACT_LEAKY_RELU, 0.1f, &u);
+    if (!rc)
+        rc = conv(nn, &s->ha1, &u, 2, 2, 1, &u2);
+    if (!rc)
+        rc = nn_activation(nn, NN_ACT_LEAKY_RELU, 0.1f, &u2);
+    if (!rc)
+        rc = conv(nn, &s->ha2, &u2, 2, 2, 1, z);
+    nn_tensor_free(&u);
+    nn_tensor_free(&u2);
+    return rc;
+}
+
+/* The integer h_s (ARCH.md, BITSTREAM.md 3.3): z_hat [CZ, hz, wz] -> scale indices
+ * [C, 4 hz, 4 wz]. idx must hold C * 16 hz wz values. */
+static int hyper_synthesis(const wave_state *s, const int32_t *z_hat, int hz, int wz,
+                           int32_t *idx)
+{
+    size_t cap = (size_t)128 * (4 * (size_t)hz) * (4 * (size_t)wz);
+    int16_t *a = malloc(sizeof(int16_t) * cap), *b = malloc(sizeof(int16_t) * cap);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return NN_ERR_NOMEM;
+    }
+    nn_itensor x = {a, 1, s->CZ, hz, wz};
+    for (size_t i = 0; i < (size_t)s->CZ * hz * wz; i++) {
+        int32_t v = z_hat[i];
+        a[i] = (int16_t)(v < -WAVE_Z_CLAMP ? -WAVE_Z_CLAMP : v > WAVE_Z_CLAMP ? WAVE_Z_CLAMP : v);
+    }
+    int rc = NN_OK;
+    for (int l = 0; l < WAVE_HS_LAYERS && rc == NN_OK; l++) {
+        nn_itensor y = {x.data == a ? b : a, 0, 0, 0, 0};
+        rc = nn_int_conv2d(&s->hs[l], &x, &y);
+        if (rc == NN_OK && s->hs_shuffle[l] > 1) {
+            nn_itensor sh = {x.data, 0, 0, 0, 0}; /* x's buffer is free again */
+            rc = nn_int_pixel_shuffle(&y, s->hs_shuffle[l], &sh);
+            y = sh;
+        }
+        x = y;
+    }
+    if (rc == NN_OK)
+        for (size_t i = 0; i < (size_t)x.c * x.h * x.w; i++)
+            idx[i] = x.data[i];
+    free(a);
+    free(b);
+    return rc;
+}
+
+/* g_s for quality q: y_hat [1, C, h, w] (float) -> wavelet coefficients [1, 48, h, w]. */
+static int synthesis(nn_context *nn, const wave_state *s, nn_tensor *u, int q, nn_tensor *out)
+{
+    nn_tensor h = {0}, t = {0}, t2 = {0}, r = {0};
+    int rc = nn_channel_scale(nn, u, s->inv_gain + (size_t)q * s->C, NULL);
+    if (!rc)
+        rc = conv(nn, &s->gs_in, u, 1, 1, 1, &h);
+    for (int b = 0; b < WAVE_BLOCKS && !rc; b++) {
+        rc = conv(nn, &s->gs_dw[b], &h, 1, 2, WAVE_HIDDEN, &t);
+        if (!rc)
+            rc = conv(nn, &s->gs_pw1[b], &t, 1, 0, 1, &t2);
+        if (!rc)
+            rc = nn_activation(nn, NN_ACT_GELU, 0, &t2);
+        if (!rc)
+            rc = conv(nn, &s->gs_pw2[b], &t2, 1, 0, 1, &r);
+        if (!rc)
+            rc = nn_add(nn, &h, &r, &h);
+    }
+    if (!rc)
+        rc = conv(nn, &s->gs_lin, u, 1, 0, 1, out);
+    if (!rc)
+        rc = conv(nn, &s->gs_out, &h, 1, 0, 1, &r);
+    if (!rc)
+        rc = nn_add(nn, out, &r, out);
+    nn_tensor_free(&h);
+    nn_tensor_free(&t);
+    nn_tensor_free(&t2);
+    nn_tensor_free(&r);
+    return rc;
+}
+
+/* ---- Pixels ------------------------------------------------------------------------------- */
+
+/* The 8-bit value of sample i of an image (16-bit samples are rounded to 8 bits). */
+static float sample8(const neco_image *img, size_t i)
+{
+    if (img->bit_depth == 8)
+        return ((const uint8_t *)img->data)[i];
+    return (float)((((const uint16_t *)img->data)[i] * 2u + 257u) / 514u);
+}
+
+/* The tile's pixels as p = v - 127.5 in a [1, 3, hp, wp] tensor, padded right and bottom by
+ * edge replication (ARCH.md "Image in, padding"); gray is replicated to RGB. */
+static void tile_to_tensor(const neco_image *img, uint32_t x0, uint32_t y0, uint32_t w,
+                           uint32_t h, nn_tensor *p)
+{
+    int hp = p->shape[2], wp = p->shape[3];
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < hp; y++) {
+            uint32_t sy = y0 + (y < (int)h ? (uint32_t)y : h - 1);
+            float *row = p->data + ((size_t)c * hp + y) * wp;
+            for (int x = 0; x < wp; x++) {
+                uint32_t sx = x0 + (x < (int)w ? (uint32_t)x : w - 1);
+                size_t i = ((size_t)sy * img->width + sx) * img->channels +
+                           (img->channels >= 3 ? (uint32_t)c : 0);
+                row[x] = sample8(img, i) - 127.5f;
+            }
+        }
+}
+
+static uint8_t to8(float v)
+{
+    float r = nearbyintf(v + 127.5f);
+    return (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+}
+
+static void tensor_to_tile(const nn_tensor *p, uint32_t x0, uint32_t y0, uint32_t w, uint32_t h,
+                           neco_image *img)
+{
+    int hp = p->shape[2], wp = p->shape[3];
+    size_t plane = (size_t)hp * wp;
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++) {
+            size_t at = (size_t)y * wp + x;
+            uint8_t rgb[3] = {to8(p->data[at]), to8(p->data[plane + at]),
+                              to8(p->data[2 * plane + at])};
+            size_t o = ((size_t)(y0 + y) * img->width + x0 + x) * img->channels;
+            if (img->channels >= 3) {
+                for (int c = 0; c < 3; c++)
+                    if (img->bit_depth == 8)
+                        ((uint8_t *)img->data)[o + c] = rgb[c];
+                    else
+                        ((uint16_t *)img->data)[o + c] = (uint16_t)(rgb[c] * 257u);
+            } else {
+                /* gray: the mean of the three decoded channels */
+                unsigned g = (rgb[0] + rgb[1] + rgb[2] + 1u) / 3u;
+                if (img->bit_depth == 8)
+                    ((uint8_t *)img->data)[o] = (uint8_t)g;
+                else
+                    ((uint16_t *)img->data)[o] = (uint16_t)(g * 257u);
+            }
+        }
+}
+
+static uint32_t round_up(uint32_t v, uint32_t m) { return (v + m - 1) / m * m; }
+
+static neco_status nn_fail(neco_context *ctx, int rc, uint32_t index, const char *what)
+{
+    if (rc == NN_ERR_NOMEM)
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory (%s, tile %u)", what, index);
+    return codec_fail(ctx, NECO_ERR_BACKEND, "%s failed in tile %u (nets error %d)", what, index,
+                      rc);
+}
+
+/* ---- Tiles -------------------------------------------------------------------------------- */
+
+static void wave_layout(neco_info *info)
+{
+    info->tile_width = WAVE_TILE;
+    info->tile_height = WAVE_TILE;
+    info->chunk_frames = 0;
+}
+
+static neco_status wave_check_image(neco_context *ctx, const neco_info *info)
+{
+    if (info->channels == 2 || info->channels == 4)
+        return codec_fail(ctx, NECO_ERR_UNSUPPORTED,
+                          "model img-wave codes RGB and gray images; alpha channels are not "
+                          "supported (use --model raw)");
+    return NECO_OK;
+}
+
+static neco_status wave_encode_tile(neco_context *ctx, void *state, const neco_image *image,
+                                    const neco_info *info, uint32_t index, bytebuf *out)
+{
+    const wave_state *s = state;
+    neco_status st = wave_check_image(ctx, info);
+    if (st != NECO_OK)
+        return st;
+    uint32_t x0, y0, w, h;
+    codec_tile_rect(info, index, &x0, &y0, &w, &h);
+    int hp = (int)round_up(h, WAVE_STRIDE), wp = (int)round_up(w, WAVE_STRIDE);
+    int q = (int)info->quality - 1;
+    nn_tensor p = {0}, wav = {0}, y = {0}, z = {0};
+    int32_t *zq = NULL, *yq = NULL, *idx = NULL, *zi = NULL;
+    neco_rans_encoder enc;
+    neco_rans_encoder_init(&enc);
+    int rc = nn_tensor_alloc4(&p, 1, 3, hp, wp);
+    if (!rc) {
+        tile_to_tensor(image, x0, y0, w, h, &p);
+        rc = nn_lifting97_forward(&p, WAVE_LEVELS, &wav);
+    }
+    if (!rc)
+        rc = analysis(ctx->nn, s, &wav, q, &y);
+    if (!rc)
+        rc = hyper_analysis(ctx->nn, s, &y, &z);
+    if (rc) {
+        st = nn_fail(ctx, rc, index, "analysis");
+        goto done;
+    }
+    size_t ny = nn_tensor_numel(&y), nz = nn_tensor_numel(&z);
+    int hz = z.shape[2], wz = z.shape[3];
+    zq = malloc(sizeof(int32_t) * nz);
+    zi = malloc(sizeof(int32_t) * nz);
+    yq = malloc(sizeof(int32_t) * ny);
+    idx = malloc(sizeof(int32_t) * ny);
+    if (!zq || !zi || !yq || !idx) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    /* Rounding of y and z is the encoder's choice (ties to even, as torch.round); values
+     * beyond int32 are clamped. */
+    for (size_t i = 0; i < nz; i++) {
+        float v = nearbyintf(z.data[i]);
+        zq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
+        zi[i] = (int32_t)(i / ((size_t)hz * wz));
+    }
+    for (size_t i = 0; i < ny; i++) {
+        float v = nearbyintf(y.data[i]);
+        yq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
+    }
+    if ((rc = hyper_synthesis(s, zq, hz, wz, idx)) != NN_OK) {
+        st = nn_fail(ctx, rc, index, "h_s");
+        goto done;
+    }
+    if (neco_rans_encode_with_indexes(&enc, s->z_tables, zq, zi, nz) != NECO_ENTROPY_OK ||
+        neco_rans_encode_with_indexes(&enc, s->y_tables, yq, idx, ny) != NECO_ENTROPY_OK) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "entropy coding failed in tile %u", index);
+        goto done;
+    }
+    size_t bound = neco_rans_encoder_bound(&enc), size = 0;
+    uint8_t *dst = bytebuf_extend(out, bound);
+    if (!dst) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    if (neco_rans_encoder_flush(&enc, dst, bound, &size) != NECO_ENTROPY_OK) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "entropy coding failed in tile %u", index);
+        goto done;
+    }
+    out->size -= bound - size;
+done:
+    neco_rans_encoder_release(&enc);
+    free(zq);
+    free(zi);
+    free(yq);
+    free(idx);
+    nn_tensor_free(&p);
+    nn_tensor_free(&wav);
+    nn_tensor_free(&y);
+    nn_tensor_free(&z);
+    return st;
+}
+
+static neco_status wave_decode_tile(neco_context *ctx, void *state, const neco_info *info,
+                                    uint32_t index, const uint8_t *payload, size_t size,
+                                    neco_image *image)
+{
+    const wave_state *s = state;
+    neco_status st = wave_check_image(ctx, info);
+    if (st != NECO_OK)
+        return codec_fail(ctx, NECO_ERR_BITSTREAM, "%s", ctx->error);
+    uint32_t x0, y0, w, h;
+    codec_tile_rect(info, index, &x0, &y0, &w, &h);
+    int hp = (int)round_up(h, WAVE_STRIDE), wp = (int)round_up(w, WAVE_STRIDE);
+    int hy = hp / 4, wy = wp / 4, hz = hp / WAVE_STRIDE, wz = wp / WAVE_STRIDE;
+    size_t ny = (size_t)s->C * hy * wy, nz = (size_t)s->CZ * hz * wz;
+    int q = (int)info->quality - 1;
+    nn_tensor u = {0}, wav = {0}, p = {0};
+    int32_t *zq = malloc(sizeof(int32_t) * nz), *zi = malloc(sizeof(int32_t) * nz);
+    int32_t *yq = malloc(sizeof(int32_t) * ny), *idx = malloc(sizeof(int32_t) * ny);
+    int rc;
+    if (!zq || !zi || !yq || !idx) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    neco_rans_decoder dec;
+    for (size_t i = 0; i < nz; i++)
+        zi[i] = (int32_t)(i / ((size_t)hz * wz));
+    if (neco_rans_decoder_init(&dec, payload, size) != NECO_ENTROPY_OK ||
+        neco_rans_decode_with_indexes(&dec, s->z_tables, zi, nz, zq) != NECO_ENTROPY_OK) {
+        st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
+        goto done;
+    }
+    if ((rc = hyper_synthesis(s, zq, hz, wz, idx)) != NN_OK) {
+        st = nn_fail(ctx, rc, index, "h_s");
+        goto done;
+    }
+    if (neco_rans_decode_with_indexes(&dec, s->y_tables, idx, ny, yq) != NECO_ENTROPY_OK ||
+        neco_rans_decoder_finish(&dec) != NECO_ENTROPY_OK) {
+        st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
+        goto done;
+    }
+    if ((rc = nn_tensor_alloc4(&u, 1, s->C, hy, wy)) != NN_OK) {
+        st = nn_fail(ctx, rc, index, "synthesis");
+        goto done;
+    }
+    for (size_t i = 0; i < ny; i++)
+        u.data[i] = (float)yq[i];
+    rc = synthesis(ctx->nn, s, &u, q, &wav);
+    if (!rc)
+        rc = nn_lifting97_inverse(&wav, WAVE_LEVELS, &p);
+    if (rc) {
+        st = nn_fail(ctx, rc, index, "synthesis");
+        goto done;
+    }
+    tensor_to_tile(&p, x0, y0, w, h, image);
+done:
+    free(zq);
+    free(zi);
+    free(yq);
+    free(idx);
+    nn_tensor_free(&u);
+    nn_tensor_free(&wav);
+    nn_tensor_free(&p);
+    return st;
+}
+
+const codec_model codec_model_img_wave = {
+    .id = "img-wave",
+    .description = "fast learned image codec: wavelet + light conv autoencoder + hyperprior",
+    .media = 1u << NECO_MEDIA_IMAGE,
+    .weights_file = WAVE_FILE,
+    .default_quality = 4,
+    .load = wave_load,
+    .unload = wave_unload,
+    .hash = wave_hash,
+    .levels = wave_levels,
+    .layout = wave_layout,
+    .encode_tile = wave_encode_tile,
+    .decode_tile = wave_decode_tile,
+};
