@@ -396,6 +396,59 @@ static void test_vq(void)
     neco_cdf_tables_destroy(tables);
 }
 
+/* Escape payloads no encoder writes: a length above 34, or a value beyond int32. They are made
+ * with a table without escape whose CDF equals the escape table's, so that its symbol 1 is the
+ * same operation as the escape symbol, followed by hand-made raw bits. */
+static void decode_crafted(const neco_cdf_tables *with_escape, const neco_cdf_tables *plain,
+                           uint32_t len, uint64_t low, int expect_status, int32_t expect_value)
+{
+    neco_rans_encoder enc;
+    neco_rans_encoder_init(&enc);
+    const int32_t one = 1, zero = 0;
+    CU_ASSERT_FATAL(neco_rans_encode_with_indexes(&enc, plain, &one, &zero, 1) == 0);
+    CU_ASSERT_FATAL(neco_rans_encode_bits(&enc, len, 6) == 0);
+    for (uint32_t done = 0; done < len && done < 48; done += 16)
+        CU_ASSERT_FATAL(neco_rans_encode_bits(&enc, (uint32_t)(low >> done) & 0xFFFF,
+                                              len - done < 16 ? (int)(len - done) : 16) == 0);
+    uint8_t buf[128];
+    size_t size;
+    CU_ASSERT_FATAL(neco_rans_encoder_flush(&enc, buf, sizeof buf, &size) == 0);
+    neco_rans_encoder_release(&enc);
+    neco_rans_decoder dec;
+    int32_t value = 0;
+    CU_ASSERT_FATAL(neco_rans_decoder_init(&dec, buf, size) == 0);
+    CU_ASSERT_EQUAL(neco_rans_decode_with_indexes(&dec, with_escape, &zero, 1, &value),
+                    expect_status);
+    if (expect_status == 0) {
+        CU_ASSERT_EQUAL(value, expect_value);
+        CU_ASSERT_EQUAL(neco_rans_decoder_finish(&dec), 0);
+    }
+}
+
+static void test_escape_limits(void)
+{
+    const int32_t cdf[] = {0, 1, 16}, len[] = {3}, off[] = {0};
+    neco_cdf_tables *with_escape = NULL, *plain = NULL;
+    CU_ASSERT_FATAL(neco_cdf_tables_create(&with_escape, 4, 1, cdf, len, off, 1) == 0);
+    CU_ASSERT_FATAL(neco_cdf_tables_create(&plain, 4, 1, cdf, len, off, 0) == 0);
+    /* m = 0b101: e = 4 (even: above), u = 1 + 2 = 3. */
+    decode_crafted(with_escape, plain, 2, 1, 0, 3);
+    /* m = 0b110: e = 5 (odd: below), u = -3. */
+    decode_crafted(with_escape, plain, 2, 2, 0, -3);
+    /* len = 0: m = 1, e = 0, u = 1, the first value above the table. */
+    decode_crafted(with_escape, plain, 0, 0, 0, 1);
+    decode_crafted(with_escape, plain, 35, 0, NECO_ENTROPY_ERR_CORRUPT, 0);
+    decode_crafted(with_escape, plain, 63, 0, NECO_ENTROPY_ERR_CORRUPT, 0);
+    /* len = 33, all ones: u = 1 + (2^34 - 2) / 2 > INT32_MAX. */
+    decode_crafted(with_escape, plain, 33, (1ull << 33) - 1, NECO_ENTROPY_ERR_CORRUPT, 0);
+    /* The largest values still decode: INT32_MAX and INT32_MIN round-trip through escapes. */
+    const int32_t extremes[] = {INT32_MAX, INT32_MIN, 2, -1};
+    const int32_t idx[] = {0, 0, 0, 0};
+    round_trip(with_escape, extremes, idx, 4, NULL, NULL);
+    neco_cdf_tables_destroy(with_escape);
+    neco_cdf_tables_destroy(plain);
+}
+
 /* A stream to attack: Gaussian and VQ symbols with escapes. */
 static void make_stream(const neco_cdf_tables *tables, int32_t *values, int32_t *idx, size_t n,
                         uint8_t **buf, size_t *size)
@@ -520,6 +573,6 @@ void neco_test_register(void)
                {"gaussian_round_trip", test_gaussian_round_trip},
                {"gaussian_tables_shape", test_gaussian_tables_shape},
                {"gaussian_helpers", test_gaussian_helpers}, {"bad_indexes", test_bad_indexes},
-               {"vq", test_vq}, {"truncated", test_truncated},
-               {"corrupted_and_random", test_corrupted_and_random});
+               {"vq", test_vq}, {"escape_limits", test_escape_limits},
+               {"truncated", test_truncated}, {"corrupted_and_random", test_corrupted_and_random});
 }
