@@ -335,7 +335,7 @@ static void test_bad_indexes(void)
                     NECO_ENTROPY_ERR_ARG);
     CU_ASSERT_EQUAL(neco_rans_encode_with_indexes(&enc, tables, values, good, 3), 0);
     uint8_t buf[256];
-    size_t size;
+    size_t size = 0;
     CU_ASSERT_FATAL(neco_rans_encoder_flush(&enc, buf, sizeof buf, &size) == 0);
     neco_rans_encoder_release(&enc);
     /* A bad index stops decoding before its element and leaves the decoder usable. */
@@ -373,7 +373,7 @@ static void test_vq(void)
         values[i] = (int32_t)rng_below(&s, 16);
     }
     uint8_t *buf;
-    size_t size;
+    size_t size = 0;
     round_trip(tables, values, idx, 4000, &buf, &size);
     /* Learned tables beat the uniform 4 bits on skewed data. */
     for (int i = 0; i < 4000; i++)
@@ -411,7 +411,7 @@ static void decode_crafted(const neco_cdf_tables *with_escape, const neco_cdf_ta
         CU_ASSERT_FATAL(neco_rans_encode_bits(&enc, (uint32_t)(low >> done) & 0xFFFF,
                                               len - done < 16 ? (int)(len - done) : 16) == 0);
     uint8_t buf[128];
-    size_t size;
+    size_t size = 0;
     CU_ASSERT_FATAL(neco_rans_encoder_flush(&enc, buf, sizeof buf, &size) == 0);
     neco_rans_encoder_release(&enc);
     neco_rans_decoder dec;
@@ -468,7 +468,7 @@ static void test_truncated(void)
     enum { N = 600 };
     int32_t values[N], idx[N], out[N];
     uint8_t *buf;
-    size_t size;
+    size_t size = 0;
     make_stream(tables, values, idx, N, &buf, &size);
     /* Every strict prefix lacks a word the decoder needs: it must say so, never read on. The
      * prefix is copied to a buffer of its exact size so ASan sees any overread. */
@@ -497,7 +497,7 @@ static void test_corrupted_and_random(void)
     enum { N = 400 };
     int32_t values[N], idx[N], out[N];
     uint8_t *buf;
-    size_t size;
+    size_t size = 0;
     make_stream(gauss, values, idx, N, &buf, &size);
     uint64_t s = 1234;
     int detected = 0;

@@ -209,7 +209,7 @@ static void test_golden_stream(void)
         CU_ASSERT_FATAL(neco_rans_encode_bits(&enc, g->bits[i], 32 - 4 * i) == 0);
     const size_t cap = neco_rans_encoder_bound(&enc);
     uint8_t *stream = malloc(cap);
-    size_t size;
+    size_t size = 0;
     CU_ASSERT_FATAL(stream && neco_rans_encoder_flush(&enc, stream, cap, &size) == 0);
     neco_rans_encoder_release(&enc);
 
