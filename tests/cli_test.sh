@@ -99,7 +99,7 @@ expect 0 "$neco" info "$first" && grep -q "^model: *raw" "$tmp/stdout" &&
 # ---- a small file (3x5 RGB, 117 bytes coded) for the error sweeps ----
 small_src=data/cli/tiny-3x5.png
 small=$tmp/small.neco
-expect 0 "$neco" encode "$small_src" "$small" --quiet
+expect 0 "$neco" encode "$small_src" "$small" --model raw --quiet
 size=$(stat -c %s "$small")
 [ "$size" -eq 117 ] && ok || bad "tiny-3x5.png coded to $size bytes, expected 117"
 
@@ -113,9 +113,9 @@ expect 3 "$neco" decode "$tmp/junk.png" "$tmp/x.png"
 [ -e "$tmp/x.neco" ] || [ -e "$tmp/x.png" ] && bad "an output was left behind by a failed run" || ok
 expect 1 "$neco" decode "$small" "$tmp/x.wav" # an image decodes to .png
 expect 1 "$neco" encode "$small_src" "$small_src"
-expect 4 "$neco" encode "$small_src" "$tmp/no/such/dir/x.neco"
+expect 4 "$neco" encode "$small_src" "$tmp/no/such/dir/x.neco" --model raw
 expect 5 "$neco" encode "$small_src" "$tmp/x.neco" --model no-such-model
-expect 1 "$neco" encode "$small_src" "$tmp/x.neco" --quality 2
+expect 1 "$neco" encode "$small_src" "$tmp/x.neco" --model raw --quality 2
 expect 5 "$neco" encode "$small_src" "$tmp/x.neco" --backend cuda
 expect 1 "$neco" encode "$small_src" "$tmp/x.neco" --backend tpu
 expect 6 "$neco" decode "$small" "$tmp/x.png" --max-pixels 1
