@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,53 @@ static void test_safetensors_malformed(void)
     free(full);
 }
 
+/* Random corruption of a real file: every result is NN_OK or NN_ERR_FORMAT, never a crash or
+ * an out-of-bounds read (run under ASan in the sanitizer build). */
+static void test_safetensors_mutations(void)
+{
+    FILE *f = fopen("data/nets/dtypes.safetensors", "rb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    unsigned char buf[4096];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    CU_ASSERT_FATAL(len > 16 && len < sizeof buf);
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    int ok = 0, format = 0, other = 0;
+    for (int it = 0; it < 3000; it++) {
+        unsigned char *m = malloc(len);
+        memcpy(m, buf, len);
+        int flips = 1 + it % 4;
+        for (int k = 0; k < flips; k++) {
+            state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+            /* Mostly the header (where the structure is), sometimes anywhere. */
+            size_t at = (it % 5) ? 8 + (size_t)(state % 300) : (size_t)(state % len);
+            if (at >= len) at = len - 1;
+            m[at] = (unsigned char)(state >> 32);
+        }
+        size_t cut = (it % 7 == 0) ? (size_t)(state >> 40) % len : len;
+        nn_weights *ws = NULL;
+        int rc = nn_weights_load_memory(m, cut, &ws, NULL, 0);
+        if (rc == NN_OK) {
+            ok++;
+            for (size_t i = 0; i < ws->count; i++) {
+                size_t n = 1;
+                for (int d = 0; d < ws->w[i].ndim; d++)
+                    n *= (size_t)ws->w[i].shape[d];
+                CU_ASSERT_EQUAL(n, ws->w[i].numel);
+            }
+        } else if (rc == NN_ERR_FORMAT) {
+            format++;
+        } else {
+            other++;
+        }
+        nn_weights_free(ws);
+        free(m);
+    }
+    CU_ASSERT_EQUAL(other, 0);
+    CU_ASSERT(format > 2000); /* corruption is detected, not silently accepted */
+    printf("\n    3000 corrupted files: %d accepted (still well-formed), %d refused", ok, format);
+}
+
 /* binary16 -> binary32 reference by arithmetic (IEEE 754-2008 section 3.4). */
 static double half_value(uint16_t h)
 {
@@ -378,7 +426,8 @@ void neco_test_register(void)
 {
     NECO_SUITE("nets_core", {"json_valid", test_json_valid}, {"json_invalid", test_json_invalid},
                {"safetensors_valid", test_safetensors_valid},
-               {"safetensors_malformed", test_safetensors_malformed}, {"fp16", test_fp16},
+               {"safetensors_malformed", test_safetensors_malformed},
+               {"safetensors_mutations", test_safetensors_mutations}, {"fp16", test_fp16},
                {"weights_check", test_weights_check}, {"pool", test_pool},
                {"tensor_and_context", test_tensor_and_context});
 }
