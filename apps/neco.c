@@ -43,6 +43,7 @@ static const char usage_text[] =
     "options:\n"
     "  --model ID        model to encode with (see 'neco models')\n"
     "  --quality N       quality level, 1..the model's number of levels\n"
+    "  --bpp B           images: the highest quality whose file is at most B bits per pixel\n"
     "  --backend B       ref, onednn or cuda (default: the fastest available; also $NECO_BACKEND)\n"
     "  --threads N       worker threads (default: 1)\n"
     "  --max-pixels N    refuse to decode images with more pixels (default 268435456)\n"
@@ -67,6 +68,7 @@ static const char usage_text[] =
 typedef struct options {
     const char *model;
     int quality;
+    double bpp;
     const char *backend;
     const char *weights;
     int threads;
@@ -151,6 +153,14 @@ static int parse_options(int argc, char **argv, options *o)
                     return -1;
                 }
                 o->quality = (int)v;
+            } else if (strcmp(a, "--bpp") == 0) {
+                char *end;
+                o->bpp = strtod(val, &end);
+                if (*end || end == val || !(o->bpp > 0) || o->bpp > 1000) {
+                    fail_line(NULL, "--bpp needs a positive number of bits per pixel, not '%s'",
+                              val);
+                    return -1;
+                }
             } else if (strcmp(a, "--threads") == 0) {
                 if (parse_int(val, 1, 1024, &v)) {
                     fail_line(NULL, "--threads needs a number from 1 to 1024, not '%s'", val);
@@ -390,6 +400,7 @@ static int cmd_encode(const options *o)
     neco_encode_params_default(&params);
     params.model = o->model;
     params.quality = o->quality;
+    params.bpp = o->bpp;
     uint8_t *coded = NULL;
     size_t coded_size = 0;
     neco_status st;

@@ -4,6 +4,7 @@
 
 #include "container.h"
 #include "models.h"
+#include "parallel.h"
 #include "nets/ops.h"
 
 #include <stdarg.h>
@@ -198,6 +199,52 @@ static neco_status encode_finish(neco_context *ctx, bytebuf *out, uint8_t **data
     return NECO_OK;
 }
 
+/* One encode job: the input, the model and one output buffer per unit. */
+typedef struct encode_job {
+    const codec_model *model;
+    void *state;
+    const neco_info *info;
+    const neco_image *image;
+    const neco_audio *audio;
+    bytebuf *units;
+} encode_job;
+
+static neco_status encode_unit(neco_context *ctx, uint32_t index, void *arg)
+{
+    encode_job *j = arg;
+    bytebuf *out = &j->units[index];
+    neco_status st = j->image
+                         ? j->model->encode_tile(ctx, j->state, j->image, j->info, index, out)
+                         : j->model->encode_chunk(ctx, j->state, j->audio, j->info, index, out);
+    if (st == NECO_OK && (out->failed || out->size > UINT32_MAX))
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    return st;
+}
+
+/* Codes every unit (in parallel where the context allows) and writes header and units. */
+static neco_status encode_units(neco_context *ctx, encode_job *j, bytebuf *out)
+{
+    const neco_info *info = j->info;
+    j->units = calloc(info->units ? info->units : 1, sizeof(bytebuf));
+    if (!j->units)
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    neco_status st = codec_for_each_unit(ctx, info->units, encode_unit, j);
+    bytebuf_init(out);
+    if (st == NECO_OK) {
+        container_write_header(out, info);
+        for (uint32_t i = 0; i < info->units; i++)
+            container_write_unit(out, j->units[i].data, j->units[i].size);
+        if (out->failed)
+            st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    }
+    for (uint32_t i = 0; i < info->units; i++)
+        bytebuf_free(&j->units[i]);
+    free(j->units);
+    if (st != NECO_OK)
+        bytebuf_free(out);
+    return st;
+}
+
 neco_status neco_encode_image(neco_context *ctx, const neco_image *image,
                               const neco_encode_params *params, uint8_t **out, size_t *out_size)
 {
@@ -207,10 +254,11 @@ neco_status neco_encode_image(neco_context *ctx, const neco_image *image,
     *out_size = 0;
     if (!image->data)
         return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "image has no data");
-    const codec_model *model;
-    void *state;
+    if (params && (params->bpp < 0 || params->bpp != params->bpp))
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "invalid bit budget");
+    encode_job j = {0};
     neco_info info;
-    neco_status st = encode_setup(ctx, params, NECO_MEDIA_IMAGE, &model, &state, &info);
+    neco_status st = encode_setup(ctx, params, NECO_MEDIA_IMAGE, &j.model, &j.state, &info);
     if (st != NECO_OK)
         return st;
     info.width = image->width;
@@ -219,28 +267,45 @@ neco_status neco_encode_image(neco_context *ctx, const neco_image *image,
     info.bit_depth = image->bit_depth;
     if ((st = container_check_info(ctx, &info)) != NECO_OK)
         return st == NECO_ERR_BITSTREAM ? NECO_ERR_INVALID_ARGUMENT : st;
+    j.info = &info;
+    j.image = image;
     bytebuf buf;
-    bytebuf_init(&buf);
-    container_write_header(&buf, &info);
-    bytebuf tile;
-    bytebuf_init(&tile);
-    for (uint32_t i = 0; i < info.units; i++) {
-        tile.size = 0;
-        if ((st = model->encode_tile(ctx, state, image, &info, i, &tile)) != NECO_OK)
-            break;
-        if (tile.failed || tile.size > UINT32_MAX) {
-            st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
-            break;
+    if (!params || params->bpp == 0) {
+        if ((st = encode_units(ctx, &j, &buf)) != NECO_OK)
+            return st;
+        return encode_finish(ctx, &buf, out, out_size);
+    }
+    /* Rate control: the highest quality level whose stream fits the budget, by bisection over
+     * the levels (the rate grows with the level). */
+    double pixels = (double)image->width * image->height;
+    size_t budget = (size_t)(params->bpp * pixels / 8.0);
+    int lo = 1, hi = codec_model_levels(j.model, j.state);
+    bytebuf best;
+    bytebuf_init(&best);
+    size_t smallest = SIZE_MAX;
+    while (lo <= hi) {
+        int q = (lo + hi) / 2;
+        info.quality = (uint32_t)q;
+        if ((st = encode_units(ctx, &j, &buf)) != NECO_OK) {
+            bytebuf_free(&best);
+            return st;
         }
-        container_write_unit(&buf, tile.data, tile.size);
-        codec_progress(ctx, (double)(i + 1) / info.units);
+        if (buf.size < smallest)
+            smallest = buf.size;
+        if (buf.size <= budget) {
+            bytebuf_free(&best);
+            best = buf;
+            lo = q + 1;
+        } else {
+            bytebuf_free(&buf);
+            hi = q - 1;
+        }
     }
-    bytebuf_free(&tile);
-    if (st != NECO_OK) {
-        bytebuf_free(&buf);
-        return st;
-    }
-    return encode_finish(ctx, &buf, out, out_size);
+    if (!best.data)
+        return codec_fail(ctx, NECO_ERR_LIMIT,
+                          "cannot meet %.4f bpp: the lowest quality of model '%s' needs %.4f bpp",
+                          params->bpp, j.model->id, smallest * 8.0 / pixels);
+    return encode_finish(ctx, &best, out, out_size);
 }
 
 neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
@@ -252,10 +317,9 @@ neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
     *out_size = 0;
     if (!audio->data && audio->frames)
         return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "audio has no data");
-    const codec_model *model;
-    void *state;
+    encode_job j = {0};
     neco_info info;
-    neco_status st = encode_setup(ctx, params, NECO_MEDIA_AUDIO, &model, &state, &info);
+    neco_status st = encode_setup(ctx, params, NECO_MEDIA_AUDIO, &j.model, &j.state, &info);
     if (st != NECO_OK)
         return st;
     info.sample_rate = audio->sample_rate;
@@ -271,27 +335,11 @@ neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
                 return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT,
                                   "24-bit sample %llu out of range", (unsigned long long)i);
     }
+    j.info = &info;
+    j.audio = audio;
     bytebuf buf;
-    bytebuf_init(&buf);
-    container_write_header(&buf, &info);
-    bytebuf chunk;
-    bytebuf_init(&chunk);
-    for (uint32_t i = 0; i < info.units; i++) {
-        chunk.size = 0;
-        if ((st = model->encode_chunk(ctx, state, audio, &info, i, &chunk)) != NECO_OK)
-            break;
-        if (chunk.failed || chunk.size > UINT32_MAX) {
-            st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
-            break;
-        }
-        container_write_unit(&buf, chunk.data, chunk.size);
-        codec_progress(ctx, (double)(i + 1) / info.units);
-    }
-    bytebuf_free(&chunk);
-    if (st != NECO_OK) {
-        bytebuf_free(&buf);
+    if ((st = encode_units(ctx, &j, &buf)) != NECO_OK)
         return st;
-    }
     return encode_finish(ctx, &buf, out, out_size);
 }
 
@@ -325,6 +373,29 @@ void neco_decoded_free(neco_decoded *decoded)
     free(decoded->image.data);
     free(decoded->audio.data);
     memset(decoded, 0, sizeof *decoded);
+}
+
+typedef struct unit_span {
+    const uint8_t *data;
+    size_t size;
+} unit_span;
+
+typedef struct decode_job {
+    const codec_model *model;
+    void *state;
+    const neco_info *info;
+    unit_span *units;
+    neco_image *image;
+    neco_audio *audio;
+} decode_job;
+
+static neco_status decode_unit(neco_context *ctx, uint32_t index, void *arg)
+{
+    decode_job *j = arg;
+    const unit_span *u = &j->units[index];
+    if (j->info->media == NECO_MEDIA_IMAGE)
+        return j->model->decode_tile(ctx, j->state, j->info, index, u->data, u->size, j->image);
+    return j->model->decode_chunk(ctx, j->state, j->info, index, u->data, u->size, j->audio);
 }
 
 neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, neco_decoded *out)
@@ -362,7 +433,13 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
      * costs nothing. */
     if ((st = container_check_units(ctx, &info, data, size)) != NECO_OK)
         return st;
+    decode_job j = {model, state, &info, NULL, &out->image, &out->audio};
+    j.units = malloc(sizeof *j.units * (info.units ? info.units : 1));
+    if (!j.units)
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
     size_t pos = info.header_size;
+    for (uint32_t i = 0; i < info.units; i++)
+        container_next_unit(ctx, &info, data, size, &pos, i, &j.units[i].data, &j.units[i].size);
     if (info.media == NECO_MEDIA_IMAGE) {
         neco_image *img = &out->image;
         img->width = info.width;
@@ -370,16 +447,6 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
         img->channels = info.channels;
         img->bit_depth = info.bit_depth;
         img->data = malloc(neco_image_data_size(img));
-        if (!img->data)
-            return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
-        for (uint32_t i = 0; i < info.units && st == NECO_OK; i++) {
-            const uint8_t *payload;
-            size_t len;
-            st = container_next_unit(ctx, &info, data, size, &pos, i, &payload, &len);
-            if (st == NECO_OK)
-                st = model->decode_tile(ctx, state, &info, i, payload, len, img);
-            codec_progress(ctx, (double)(i + 1) / info.units);
-        }
     } else {
         neco_audio *au = &out->audio;
         au->sample_rate = info.sample_rate;
@@ -388,17 +455,12 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
         au->format = info.sample_format;
         size_t bytes = (size_t)info.frames * info.audio_channels * neco_sample_size(au->format);
         au->data = malloc(bytes ? bytes : 1);
-        if (!au->data)
-            return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
-        for (uint32_t i = 0; i < info.units && st == NECO_OK; i++) {
-            const uint8_t *payload;
-            size_t len;
-            st = container_next_unit(ctx, &info, data, size, &pos, i, &payload, &len);
-            if (st == NECO_OK)
-                st = model->decode_chunk(ctx, state, &info, i, payload, len, au);
-            codec_progress(ctx, (double)(i + 1) / info.units);
-        }
     }
+    if (!out->image.data && !out->audio.data)
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    else
+        st = codec_for_each_unit(ctx, info.units, decode_unit, &j);
+    free(j.units);
     if (st != NECO_OK) {
         neco_decoded_free(out);
         return st;

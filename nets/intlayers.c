@@ -3,6 +3,8 @@
 #include "nets/intlayers.h"
 
 #include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 int16_t nn_int_rescale(int64_t acc, int32_t mult, int32_t shift, int32_t out_min, int32_t out_max)
 {
@@ -35,7 +37,7 @@ int nn_int_conv_check(const nn_int_conv *l)
     if (k > 131072) return NN_ERR_ARG;
     if (l->out_min < -32768 || l->out_max > 32767 || l->out_min > l->out_max) return NN_ERR_ARG;
     for (int o = 0; o < l->cout; o++)
-        if (l->mult[o] < 1 || l->mult[o] > 32767 || l->shift[o] < 0 || l->shift[o] > 62)
+        if (l->mult[o] < 0 || l->mult[o] > 32767 || l->shift[o] < 0 || l->shift[o] > 62)
             return NN_ERR_ARG;
     return NN_OK;
 }
@@ -66,6 +68,63 @@ static int32_t weight(const nn_int_conv *l, size_t i)
     return l->w8 ? l->w8[i] : l->w16[i];
 }
 
+/* The fast path of the common case (plain conv: stride 1, dilation 1, one group): each output
+ * plane is accumulated in int32 by adding w * (a shifted input row) for every weight, loops
+ * that vectorise. It is taken only when every sum provably fits in int32 (|bias| + sum |w| *
+ * max |x| < 2^31), so its results are those of the int64 definition, exactly. */
+static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, int ho, int wo)
+{
+    const nn_conv_params *p = &l->p;
+    if (l->transposed || p->groups != 1 || p->stride_h != 1 || p->stride_w != 1 ||
+        p->dilation_h != 1 || p->dilation_w != 1)
+        return 0;
+    size_t plane_in = (size_t)x->h * x->w, plane_out = (size_t)ho * wo;
+    int64_t xmax = 0;
+    for (size_t i = 0; i < (size_t)x->n * x->c * plane_in; i++) {
+        int64_t a = x->data[i] < 0 ? -(int64_t)x->data[i] : x->data[i];
+        if (a > xmax) xmax = a;
+    }
+    size_t kper = (size_t)l->cin * l->kh * l->kw;
+    for (int o = 0; o < l->cout; o++) {
+        int64_t bound = l->bias ? (l->bias[o] < 0 ? -(int64_t)l->bias[o] : l->bias[o]) : 0;
+        for (size_t i = 0; i < kper; i++) {
+            int32_t w = weight(l, (size_t)o * kper + i);
+            bound += (w < 0 ? -(int64_t)w : w) * xmax;
+        }
+        if (bound >= INT32_MAX) return 0;
+    }
+    int32_t *acc = malloc(sizeof(int32_t) * plane_out);
+    if (!acc) return 0;
+    for (int b = 0; b < x->n; b++)
+        for (int o = 0; o < l->cout; o++) {
+            int32_t bias = l->bias ? l->bias[o] : 0;
+            for (size_t i = 0; i < plane_out; i++) acc[i] = bias;
+            for (int ci = 0; ci < l->cin; ci++) {
+                const int16_t *xc = x->data + ((size_t)b * l->cin + ci) * plane_in;
+                for (int ky = 0; ky < l->kh; ky++)
+                    for (int kx = 0; kx < l->kw; kx++) {
+                        int32_t w = weight(l, (((size_t)o * l->cin + ci) * l->kh + ky) * l->kw + kx);
+                        if (w == 0) continue;
+                        /* output column ox reads input column ox - pad + kx */
+                        int dx = kx - p->pad_w;
+                        int x0 = dx < 0 ? -dx : 0, x1 = x->w - dx < wo ? x->w - dx : wo;
+                        for (int oy = 0; oy < ho; oy++) {
+                            int iy = oy - p->pad_h + ky;
+                            if (iy < 0 || iy >= x->h || x0 >= x1) continue;
+                            const int16_t *src = xc + (size_t)iy * x->w + dx;
+                            int32_t *dst = acc + (size_t)oy * wo;
+                            for (int ox = x0; ox < x1; ox++) dst[ox] += w * src[ox];
+                        }
+                    }
+            }
+            int16_t *out = y->data + ((size_t)b * l->cout + o) * plane_out;
+            for (size_t i = 0; i < plane_out; i++)
+                out[i] = nn_int_rescale(acc[i], l->mult[o], l->shift[o], l->out_min, l->out_max);
+        }
+    free(acc);
+    return 1;
+}
+
 int nn_int_conv2d(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y)
 {
     int ho, wo, rc;
@@ -73,6 +132,8 @@ int nn_int_conv2d(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y)
         x->n < 1 || x->h < 1 || x->w < 1)
         return rc ? rc : NN_ERR_ARG;
     if ((rc = nn_int_conv_out_size(l, x->h, x->w, &ho, &wo))) return rc;
+    y->n = x->n, y->c = l->cout, y->h = ho, y->w = wo;
+    if (conv_fast(l, x, y, ho, wo)) return NN_OK;
     const nn_conv_params *p = &l->p;
     int g = p->groups, cg = l->cin / g, og = l->cout / g;
     y->n = x->n, y->c = l->cout, y->h = ho, y->w = wo;

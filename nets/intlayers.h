@@ -8,7 +8,7 @@
  *   r = shift[o] == 0 ? v : sign(v) * ((|v| + 2^(shift[o]-1)) >> shift[o])
  *                                         (rounding half away from zero)
  *   y = min(max(r, out_min), out_max)     (saturation; out_min = 0 is a ReLU)
- * Limits checked on every call: 1 <= mult <= 32767, 0 <= shift <= 62,
+ * Limits checked on every call: 0 <= mult <= 32767, 0 <= shift <= 62,
  * -32768 <= out_min <= out_max <= 32767, K = (C_in / groups) KH KW <= 131072; then
  * |acc| <= 2^31 + 2^17 2^30 < 2^48 and |v| < 2^63. */
 #ifndef NECO_NETS_INTLAYERS_H

@@ -11,3 +11,4 @@ add_executable(bench_nets test_nets_bench.c test_nets_util.c)
 target_include_directories(bench_nets PRIVATE ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(bench_nets PRIVATE neco_static ${NECO_MODULE_LIBS} PkgConfig::CUNIT
                       Threads::Threads m)
+neco_add_test(NAME test_intconv SOURCES test_intconv.c)

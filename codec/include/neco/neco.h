@@ -123,6 +123,10 @@ NECO_API const char *neco_context_error(const neco_context *context);
 typedef struct neco_encode_params {
     const char *model; /* model id; NULL = the default for the media type */
     int quality;       /* 1..number of quality levels of the model; 0 = the model's default */
+    /* Images: when > 0, a bit budget in bits per pixel (whole file, header included): the
+     * encoder picks the highest quality level whose stream fits (quality is then ignored) and
+     * fails with NECO_ERR_LIMIT when even the lowest does not. */
+    double bpp;
 } neco_encode_params;
 
 NECO_API void neco_encode_params_default(neco_encode_params *params);
