@@ -49,6 +49,8 @@ static const char usage_text[] =
     "  --max-pixels N    refuse to decode images with more pixels (default 268435456)\n"
     "  --weights DIR     folder of the model weights (also $NECO_WEIGHTS_DIR; default: the\n"
     "                    installed weights, then the source tree's weights/)\n"
+    "  --conceal         decode past corrupt or missing tiles/chunks, filling them (gray or\n"
+    "                    silence), with a warning instead of an error\n"
     "  --quiet           no progress bar and no summary\n"
     "  --help, --version\n"
     "\n"
@@ -74,6 +76,7 @@ typedef struct options {
     int threads;
     unsigned long long max_pixels;
     int quiet;
+    int conceal;
     const char *args[2];
     int nargs;
 } options;
@@ -134,6 +137,10 @@ static int parse_options(int argc, char **argv, options *o)
         long long v;
         if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             o->quiet = 1;
+            continue;
+        }
+        if (strcmp(a, "--conceal") == 0) {
+            o->conceal = 1;
             continue;
         }
         if (a[0] == '-' && a[1] == '-') {
@@ -212,6 +219,7 @@ static neco_context *make_context(const options *o, const char *label, int *rc)
     cfg.backend = o->backend ? o->backend : getenv("NECO_BACKEND");
     cfg.threads = o->threads;
     cfg.max_pixels = o->max_pixels;
+    cfg.conceal = o->conceal;
     cfg.weights_dir = o->weights ? o->weights : getenv("NECO_WEIGHTS_DIR");
     if (!o->quiet && isatty(STDERR_FILENO)) {
         cfg.progress = progress_bar;
@@ -510,6 +518,9 @@ static int cmd_decode(const options *o)
         neco_context_destroy(ctx);
         return exit_for_status(st);
     }
+    if (dec.concealed)
+        fail_line(in, "warning: concealed %u of %u %s (first: %s)", dec.concealed, info.units,
+                  info.media == NECO_MEDIA_IMAGE ? "tiles" : "chunks", neco_context_error(ctx));
     neco_context_destroy(ctx);
     char err[256] = "";
     tmpout t;

@@ -378,6 +378,7 @@ void neco_decoded_free(neco_decoded *decoded)
 typedef struct unit_span {
     const uint8_t *data;
     size_t size;
+    neco_status status; /* not NECO_OK: the unit is damaged or missing (conceal mode) */
 } unit_span;
 
 typedef struct decode_job {
@@ -389,13 +390,48 @@ typedef struct decode_job {
     neco_audio *audio;
 } decode_job;
 
+/* Fills a unit that cannot be decoded: mid-gray (alpha opaque) or silence. */
+static void conceal_unit(const neco_info *info, uint32_t index, neco_image *img, neco_audio *au)
+{
+    if (info->media == NECO_MEDIA_AUDIO) {
+        uint64_t first;
+        uint32_t count;
+        codec_chunk_span(info, index, &first, &count);
+        size_t bps = neco_sample_size(au->format);
+        memset((uint8_t *)au->data + first * au->channels * bps, 0,
+               (size_t)count * au->channels * bps);
+        return;
+    }
+    uint32_t x0, y0, w, h;
+    codec_tile_rect(info, index, &x0, &y0, &w, &h);
+    int has_alpha = img->channels == 2 || img->channels == 4;
+    for (uint32_t y = y0; y < y0 + h; y++)
+        for (uint32_t x = x0; x < x0 + w; x++)
+            for (uint32_t c = 0; c < img->channels; c++) {
+                size_t i = ((size_t)y * img->width + x) * img->channels + c;
+                int alpha = has_alpha && c == img->channels - 1;
+                if (img->bit_depth == 8)
+                    ((uint8_t *)img->data)[i] = alpha ? 255 : 128;
+                else
+                    ((uint16_t *)img->data)[i] = alpha ? 65535 : 32896;
+            }
+}
+
 static neco_status decode_unit(neco_context *ctx, uint32_t index, void *arg)
 {
     decode_job *j = arg;
-    const unit_span *u = &j->units[index];
-    if (j->info->media == NECO_MEDIA_IMAGE)
-        return j->model->decode_tile(ctx, j->state, j->info, index, u->data, u->size, j->image);
-    return j->model->decode_chunk(ctx, j->state, j->info, index, u->data, u->size, j->audio);
+    unit_span *u = &j->units[index];
+    if (u->status == NECO_OK)
+        u->status = j->info->media == NECO_MEDIA_IMAGE
+                        ? j->model->decode_tile(ctx, j->state, j->info, index, u->data, u->size,
+                                                j->image)
+                        : j->model->decode_chunk(ctx, j->state, j->info, index, u->data, u->size,
+                                                 j->audio);
+    if (u->status != NECO_OK && ctx->config.conceal) {
+        conceal_unit(j->info, index, j->image, j->audio);
+        return NECO_OK;
+    }
+    return u->status;
 }
 
 neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, neco_decoded *out)
@@ -430,16 +466,27 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
         return codec_fail(ctx, NECO_ERR_BITSTREAM, "quality %u out of range for model '%s'",
                           info.quality, model->id);
     /* Every unit is located and checked before the output is allocated, so a lying header
-     * costs nothing. */
-    if ((st = container_check_units(ctx, &info, data, size)) != NECO_OK)
+     * costs nothing. (Concealing decoders allocate the unit list first; the header check
+     * already bounds it by the file size.) */
+    if (!ctx->config.conceal && (st = container_check_units(ctx, &info, data, size)) != NECO_OK)
         return st;
     decode_job j = {model, state, &info, NULL, &out->image, &out->audio};
-    j.units = malloc(sizeof *j.units * (info.units ? info.units : 1));
+    j.units = calloc(info.units ? info.units : 1, sizeof *j.units);
     if (!j.units)
         return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
     size_t pos = info.header_size;
-    for (uint32_t i = 0; i < info.units; i++)
-        container_next_unit(ctx, &info, data, size, &pos, i, &j.units[i].data, &j.units[i].size);
+    char first_error[sizeof ctx->error] = "";
+    for (uint32_t i = 0; i < info.units; i++) {
+        unit_span *u = &j.units[i];
+        u->status = container_next_unit(ctx, &info, data, size, &pos, i, &u->data, &u->size);
+        if (u->status == NECO_ERR_TRUNCATED)
+            for (uint32_t k = i + 1; k < info.units; k++)
+                j.units[k].status = NECO_ERR_TRUNCATED;
+        if (u->status != NECO_OK && !first_error[0])
+            memcpy(first_error, ctx->error, sizeof first_error);
+        if (u->status == NECO_ERR_TRUNCATED)
+            break;
+    }
     if (info.media == NECO_MEDIA_IMAGE) {
         neco_image *img = &out->image;
         img->width = info.width;
@@ -460,6 +507,18 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
     else
         st = codec_for_each_unit(ctx, info.units, decode_unit, &j);
+    if (st == NECO_OK && ctx->config.conceal) {
+        /* The first damaged unit in stream order explains what was concealed. */
+        for (uint32_t i = 0; i < info.units; i++)
+            if (j.units[i].status != NECO_OK) {
+                if (!out->concealed && !first_error[0])
+                    codec_fail(ctx, j.units[i].status, "%s %u could not be decoded",
+                               container_unit_name(&info), i);
+                out->concealed++;
+            }
+        if (first_error[0])
+            memcpy(ctx->error, first_error, sizeof ctx->error);
+    }
     free(j.units);
     if (st != NECO_OK) {
         neco_decoded_free(out);

@@ -216,12 +216,12 @@ neco_status container_next_unit(neco_context *ctx, const neco_info *info, const 
                           "truncated file: %s %u claims %u bytes but only %zu remain", unit, index,
                           len, data_size - p - 4);
     uint32_t crc = crc32_update(0, data + p, 4 + (size_t)len);
-    if (crc != load_u32(data + p + 4 + len))
-        return codec_fail(ctx, NECO_ERR_CRC, "CRC mismatch in %s %u: the data is corrupt", unit,
-                          index);
     *payload = data + p + 4;
     *size = len;
     *pos = p + 8 + len;
+    if (crc != load_u32(data + p + 4 + len))
+        return codec_fail(ctx, NECO_ERR_CRC, "CRC mismatch in %s %u: the data is corrupt", unit,
+                          index);
     return NECO_OK;
 }
 

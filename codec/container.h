@@ -33,7 +33,8 @@ void container_write_unit(bytebuf *out, const uint8_t *payload, size_t size);
 
 /* Walks units in order. *pos starts at info->header_size; on success *payload and *size describe
  * unit number index and *pos moves past it. Fails (naming the unit) when it runs past the end
- * of the data or its CRC does not match. */
+ * of the data (NECO_ERR_TRUNCATED, *pos unchanged) or its CRC does not match (NECO_ERR_CRC,
+ * *payload, *size and *pos set as on success, so that a concealing decoder can go on). */
 neco_status container_next_unit(neco_context *ctx, const neco_info *info, const uint8_t *data,
                                 size_t data_size, size_t *pos, uint32_t index,
                                 const uint8_t **payload, size_t *size);

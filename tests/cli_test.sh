@@ -159,5 +159,14 @@ done
 [ $flip_ok -eq 1 ] && ok
 [ -e "$tmp/flip.png" ] && bad "a failed decode left an output" || ok
 
+# ---- --conceal: a corrupt tile is filled, with a one-line warning and exit 0 ----
+cp "$small" "$tmp/conceal.neco"
+printf '\377' | dd of="$tmp/conceal.neco" bs=1 seek=80 conv=notrunc status=none
+expect 3 "$neco" decode "$tmp/conceal.neco" "$tmp/conceal.png"
+"$neco" decode "$tmp/conceal.neco" "$tmp/conceal.png" --conceal --quiet 2>"$tmp/stderr"
+rc=$?
+[ $rc -eq 0 ] && grep -q "warning: concealed 1 of 1 tiles" "$tmp/stderr" && [ -s "$tmp/conceal.png" ] &&
+  ok || bad "--conceal: exit $rc: $(cat "$tmp/stderr")"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -515,6 +515,55 @@ static void test_encode_errors(void)
     CU_ASSERT_EQUAL(neco_context_create(&cfg, &c2), NECO_ERR_BACKEND);
 }
 
+static void test_conceal(void)
+{
+    neco_config cfg;
+    neco_config_default(&cfg);
+    cfg.conceal = 1;
+    cfg.threads = 2;
+    neco_context *ctx;
+    CU_ASSERT_FATAL(neco_context_create(&cfg, &ctx) == NECO_OK);
+    neco_image img = random_image(600, 300, 4, 8); /* 3 x 2 tiles of 256 */
+    uint8_t *coded;
+    size_t size;
+    CU_ASSERT_FATAL(neco_encode_image(ctx, &img, &raw_params, &coded, &size) == NECO_OK);
+    /* Corrupt a byte of tile 1's payload: that tile is gray, opaque; the others are exact. */
+    size_t tile0 = 4 + 256 * 256 * 4 + 4;
+    coded[64 + tile0 + 4 + 100] ^= 0x40;
+    neco_decoded dec;
+    CU_ASSERT_FATAL(neco_decode(ctx, coded, size, &dec) == NECO_OK);
+    CU_ASSERT_EQUAL(dec.concealed, 1u);
+    CU_ASSERT(strstr(neco_context_error(ctx), "tile 1") != NULL);
+    const uint8_t *a = img.data, *b = dec.image.data;
+    size_t diff_in = 0, diff_out = 0;
+    for (uint32_t y = 0; y < 300; y++)
+        for (uint32_t x = 0; x < 600; x++)
+            for (int c = 0; c < 4; c++) {
+                size_t i = ((size_t)y * 600 + x) * 4 + c;
+                int in_tile1 = y < 256 && x >= 256 && x < 512;
+                if (in_tile1)
+                    diff_in += b[i] != (c == 3 ? 255 : 128);
+                else
+                    diff_out += a[i] != b[i];
+            }
+    CU_ASSERT_EQUAL(diff_in, 0u);
+    CU_ASSERT_EQUAL(diff_out, 0u);
+    neco_decoded_free(&dec);
+    /* Cut after tile 3: tiles 4 and 5 are missing and concealed. */
+    size_t cut = 64 + 2 * tile0 + (4 + 88 * 256 * 4 + 4) + (4 + 256 * 44 * 4 + 4);
+    CU_ASSERT_FATAL(neco_decode(ctx, coded, cut, &dec) == NECO_OK);
+    CU_ASSERT_EQUAL(dec.concealed, 3u); /* tile 1 (corrupt), 4 and 5 (missing) */
+    neco_decoded_free(&dec);
+    /* Without conceal, the same streams fail. */
+    neco_context *strict = new_context();
+    CU_ASSERT_EQUAL(neco_decode(strict, coded, size, &dec), NECO_ERR_CRC);
+    CU_ASSERT_EQUAL(neco_decode(strict, coded, cut, &dec), NECO_ERR_CRC);
+    neco_context_destroy(strict);
+    neco_free(coded);
+    free(img.data);
+    neco_context_destroy(ctx);
+}
+
 static int progress_calls;
 static double progress_last;
 static void on_progress(void *user, double fraction)
@@ -563,6 +612,7 @@ void neco_test_register(void)
                {"truncation at every offset", test_truncation_every_offset},
                {"single bit flips", test_bit_flips}, {"hostile headers", test_hostile_headers},
                {"wrong model and fields", test_wrong_model_and_fields},
-               {"encode errors", test_encode_errors}, {"progress", test_progress},
+               {"encode errors", test_encode_errors}, {"conceal", test_conceal},
+               {"progress", test_progress},
                {"strings", test_strings});
 }

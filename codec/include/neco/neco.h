@@ -102,6 +102,10 @@ typedef struct neco_config {
     uint64_t max_pixels;     /* decoder refuses images with more pixels; 0 = default (2^28) */
     uint64_t max_frames;     /* decoder refuses audio longer than this many frames; 0 = 2^32 */
     const char *weights_dir; /* where model weights live; NULL = the installed default */
+    /* Decoding: a tile or chunk that is corrupt (CRC mismatch, bad payload) or missing (the
+     * file is cut) is filled (mid-gray / silence) and decoding goes on; neco_decoded.concealed
+     * counts them and neco_context_error() describes the first. 0: such a unit is an error. */
+    int conceal;
     /* Called with the fraction done (0..1) while encoding or decoding; may be NULL. */
     void (*progress)(void *user, double fraction);
     void *progress_user;
@@ -175,6 +179,7 @@ NECO_API neco_status neco_read_info(neco_context *context, const uint8_t *data, 
 /* The result of decoding: either an image or audio, as info.media says. */
 typedef struct neco_decoded {
     neco_info info;
+    uint32_t concealed; /* units filled instead of decoded (neco_config.conceal) */
     neco_image image; /* valid when info.media == NECO_MEDIA_IMAGE */
     neco_audio audio; /* valid when info.media == NECO_MEDIA_AUDIO */
 } neco_decoded;
