@@ -2,11 +2,13 @@
  * C twin) on deterministic random input. Each case prints its maximum abs error; the bound is
  * tol * max(1, max |ref|) with tol = 1e-5 for every op (float32, sums of at most ~1200 terms
  * accumulated in another order by oneDNN). */
+#define _POSIX_C_SOURCE 200809L
 #include "nets/layers.h"
 #include "nets/swin.h"
 #include "test.h"
 #include "test_nets_util.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +182,37 @@ static void test_swin(void)
     close_ctxs(&cx);
 }
 
+/* The context's thread count is applied to OpenMP only for the duration of a call: the
+ * caller's own setting is restored (oneDNN 2.6 on Debian uses OpenMP). */
+static void test_threads_restored(void)
+{
+    void *get = dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    void *set = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    if (!get || !set) {
+        printf("\n    no OpenMP runtime in the process: nothing to check");
+        return;
+    }
+    int (*omp_get)(void);
+    void (*omp_set)(int);
+    memcpy(&omp_get, &get, sizeof get);
+    memcpy(&omp_set, &set, sizeof set);
+    int before = omp_get();
+    omp_set(3);
+    nn_context *ctx;
+    CU_ASSERT_EQUAL_FATAL(nn_context_create("onednn", 1, &ctx, NULL, 0), NN_OK);
+    nn_tensor x = {0}, w = {0}, y = {0};
+    nn_tensor_alloc4(&x, 1, 4, 8, 8);
+    nn_tensor_alloc4(&w, 4, 4, 3, 3);
+    nn_conv_params p = nn_conv_default();
+    CU_ASSERT_EQUAL(nn_conv2d(ctx, &x, &w, NULL, &p, &y), NN_OK);
+    CU_ASSERT_EQUAL(omp_get(), 3);
+    nn_tensor_free(&x), nn_tensor_free(&w), nn_tensor_free(&y);
+    nn_context_destroy(ctx);
+    omp_set(before);
+}
+
 void neco_test_register(void)
 {
-    NECO_SUITE("nets_onednn", {"conv", test_conv}, {"matmul", test_matmul}, {"swin", test_swin});
+    NECO_SUITE("nets_onednn", {"conv", test_conv}, {"matmul", test_matmul}, {"swin", test_swin},
+               {"threads_restored", test_threads_restored});
 }

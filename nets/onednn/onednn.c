@@ -9,12 +9,18 @@
  * layouts (e.g. nChw16c on AVX-512); the plain NCHW/OIHW user buffers are reordered in and out
  * when the chosen layout differs. oneDNN caches primitives itself (primitive cache, on by
  * default), so re-creating one for a shape seen before is cheap. Threads: oneDNN uses its own
- * OpenMP runtime (OMP_NUM_THREADS), not the ref pool. */
+ * OpenMP runtime; the context's thread count is applied to it around each call (see
+ * threads_enter), not through the ref pool. */
+#define _POSIX_C_SOURCE 200809L
 #include "nets/onednn/onednn.h"
 
 #include "nets/ref/ref.h"
 
 #include <dnnl.h>
+#if defined(__linux__) && defined(DNNL_CPU_RUNTIME) && DNNL_CPU_RUNTIME == DNNL_RUNTIME_OMP
+#include <dlfcn.h>
+#define NN_DNNL_OMP 1
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +28,30 @@
 typedef struct onednn_state {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
+    int threads;
+    /* OpenMP's omp_get_max_threads / omp_set_num_threads, found at run time in the OpenMP
+     * library that libdnnl loaded (so neco links no OpenMP library itself); NULL when absent. */
+    int (*omp_get)(void);
+    void (*omp_set)(int);
 } onednn_state;
+
+/* oneDNN (OpenMP runtime) sizes its parallel regions, and the primitives it creates, from the
+ * calling thread's nthreads ICV. That ICV is per thread, so setting it for the duration of a
+ * call and restoring it afterwards applies the context's thread count without touching any
+ * other thread or leaving state behind. Returns the value to restore (0: nothing to do). */
+static int threads_enter(const onednn_state *s)
+{
+    if (!s->omp_get || !s->omp_set) return 0;
+    int old = s->omp_get();
+    if (old == s->threads) return 0;
+    s->omp_set(s->threads);
+    return old;
+}
+
+static void threads_leave(const onednn_state *s, int old)
+{
+    if (old > 0) s->omp_set(old);
+}
 
 #if DNNL_VERSION_MAJOR >= 3
 typedef dnnl_memory_desc_t md_t; /* an opaque handle, owned */
@@ -120,6 +149,17 @@ int nn_onednn_init(nn_context *ctx, char *err, size_t errlen)
         if (err && errlen) snprintf(err, errlen, "oneDNN: cannot create a CPU engine and stream");
         return NN_ERR_BACKEND;
     }
+    s->threads = ctx->threads;
+#ifdef NN_DNNL_OMP
+    /* POSIX dlsym returns an object pointer; converting it to a function pointer is the
+     * documented use (POSIX.1-2008 XSH 2.12.3). */
+    void *get = dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    void *set = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    if (get && set) {
+        memcpy(&s->omp_get, &get, sizeof get);
+        memcpy(&s->omp_set, &set, sizeof set);
+    }
+#endif
     ctx->backend = s;
     ctx->backend_free = state_free;
     return NN_OK;
@@ -254,19 +294,25 @@ static int conv_common(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, 
 static int onednn_conv2d(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, const float *b,
                          const nn_conv_params *p, nn_tensor *y)
 {
-    return conv_common(ctx, x, w, b, p, y, 0);
+    int old = threads_enter(ctx->backend);
+    int rc = conv_common(ctx, x, w, b, p, y, 0);
+    threads_leave(ctx->backend, old);
+    return rc;
 }
 
 static int onednn_conv_transpose2d(nn_context *ctx, const nn_tensor *x, const nn_tensor *w,
                                    const float *b, const nn_conv_params *p, nn_tensor *y)
 {
-    return conv_common(ctx, x, w, b, p, y, 1);
+    int old = threads_enter(ctx->backend);
+    int rc = conv_common(ctx, x, w, b, p, y, 1);
+    threads_leave(ctx->backend, old);
+    return rc;
 }
 
 /* Batched matmul: A [batch, m, k] x B [batch | 1, k, n] (B^T given as [n][k] is described with
  * strides, no copy) + bias [1, 1, n] -> C [batch, m, n]. */
-static int onednn_matmul(nn_context *ctx, const nn_matmul_params *p, const float *a, const float *b,
-                         const float *bias, float *c)
+static int matmul_run(nn_context *ctx, const nn_matmul_params *p, const float *a, const float *b,
+                      const float *bias, float *c)
 {
     onednn_state *s = ctx->backend;
     dnnl_dims_t ad = {p->batch, p->m, p->k}, cd = {p->batch, p->m, p->n};
@@ -298,6 +344,15 @@ static int onednn_matmul(nn_context *ctx, const nn_matmul_params *p, const float
     if (pd) dnnl_primitive_desc_destroy(pd);
     md_free(&am), md_free(&bm), md_free(&cm), md_free(&biasm);
     return ok ? NN_OK : NN_ERR_BACKEND;
+}
+
+static int onednn_matmul(nn_context *ctx, const nn_matmul_params *p, const float *a, const float *b,
+                         const float *bias, float *c)
+{
+    int old = threads_enter(ctx->backend);
+    int rc = matmul_run(ctx, p, a, b, bias, c);
+    threads_leave(ctx->backend, old);
+    return rc;
 }
 
 const nn_ops nn_onednn_ops = {
