@@ -9,6 +9,9 @@
  * (C order; table = the scale index of the element). */
 #include "models.h"
 
+#include "container.h"
+#include "img_wave.h"
+
 #include "entropy/factorized.h"
 #include "entropy/gaussian.h"
 #include "entropy/rans.h"
@@ -623,13 +626,39 @@ done:
     return st;
 }
 
+/* Entropy-decodes a tile's payload: z_hat [CZ, hz, wz], the scale indices from the integer
+ * h_s, and y_hat [C, 4 hz, 4 wz] (arrays allocated by the caller). */
+static neco_status wave_decode_symbols(neco_context *ctx, const wave_state *s, uint32_t index,
+                                       const uint8_t *payload, size_t size, int hz, int wz,
+                                       int32_t *zq, int32_t *yq, int32_t *idx)
+{
+    size_t nz = (size_t)s->CZ * hz * wz, ny = (size_t)s->C * 16 * hz * wz;
+    int32_t *zi = malloc(sizeof(int32_t) * nz);
+    if (!zi)
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < nz; i++)
+        zi[i] = (int32_t)(i / ((size_t)hz * wz));
+    neco_rans_decoder dec;
+    neco_status st = NECO_OK;
+    int rc;
+    if (neco_rans_decoder_init(&dec, payload, size) != NECO_ENTROPY_OK ||
+        neco_rans_decode_with_indexes(&dec, s->z_tables, zi, nz, zq) != NECO_ENTROPY_OK)
+        st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
+    else if ((rc = hyper_synthesis(s, zq, hz, wz, idx)) != NN_OK)
+        st = nn_fail(ctx, rc, index, "h_s");
+    else if (neco_rans_decode_with_indexes(&dec, s->y_tables, idx, ny, yq) != NECO_ENTROPY_OK ||
+             neco_rans_decoder_finish(&dec) != NECO_ENTROPY_OK)
+        st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
+    free(zi);
+    return st;
+}
+
 static neco_status wave_decode_tile(neco_context *ctx, void *state, const neco_info *info,
                                     uint32_t index, const uint8_t *payload, size_t size,
                                     neco_image *image)
 {
     const wave_state *s = state;
-    neco_status st = wave_check_image(ctx, info);
-    if (st != NECO_OK)
+    if (wave_check_image(ctx, info) != NECO_OK)
         return codec_fail(ctx, NECO_ERR_BITSTREAM, "%s", ctx->error);
     uint32_t x0, y0, w, h;
     codec_tile_rect(info, index, &x0, &y0, &w, &h);
@@ -638,30 +667,16 @@ static neco_status wave_decode_tile(neco_context *ctx, void *state, const neco_i
     size_t ny = (size_t)s->C * hy * wy, nz = (size_t)s->CZ * hz * wz;
     int q = (int)info->quality - 1;
     nn_tensor u = {0}, wav = {0}, p = {0};
-    int32_t *zq = malloc(sizeof(int32_t) * nz), *zi = malloc(sizeof(int32_t) * nz);
+    int32_t *zq = malloc(sizeof(int32_t) * nz);
     int32_t *yq = malloc(sizeof(int32_t) * ny), *idx = malloc(sizeof(int32_t) * ny);
+    neco_status st = NECO_OK;
     int rc;
-    if (!zq || !zi || !yq || !idx) {
+    if (!zq || !yq || !idx) {
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
-    neco_rans_decoder dec;
-    for (size_t i = 0; i < nz; i++)
-        zi[i] = (int32_t)(i / ((size_t)hz * wz));
-    if (neco_rans_decoder_init(&dec, payload, size) != NECO_ENTROPY_OK ||
-        neco_rans_decode_with_indexes(&dec, s->z_tables, zi, nz, zq) != NECO_ENTROPY_OK) {
-        st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
+    if ((st = wave_decode_symbols(ctx, s, index, payload, size, hz, wz, zq, yq, idx)) != NECO_OK)
         goto done;
-    }
-    if ((rc = hyper_synthesis(s, zq, hz, wz, idx)) != NN_OK) {
-        st = nn_fail(ctx, rc, index, "h_s");
-        goto done;
-    }
-    if (neco_rans_decode_with_indexes(&dec, s->y_tables, idx, ny, yq) != NECO_ENTROPY_OK ||
-        neco_rans_decoder_finish(&dec) != NECO_ENTROPY_OK) {
-        st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
-        goto done;
-    }
     if ((rc = nn_tensor_alloc4(&u, 1, s->C, hy, wy)) != NN_OK) {
         st = nn_fail(ctx, rc, index, "synthesis");
         goto done;
@@ -678,12 +693,55 @@ static neco_status wave_decode_tile(neco_context *ctx, void *state, const neco_i
     tensor_to_tile(&p, x0, y0, w, h, image);
 done:
     free(zq);
-    free(zi);
     free(yq);
     free(idx);
     nn_tensor_free(&u);
     nn_tensor_free(&wav);
     nn_tensor_free(&p);
+    return st;
+}
+
+neco_status img_wave_tile_symbols(neco_context *ctx, const uint8_t *data, size_t size,
+                                  uint32_t index, int32_t **z, size_t *nz, int32_t **y,
+                                  size_t *ny)
+{
+    *z = *y = NULL;
+    neco_info info;
+    neco_status st = neco_read_info(ctx, data, size, &info);
+    if (st != NECO_OK)
+        return st;
+    if (strcmp(info.model, "img-wave") != 0 || index >= info.units)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "not an img-wave stream or no tile %u",
+                          index);
+    void *state;
+    if ((st = codec_model_state(ctx, &codec_model_img_wave, &state)) != NECO_OK)
+        return st;
+    const wave_state *s = state;
+    size_t pos = info.header_size;
+    const uint8_t *payload = NULL;
+    size_t len = 0;
+    for (uint32_t i = 0; i <= index && st == NECO_OK; i++)
+        st = container_next_unit(ctx, &info, data, size, &pos, i, &payload, &len);
+    if (st != NECO_OK)
+        return st;
+    uint32_t x0, y0, w, h;
+    codec_tile_rect(&info, index, &x0, &y0, &w, &h);
+    int hz = (int)round_up(h, WAVE_STRIDE) / WAVE_STRIDE, wz = (int)round_up(w, WAVE_STRIDE) / WAVE_STRIDE;
+    *nz = (size_t)s->CZ * hz * wz;
+    *ny = (size_t)s->C * 16 * hz * wz;
+    *z = malloc(sizeof(int32_t) * *nz);
+    *y = malloc(sizeof(int32_t) * *ny);
+    int32_t *idx = malloc(sizeof(int32_t) * *ny);
+    if (!*z || !*y || !idx)
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    else
+        st = wave_decode_symbols(ctx, s, index, payload, len, hz, wz, *z, *y, idx);
+    free(idx);
+    if (st != NECO_OK) {
+        free(*z);
+        free(*y);
+        *z = *y = NULL;
+    }
     return st;
 }
 
