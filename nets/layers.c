@@ -91,26 +91,24 @@ static int conv1d_common(nn_context *ctx, const nn_tensor *x, const nn_tensor *w
     int ws[4] = {w->shape[0], w->shape[1], 1, w->shape[2]};
     nn_tensor x4 = nn_tensor_view(x->data, 4, xs), w4 = nn_tensor_view(w->data, 4, ws);
     nn_conv_params q = to_2d(p);
-    nn_tensor y4 = {0};
-    if (y->data && !y->owns) {
-        int ys[4] = {y->ndim == 3 ? y->shape[0] : 0, y->ndim == 3 ? y->shape[1] : 0, 1,
-                     y->ndim == 3 ? y->shape[2] : 0};
+    /* y moves into a 4-D tensor: an owned buffer is reused when its size fits, a view keeps
+     * its memory and must match [N, O, 1, L']. */
+    nn_tensor y4 = *y;
+    if (y4.data && !y4.owns) {
+        if (y->ndim != 3) return NN_ERR_ARG;
+        int ys[4] = {y->shape[0], y->shape[1], 1, y->shape[2]};
         y4 = nn_tensor_view(y->data, 4, ys);
     }
     int rc = transposed ? nn_conv_transpose2d(ctx, &x4, &w4, b, &q, &y4)
                         : nn_conv2d(ctx, &x4, &w4, b, &q, &y4);
     if (rc) {
-        if (y4.owns) nn_tensor_free(&y4);
+        if (y4.owns) *y = y4; /* still a valid owned tensor; its contents are unspecified */
         return rc;
     }
-    if (y4.owns) {
-        nn_tensor_free(y);
-        *y = y4;
-    }
+    int l = y4.shape[3];
+    *y = y4;
     y->ndim = 3;
-    y->shape[0] = y4.shape[0];
-    y->shape[1] = y4.shape[1];
-    y->shape[2] = y4.shape[3];
+    y->shape[2] = l;
     y->shape[3] = 0;
     return NN_OK;
 }

@@ -96,7 +96,9 @@ struct nn_context {
     void (*backend_free)(void *backend);
 };
 
-/* Creates a context for backend "ref" or "onednn" (when built), or the fastest available
+/* A context is used by one thread at a time (its pool runs one job at a time); threads that
+ * run networks concurrently (e.g. one tile each) create one context each.
+ * Creates a context for backend "ref" or "onednn" (when built), or the fastest available
  * when name is NULL or "auto". threads <= 0 uses 1. Returns NN_OK, NN_ERR_BACKEND (unknown or
  * failing backend, message in err) or NN_ERR_NOMEM. */
 int nn_context_create(const char *name, int threads, nn_context **out, char *err, size_t errlen);

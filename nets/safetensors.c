@@ -345,6 +345,21 @@ const nn_weight *nn_weights_find(const nn_weights *ws, const char *name)
     return bsearch(&key, ws->w, ws->count, sizeof *ws->w, weight_cmp);
 }
 
+int nn_weights_get(const nn_weights *ws, const char *name, nn_tensor *out, char *err, size_t errlen)
+{
+    const nn_weight *w = nn_weights_find(ws, name);
+    memset(out, 0, sizeof *out);
+    if (!w) return errorf(err, errlen, NN_ERR_MISMATCH, "tensor '%s' is missing", name);
+    if (!w->f32)
+        return errorf(err, errlen, NN_ERR_MISMATCH, "tensor '%s' has dtype %s, expected F32", name,
+                      nn_dtype_name(w->dtype));
+    if (w->ndim > NN_MAX_DIMS)
+        return errorf(err, errlen, NN_ERR_MISMATCH, "tensor '%s' has %d dimensions, at most %d",
+                      name, w->ndim, NN_MAX_DIMS);
+    *out = nn_tensor_view(w->f32, w->ndim, w->shape);
+    return NN_OK;
+}
+
 const char *nn_weights_metadata(const nn_weights *ws, const char *key)
 {
     for (size_t i = 0; ws && i < ws->meta_count; i++)

@@ -14,6 +14,8 @@
  * Data are little-endian; F16 (IEEE binary16) is converted to float32 at load, exactly. */
 #ifndef NECO_NETS_SAFETENSORS_H
 #define NECO_NETS_SAFETENSORS_H
+#include "nets/tensor.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +59,11 @@ void nn_weights_free(nn_weights *ws);
 
 /* The tensor named name, or NULL. */
 const nn_weight *nn_weights_find(const nn_weights *ws, const char *name);
+/* A float tensor (F32 or F16 in the file) of at most NN_MAX_DIMS dimensions as a view into
+ * ws (valid until nn_weights_free). NN_ERR_MISMATCH, with a message naming it, when it is
+ * absent, integer, or of higher rank. */
+int nn_weights_get(const nn_weights *ws, const char *name, nn_tensor *out, char *err,
+                   size_t errlen);
 /* The metadata value of key, or NULL. */
 const char *nn_weights_metadata(const nn_weights *ws, const char *key);
 

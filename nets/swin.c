@@ -4,6 +4,7 @@
 
 #include "nets/layers.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,15 +75,41 @@ static void l2_normalize(float *v, int n)
         v[i] = v[i] / d;
 }
 
+/* Work buffers, carved from one allocation. */
 typedef struct bufs {
     float *tok, *win, *qkv, *q, *k, *v, *attn, *o, *merged, *proj, *bias, *qkv_b, *mlp;
+    float *arena;
 } bufs;
 
-static void free_bufs(bufs *s)
+static int alloc_bufs(bufs *s, size_t hw, int c, int nh, int nt, int nwin, int hidden)
 {
-    float **p = (float **)s;
-    for (size_t i = 0; i < sizeof *s / sizeof(float *); i++)
-        free(p[i]);
+    size_t rc_ = hw * (size_t)c;
+    size_t sizes[13] = {rc_,
+                        rc_,
+                        3 * rc_,
+                        rc_,
+                        rc_,
+                        rc_,
+                        (size_t)nwin * nh * nt * nt,
+                        rc_,
+                        rc_,
+                        rc_,
+                        (size_t)nh * nt * nt,
+                        3 * (size_t)c,
+                        hw * (size_t)(hidden > c ? hidden : c)};
+    float **dst[13] = {&s->tok, &s->win,    &s->qkv,  &s->q,    &s->k,     &s->v,  &s->attn,
+                       &s->o,   &s->merged, &s->proj, &s->bias, &s->qkv_b, &s->mlp};
+    size_t total = 0;
+    for (int i = 0; i < 13; i++)
+        total += sizes[i];
+    s->arena = malloc(total * sizeof(float));
+    if (!s->arena) return NN_ERR_NOMEM;
+    float *at = s->arena;
+    for (int i = 0; i < 13; i++) {
+        *dst[i] = at;
+        at += sizes[i];
+    }
+    return NN_OK;
 }
 
 int nn_swin_block_forward(nn_context *ctx, const nn_swin_block *b, nn_tensor *x)
@@ -92,28 +119,13 @@ int nn_swin_block_forward(nn_context *ctx, const nn_swin_block *b, nn_tensor *x)
         b->hidden < 1 || b->cpb_hidden < 1)
         return NN_ERR_ARG;
     int c = b->dim, h = x->shape[2], w = x->shape[3], ws = b->window, nh = b->heads;
-    if (h % ws || w % ws) return NN_ERR_ARG;
+    if (h % ws || w % ws || (size_t)h * w > (size_t)INT_MAX / 4) return NN_ERR_ARG;
     int shift = (h <= ws && w <= ws) ? 0 : b->shift;
     int hd = c / nh, nt = ws * ws, nwin = (h / ws) * (w / ws);
-    size_t hw = (size_t)h * w, rows = (size_t)nwin * nt; /* rows == hw */
+    size_t hw = (size_t)h * w, rows = hw; /* every token is in exactly one window */
     bufs s = {0};
-    s.tok = malloc(hw * c * sizeof(float));
-    s.win = malloc(rows * c * sizeof(float));
-    s.qkv = malloc(rows * 3 * c * sizeof(float));
-    s.q = malloc(rows * c * sizeof(float));
-    s.k = malloc(rows * c * sizeof(float));
-    s.v = malloc(rows * c * sizeof(float));
-    s.attn = malloc((size_t)nwin * nh * nt * nt * sizeof(float));
-    s.o = malloc(rows * c * sizeof(float));
-    s.merged = malloc(rows * c * sizeof(float));
-    s.proj = malloc(rows * c * sizeof(float));
-    s.bias = malloc((size_t)nh * nt * nt * sizeof(float));
-    s.qkv_b = malloc(3 * (size_t)c * sizeof(float));
-    s.mlp = malloc(hw * (size_t)(b->hidden > c ? b->hidden : c) * sizeof(float));
-    int rc = NN_ERR_NOMEM;
-    float **all = (float **)&s;
-    for (size_t i = 0; i < sizeof s / sizeof(float *); i++)
-        if (!all[i]) goto done;
+    int rc = alloc_bufs(&s, hw, c, nh, nt, nwin, b->hidden);
+    if (rc) return rc;
     if ((rc = cpb_bias(b, ws, s.bias))) goto done;
     memcpy(s.qkv_b, b->q_bias, c * sizeof(float));
     memset(s.qkv_b + c, 0, c * sizeof(float));
@@ -218,6 +230,6 @@ int nn_swin_block_forward(nn_context *ctx, const nn_swin_block *b, nn_tensor *x)
     }
     rc = NN_OK;
 done:
-    free_bufs(&s);
+    free(s.arena);
     return rc;
 }

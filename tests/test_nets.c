@@ -358,6 +358,14 @@ static void test_weights_check(void)
         CU_ASSERT_EQUAL(nn_weights_check(ws, bad[i].spec, 3, err, sizeof err), NN_ERR_MISMATCH);
         CU_ASSERT_STRING_EQUAL(err, bad[i].msg);
     }
+    nn_tensor t;
+    CU_ASSERT_EQUAL(nn_weights_get(ws, "m", &t, err, sizeof err), NN_OK);
+    CU_ASSERT(t.ndim == 3 && t.shape[0] == 2 && t.shape[2] == 4 && !t.owns && t.data);
+    CU_ASSERT_EQUAL(nn_weights_get(ws, "i8", &t, err, sizeof err), NN_ERR_MISMATCH);
+    CU_ASSERT_STRING_EQUAL(err, "tensor 'i8' has dtype I8, expected F32");
+    CU_ASSERT_EQUAL(nn_weights_get(ws, "nope", &t, err, sizeof err), NN_ERR_MISMATCH);
+    CU_ASSERT_STRING_EQUAL(err, "tensor 'nope' is missing");
+    CU_ASSERT_PTR_NULL(t.data);
     nn_weights_free(ws);
 }
 

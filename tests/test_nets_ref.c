@@ -77,6 +77,33 @@ static void test_conv2d(void)
 static void test_conv1d(void)
 {
     conv_fixture("conv1d", 0, 1, 1e-5);
+    /* Output handling: an owned output is reused, a 3-D view is written in place. */
+    nn_context *ctx = make_ctx(1);
+    nn_tensor x = {0}, w = {0}, y = {0}, y2 = {0};
+    nn_tensor_alloc3(&x, 1, 2, 30);
+    nn_tensor_alloc3(&w, 3, 2, 5);
+    uint64_t seed = 3;
+    fx_random(&seed, x.data, 60);
+    fx_random(&seed, w.data, 30);
+    nn_conv1d_params p = nn_conv1d_default();
+    p.pad = 2;
+    CU_ASSERT_EQUAL_FATAL(nn_conv1d(ctx, &x, &w, NULL, &p, &y), NN_OK);
+    CU_ASSERT(y.ndim == 3 && y.shape[0] == 1 && y.shape[1] == 3 && y.shape[2] == 30 && y.owns);
+    float *first = y.data;
+    CU_ASSERT_EQUAL(nn_conv1d(ctx, &x, &w, NULL, &p, &y), NN_OK);
+    CU_ASSERT_PTR_EQUAL(y.data, first);
+    float out[90];
+    int vs[3] = {1, 3, 30};
+    nn_tensor v = nn_tensor_view(out, 3, vs);
+    CU_ASSERT_EQUAL(nn_conv1d(ctx, &x, &w, NULL, &p, &v), NN_OK);
+    CU_ASSERT(v.data == out && v.ndim == 3 && !memcmp(out, y.data, sizeof out));
+    p.stride = 2; /* the view no longer has the output's shape */
+    CU_ASSERT_EQUAL(nn_conv1d(ctx, &x, &w, NULL, &p, &v), NN_ERR_ARG);
+    CU_ASSERT(v.data == out && v.shape[2] == 30);
+    CU_ASSERT_EQUAL(nn_conv1d(ctx, &x, &w, NULL, &p, &y2), NN_OK);
+    CU_ASSERT(y2.ndim == 3 && y2.shape[2] == 15);
+    nn_tensor_free(&x), nn_tensor_free(&w), nn_tensor_free(&y), nn_tensor_free(&y2);
+    nn_context_destroy(ctx);
 }
 
 static void test_conv_transpose(void)
@@ -546,9 +573,24 @@ static void int_fixture(const char *name, int transposed)
     CU_ASSERT_EQUAL(nn_int_conv2d(&l, &xi, &yi), NN_OK);
     CU_ASSERT(yi.c == want->shape[1] && yi.h == want->shape[2] && yi.w == want->shape[3]);
     CU_ASSERT_EQUAL(memcmp(buf, want->ints, want->numel * sizeof(int16_t)), 0);
+    /* The same weights as int16 give the same outputs. */
+    int16_t *w16 = malloc(w->numel * sizeof *w16);
+    int16_t *buf16 = calloc(want->numel, sizeof *buf16);
+    for (size_t i = 0; i < w->numel; i++)
+        w16[i] = ((const int8_t *)w->ints)[i];
+    nn_int_conv l16 = l;
+    l16.w8 = NULL;
+    l16.w16 = w16;
+    nn_itensor y16 = {buf16, 0, 0, 0, 0};
+    CU_ASSERT_EQUAL(nn_int_conv2d(&l16, &xi, &y16), NN_OK);
+    CU_ASSERT_EQUAL(memcmp(buf16, want->ints, want->numel * sizeof(int16_t)), 0);
+    l16.w8 = w->ints; /* both set: refused */
+    CU_ASSERT_EQUAL(nn_int_conv2d(&l16, &xi, &y16), NN_ERR_ARG);
+    free(w16);
+    free(buf16);
     int32_t bad_mult[16];
     memcpy(bad_mult, l.mult, (size_t)l.cout * sizeof(int32_t));
-    bad_mult[0] = 0;
+    bad_mult[0] = 32768; /* above the int16 range of multipliers */
     l.mult = bad_mult;
     CU_ASSERT_EQUAL(nn_int_conv2d(&l, &xi, &yi), NN_ERR_ARG);
     free(buf);
