@@ -45,7 +45,7 @@ static const char usage_text[] =
     "  --quality N       quality level, 1..the model's number of levels\n"
     "  --bpp B           images: the highest quality whose file is at most B bits per pixel\n"
     "  --backend B       ref, onednn or cuda (default: the fastest available; also $NECO_BACKEND)\n"
-    "  --threads N       worker threads (default: 1)\n"
+    "  --threads N       worker threads (default: one per CPU)\n"
     "  --max-pixels N    refuse to decode images with more pixels (default 268435456)\n"
     "  --weights DIR     folder of the model weights (also $NECO_WEIGHTS_DIR; default: the\n"
     "                    installed weights, then the source tree's weights/)\n"
@@ -130,7 +130,7 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
 static int parse_options(int argc, char **argv, options *o)
 {
     memset(o, 0, sizeof *o);
-    o->threads = 1;
+    o->threads = 0; /* one per online CPU */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;

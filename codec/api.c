@@ -1,5 +1,6 @@
 /* The public API (neco.h): contexts, encode, decode, info. The container and models do the
  * work; this file checks arguments, owns allocations and reports progress and errors. */
+#define _POSIX_C_SOURCE 200809L /* sysconf */
 #include <neco/neco.h>
 
 #include "container.h"
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef NECO_VERSION_STRING
 #define NECO_VERSION_STRING "0.0.0"
@@ -106,8 +108,10 @@ neco_status neco_context_create(const neco_config *config, neco_context **contex
         c.max_pixels = CODEC_DEFAULT_MAX_PIXELS;
     if (c.max_frames == 0)
         c.max_frames = CODEC_DEFAULT_MAX_FRAMES;
-    if (c.threads == 0)
-        c.threads = 1;
+    if (c.threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c.threads = n < 1 ? 1 : n > 64 ? 64 : (int)n;
+    }
     snprintf(ctx->backend, sizeof ctx->backend, "%s", backend);
     c.backend = ctx->backend;
     if (c.weights_dir)
