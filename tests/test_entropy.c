@@ -238,7 +238,22 @@ static void test_gaussian_tables_shape(void)
     CU_ASSERT_EQUAL(neco_gc_tables_create(&tables, 16, too_big, 1), NECO_ENTROPY_ERR_ARG);
     CU_ASSERT_EQUAL(neco_gc_tables_create(&tables, 16, zero, 1), NECO_ENTROPY_ERR_ARG);
     CU_ASSERT_PTR_NULL(tables);
-    /* Scale 256 needs 3588 symbols: precision 11 is too small for it. */
+    /* Another list, up to the largest scale allowed: round trips at 16 bits. */
+    const uint32_t custom[] = {1, 65536, 300 * 65536, NECO_GC_SCALE_MAX};
+    CU_ASSERT_FATAL(neco_gc_tables_create(&tables, 16, custom, 4) == 0);
+    int nsym;
+    CU_ASSERT_PTR_NOT_NULL(neco_cdf_tables_cdf(tables, 3, &nsym, NULL));
+    CU_ASSERT_EQUAL(nsym, 2 * 7168 + 2);
+    int32_t values[400], idx[400];
+    uint64_t s = 21;
+    for (int i = 0; i < 400; i++) {
+        idx[i] = i % 4;
+        values[i] = (int32_t)rng_below(&s, 20001) - 10000;
+    }
+    round_trip(tables, values, idx, 400, NULL, NULL);
+    neco_cdf_tables_destroy(tables);
+    tables = NULL;
+    /* Scale 256 needs 3586 symbols: precision 11 is too small for it. */
     CU_ASSERT_EQUAL(neco_gc_tables_create(&tables, 11, NULL, 0), NECO_ENTROPY_ERR_ARG);
 }
 
@@ -389,6 +404,13 @@ static void test_vq(void)
     CU_ASSERT_EQUAL(neco_rans_encode_with_indexes(&enc, tables, bad_values, zero_idx, 1),
                     NECO_ENTROPY_ERR_ARG);
     neco_rans_encoder_release(&enc);
+    neco_cdf_tables_destroy(tables);
+    /* Same tables as train/neco_cdf.py vq_tables([[0, 0, 0, 0], [1, 0, 3, 0]], 4). */
+    const uint32_t small[] = {0, 0, 0, 0, 1, 0, 3, 0};
+    const uint32_t expect_uniform[] = {0, 4, 8, 12, 16}, expect_learned[] = {0, 4, 5, 15, 16};
+    CU_ASSERT_FATAL(neco_vq_tables_create(&tables, 4, 2, 4, small) == 0);
+    CU_ASSERT(memcmp(neco_cdf_tables_cdf(tables, 0, NULL, NULL), expect_uniform, 20) == 0);
+    CU_ASSERT(memcmp(neco_cdf_tables_cdf(tables, 1, NULL, NULL), expect_learned, 20) == 0);
     neco_cdf_tables_destroy(tables);
     CU_ASSERT_EQUAL(neco_vq_tables_create(&tables, 4, 1, 17, NULL), NECO_ENTROPY_ERR_ARG);
     CU_ASSERT_EQUAL(neco_vq_tables_create(&tables, 16, 0, 16, NULL), NECO_ENTROPY_ERR_ARG);

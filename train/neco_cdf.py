@@ -154,6 +154,18 @@ def gaussian_tables(precision, scales_q16, erf_q32):
     return out
 
 
+def vq_tables(counts, precision):
+    """CDFs of the VQ index tables (BITSTREAM.md 2.5), one per row of integer counts; a row that
+    sums to 0 gives the uniform table. Twin of entropy/vq.c neco_vq_tables_create()."""
+    out = []
+    for row in counts:
+        w = [int(c) for c in row]
+        if sum(w) == 0:
+            w = [1] * len(w)
+        out.append(cdf_from_weights(w, precision))
+    return out
+
+
 def fnv1a64(values, width=4):
     """FNV-1a 64 over the values as little-endian words of width bytes (BITSTREAM.md 2.3)."""
     h = 0xCBF29CE484222325
