@@ -11,8 +11,11 @@ enum { ROWS = 4, COLS = 64 };
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(NN_NO_CLONES)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-void nn_ref_gemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 const float *row_bias, const float *col_bias, float *c, int ldc)
+/* static, called through the wrapper below: clang 14 does not export a target_clones
+ * function under its plain name to other translation units. */
+static void
+gemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb, const float *row_bias,
+     const float *col_bias, float *c, int ldc)
 {
     for (int j0 = 0; j0 < n; j0 += COLS) {
         int nj = n - j0 < COLS ? n - j0 : COLS;
@@ -59,4 +62,10 @@ void nn_ref_gemm(int m, int n, int k, const float *a, int lda, const float *b, i
             }
         }
     }
+}
+
+void nn_ref_gemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 const float *row_bias, const float *col_bias, float *c, int ldc)
+{
+    gemm(m, n, k, a, lda, b, ldb, row_bias, col_bias, c, ldc);
 }
