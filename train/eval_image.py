@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Evaluate an image-model checkpoint on the validation set (CBSD68, never trained on) with
+real quantisation and code lengths from the integer coding tables (coding.py):
+
+  python3 train/eval_image.py train/runs/wave1/ckpt.pt [--levels 0,3,7] [--images 68] [--json out.json]
+
+Per quality level: mean bpp (all bits of y and z over the original pixel count), mean
+PSNR-RGB of the 8-bit decoded image, mean MS-SSIM (RGB average).  The image is padded to
+a multiple of 16 by edge replication, as the codec does, and cropped after decoding.
+The scale indices come from the integer h_s (float64 fake-quant, exact); a checkpoint
+trained without QAT is post-training-quantised from its calibration statistics.
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import coding  # noqa: E402
+from models import LAMBDAS  # noqa: E402
+from train_image import build_model  # noqa: E402
+
+VALID = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "img", "valid", "cbsd68")
+
+
+def load_model(path):
+    st = torch.load(path, map_location="cpu", weights_only=False)
+    model, _ = build_model(st["model_name"], st["config"])
+    model.load_state_dict(st["model"])
+    model.eval()
+    if not st.get("hs_quant"):
+        model.h_s.calibrate()
+    model.h_s.quant = True
+    return model, st
+
+
+def _gauss_window(size=11, sigma=1.5):
+    g = torch.exp(-((torch.arange(size) - size // 2).double() ** 2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def ms_ssim(a, b, max_val=255.0):
+    """MS-SSIM (Wang, Simoncelli & Bovik 2003), 5 scales with the standard weights,
+    11x11 Gaussian window (sigma 1.5), 'valid' filtering, average pooling between scales;
+    a, b: (1, 3, H, W) float64 in 0..255; returns the mean over the RGB channels."""
+    w = torch.tensor([0.0448, 0.2856, 0.3001, 0.2363, 0.1333], dtype=torch.float64)
+    g = _gauss_window()
+    gv = g.view(1, 1, -1, 1).repeat(3, 1, 1, 1)  # separable 11x11 window
+    gh = g.view(1, 1, 1, -1).repeat(3, 1, 1, 1)
+    c1, c2 = (0.01 * max_val) ** 2, (0.03 * max_val) ** 2
+    mcs = []
+    for i in range(5):
+        f = lambda t: F.conv2d(F.conv2d(t, gv, groups=3), gh, groups=3)  # noqa: E731
+        mu_a, mu_b = f(a), f(b)
+        saa, sbb, sab = f(a * a) - mu_a**2, f(b * b) - mu_b**2, f(a * b) - mu_a * mu_b
+        cs = (2 * sab + c2) / (saa + sbb + c2)
+        ssim = ((2 * mu_a * mu_b + c1) / (mu_a**2 + mu_b**2 + c1)) * cs
+        if i < 4:
+            mcs.append(F.relu(cs.mean((2, 3))))
+            a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+        else:
+            last = F.relu(ssim.mean((2, 3)))
+    vals = torch.stack(mcs + [last], 0)  # (5, 1, 3)
+    return float(torch.prod(vals ** w[:, None, None], 0).mean())
+
+
+class Evaluator:
+    def __init__(self, model):
+        self.model = model
+        _, gt = coding.gaussian_tables()
+        self.bits_y = coding.BitCounter(gt)
+        self.bits_z = coding.BitCounter(coding.factorized_tables(model.prior_z))
+
+    @torch.no_grad()
+    def code(self, img_u8, q):
+        """img_u8: (H, W, 3) uint8 -> dict(bits, bpp, psnr, msssim, escapes)."""
+        m = self.model
+        h, w, _ = img_u8.shape
+        x = torch.from_numpy(img_u8).permute(2, 0, 1)[None].float() / 255.0
+        ph, pw = (-h) % 16, (-w) % 16
+        xp = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        y = m.analysis(xp, q)
+        y_hat = torch.round(y)
+        z_hat = torch.round(m.h_a(y))
+        idx = m.h_s(z_hat.double()).round().long()
+        by, ey = self.bits_y(y_hat.long().numpy(), idx.numpy())
+        cz = torch.arange(z_hat.shape[1]).view(1, -1, 1, 1).expand_as(z_hat)
+        bz, ez = self.bits_z(z_hat.long().numpy(), cz.numpy())
+        x_hat = m.synthesis(y_hat, q)[:, :, :h, :w]
+        out = torch.round(x_hat.clamp(0, 1) * 255.0).double()
+        ref = torch.from_numpy(img_u8).permute(2, 0, 1)[None].double()
+        mse = float((out - ref).pow(2).mean())
+        return dict(bits=by + bz, bits_z=bz, bpp=(by + bz) / (h * w), psnr=10 * math.log10(255**2 / max(mse, 1e-10)),
+                    msssim=ms_ssim(out, ref), escapes=ey + ez)
+
+
+def load_images(folder, n):
+    files = sorted(glob.glob(os.path.join(folder, "*.png")))[:n]
+    return [(os.path.basename(f), np.asarray(Image.open(f).convert("RGB"))) for f in files]
+
+
+def evaluate(model, images, levels):
+    ev = Evaluator(model)
+    res = []
+    for q in levels:
+        rows = [ev.code(img, q) for _, img in images]
+        res.append(dict(level=q, lam=LAMBDAS[q],
+                        bpp=float(np.mean([r["bpp"] for r in rows])),
+                        bpp_z=float(np.mean([r["bits_z"] for r in rows]) / np.mean([i.shape[0] * i.shape[1] for _, i in images])),
+                        psnr=float(np.mean([r["psnr"] for r in rows])),
+                        msssim=float(np.mean([r["msssim"] for r in rows])),
+                        escapes=int(sum(r["escapes"] for r in rows))))
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("ckpt")
+    ap.add_argument("--valid", default=VALID)
+    ap.add_argument("--images", type=int, default=68)
+    ap.add_argument("--levels", default="all")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    model, st = load_model(a.ckpt)
+    levels = list(range(len(LAMBDAS))) if a.levels == "all" else [int(v) for v in a.levels.split(",")]
+    images = load_images(a.valid, a.images)
+    t = time.time()
+    res = evaluate(model, images, levels)
+    print("checkpoint %s: step %d, %.1f min trained, h_s QAT %s; %d images of %s; %.0f s"
+          % (a.ckpt, st["step"], st["trained_seconds"] / 60, bool(st.get("hs_quant")), len(images), a.valid, time.time() - t))
+    print("level  lambda    bpp     (z)     PSNR-RGB  MS-SSIM  escapes")
+    for r in res:
+        print("%5d  %.4f  %.4f  %.4f  %7.3f  %.5f  %d" % (r["level"], r["lam"], r["bpp"], r["bpp_z"], r["psnr"], r["msssim"], r["escapes"]))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(dict(ckpt=a.ckpt, step=st["step"], trained_minutes=st["trained_seconds"] / 60,
+                           hs_qat=bool(st.get("hs_quant")), images=len(images), results=res), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Pure-integer numpy reference of the integer hyper-synthesis h_s (ARCH.md, "h_s").
+
+Nothing here uses floating point: inputs, weights, accumulators and outputs are
+int64 numpy arrays, so this is the model the C implementation must reproduce.
+"""
+import numpy as np
+
+Z_CLAMP = 255
+
+
+def conv3x3_int(x, w, b):
+    """x (Cin, H, W) int64, w (Cout, Cin, k, k) int, b (Cout,) int: zero padding k//2,
+    stride 1 -> (Cout, H, W) int64, exact."""
+    cin, h, wd = x.shape
+    cout, _, k, _ = w.shape
+    p = k // 2
+    xp = np.zeros((cin, h + 2 * p, wd + 2 * p), dtype=np.int64)
+    xp[:, p:p + h, p:p + wd] = x
+    acc = np.zeros((cout, h, wd), dtype=np.int64)
+    w64 = w.astype(np.int64)
+    for dy in range(k):
+        for dx in range(k):
+            patch = xp[:, dy:dy + h, dx:dx + wd].reshape(cin, -1)
+            acc += (w64[:, :, dy, dx] @ patch).reshape(cout, h, wd)
+    return acc + b.astype(np.int64)[:, None, None]
+
+
+def rescale(acc, mult, shift, out_max):
+    """sat((acc * M[c] + 2^(S-1)) >> S) with an arithmetic (flooring) shift."""
+    v = acc * mult.astype(np.int64)[:, None, None]
+    if shift > 0:
+        v = (v + (np.int64(1) << np.int64(shift - 1))) >> np.int64(shift)
+    return np.clip(v, 0, out_max)
+
+
+def pixel_shuffle(x, r):
+    """(C*r*r, H, W) -> (C, H*r, W*r); input channel c*r*r + i*r + j goes to (c, r*h+i, r*w+j)."""
+    crr, h, w = x.shape
+    c = crr // (r * r)
+    return x.reshape(c, r, r, h, w).transpose(0, 3, 1, 4, 2).reshape(c, h * r, w * r)
+
+
+def hs_indices(z, layers):
+    """z: (Cz, h, w) integers; layers: list of dicts from IntHyperSynthesis.export_int
+    (numpy arrays) -> scale indices (C, 4h, 4w) int64 in [0, 63]."""
+    x = np.clip(np.asarray(z, dtype=np.int64), -Z_CLAMP, Z_CLAMP)
+    for L in layers:
+        acc = conv3x3_int(x, np.asarray(L["weight"]), np.asarray(L["bias"]))
+        # int32 accumulator: the C side relies on it; check the weights respect it
+        assert np.abs(acc).max() < 2**31, "int32 accumulator overflow"
+        x = rescale(acc, np.asarray(L["mult"]), int(L["shift"]), int(L["out_max"]))
+        if int(L["shuffle"]) > 1:
+            x = pixel_shuffle(x, int(L["shuffle"]))
+    return x

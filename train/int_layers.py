@@ -1,0 +1,170 @@
+"""Integer hyper-synthesis h_s: quantization-aware training and its exact integer form.
+
+Every layer is  acc = conv2d(x_int, w_int) + b_int        (int8 weights, int32 accumulator)
+                out = sat((acc * M[c] + 2^(S-1)) >> S)    (int64 product, arithmetic shift)
+followed, for some layers, by a pixel shuffle (a pure re-ordering).  Hidden layers
+saturate to [0, 255] (this is also their ReLU); the last layer saturates to
+[0, 63] and its output IS the scale index.  ARCH.md gives the normative text and
+hs_int_ref.py the pure-integer numpy reference.
+
+Training: in 'float' mode the layers are ordinary convs + ReLU, and each hidden
+layer keeps an EMA of its activation maximum (the calibration of its uint8 scale).
+In 'quant' mode the forward pass is the integer arithmetic above evaluated in
+floating point on integer-valued tensors, with straight-through gradients
+(Bengio et al. 2013; Jacob et al. 2018, "Quantization and training of neural
+networks for efficient integer-arithmetic-only inference").  Evaluated in float64
+it is exact (every intermediate is an integer below 2^53), so it produces
+exactly the indices of the integer reference (tested in test_hs_int.py).
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from entropy_models import bounded_clamp
+
+W_MAX = 127  # int8 weights, symmetric
+ACT_MAX = 255  # uint8 hidden activations
+M_BITS = 15  # multiplier M[c] < 2^15
+Z_CLAMP = 255  # h_s input: z clamped to [-255, 255]
+
+
+class _RoundSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return torch.round(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class _FloorSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return torch.floor(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class QConv2d(nn.Module):
+    def __init__(self, cin, cout, k, out_max, shuffle=1, final=False):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, padding=k // 2)
+        self.out_max = out_max
+        self.shuffle = shuffle
+        self.final = final
+        self.register_buffer("in_scale", torch.tensor(1.0))
+        # real value of one output integer step; final layer: 1 index step
+        self.register_buffer("out_scale", torch.tensor(1.0 if final else 0.05))
+        self.register_buffer("act_max_ema", torch.tensor(0.0))
+
+    # --- integer parameters (functions of the float ones) ---
+    def weight_scale(self):
+        w = self.conv.weight.detach()
+        s = w.abs().amax(dim=(1, 2, 3)) / W_MAX
+        return torch.where(s > 0, s, torch.ones_like(s))
+
+    def int_params(self, dtype=torch.float32):
+        """(w_int (STE), b_int (STE), M (C,), S) as tensors of `dtype`."""
+        s_w = self.weight_scale().to(dtype)
+        s_in = self.in_scale.to(dtype)
+        w = self.conv.weight.to(dtype)
+        w_int = _RoundSTE.apply(w / s_w[:, None, None, None]).clamp(-W_MAX, W_MAX)
+        # |bias| <= 2^24 keeps |acc| < 2^26: 9*64 products of |w| <= 127 and x <= 255 add < 2^24.2
+        b_int = _RoundSTE.apply(self.conv.bias.to(dtype) / (s_in * s_w)).clamp(-2**24, 2**24)
+        m = (s_in * s_w / self.out_scale.to(dtype)).double()
+        S = int(math.floor(math.log2((2**M_BITS - 1) / float(m.max()))))
+        S = max(0, min(S, 40))
+        M = torch.round(m * 2.0**S).clamp(0, 2**M_BITS - 1).to(dtype)
+        return w_int, b_int, M, S
+
+    def forward_float(self, x):
+        y = self.conv(x)
+        if not self.final:
+            y = F.relu(y)
+            if self.training:
+                with torch.no_grad():
+                    mx = y.detach().amax()
+                    if self.act_max_ema == 0:
+                        self.act_max_ema.fill_(mx)
+                    else:
+                        self.act_max_ema.mul_(0.99).add_(0.01 * mx)
+        if self.shuffle > 1:
+            y = F.pixel_shuffle(y, self.shuffle)
+        return y
+
+    def forward_quant(self, x_int):
+        w_int, b_int, M, S = self.int_params(x_int.dtype)
+        acc = F.conv2d(x_int, w_int, b_int, padding=self.conv.padding)
+        v = acc * (M / 2.0**S)[None, :, None, None]
+        if S > 0:
+            v = v + 0.5
+        out = _FloorSTE.apply(v)
+        if self.final:
+            out = bounded_clamp(out, 0.0, float(self.out_max))
+        else:
+            out = out.clamp(0.0, float(self.out_max))
+        if self.shuffle > 1:
+            out = F.pixel_shuffle(out, self.shuffle)
+        return out
+
+
+class IntHyperSynthesis(nn.Module):
+    """h_s: z (Cz, H/16) -> scale index (C, H/4).
+
+    L1 conv3x3 Cz->H1, relu            (uint8 out)
+    L2 conv3x3 H1->4*H2, relu, shuffle2 (uint8 out)
+    L3 conv3x3 H2->4*H2, relu, shuffle2 (uint8 out)
+    L4 conv3x3 H2->C                   (index out, [0, 63])
+    """
+
+    def __init__(self, cz, c, h1=64, h2=32, index_max=63):
+        super().__init__()
+        self.layers = nn.ModuleList([
+            QConv2d(cz, h1, 3, ACT_MAX),
+            QConv2d(h1, 4 * h2, 3, ACT_MAX, shuffle=2),
+            QConv2d(h2, 4 * h2, 3, ACT_MAX, shuffle=2),
+            QConv2d(h2, c, 3, index_max, final=True),
+        ])
+        self.quant = False  # False: float (calibrating), True: fake-quant (QAT / inference)
+
+    def calibrate(self):
+        """Set every hidden layer's uint8 scale from its activation-max EMA, and chain
+        in_scale = previous out_scale.  Called when switching to quant mode."""
+        prev = torch.tensor(1.0)
+        for layer in self.layers:
+            layer.in_scale.copy_(prev)
+            if not layer.final:
+                mx = float(layer.act_max_ema)
+                layer.out_scale.fill_(max(mx, 1e-3) / ACT_MAX)
+            prev = layer.out_scale.clone()
+
+    def forward(self, z_hat):
+        x = z_hat.clamp(-Z_CLAMP, Z_CLAMP)
+        if not self.quant:
+            for layer in self.layers:
+                x = layer.forward_float(x)
+            return x  # continuous index
+        for layer in self.layers:
+            x = layer.forward_quant(x)
+        return x
+
+    @torch.no_grad()
+    def export_int(self):
+        """Integer tensors for the C side and the numpy reference."""
+        out = []
+        for layer in self.layers:
+            w_int, b_int, M, S = layer.int_params(torch.float64)
+            out.append(dict(
+                weight=w_int.round().to(torch.int8),
+                bias=b_int.round().to(torch.int32),
+                mult=M.round().to(torch.int32),
+                shift=int(S),
+                out_max=int(layer.out_max),
+                shuffle=int(layer.shuffle),
+            ))
+        return out

@@ -1,0 +1,61 @@
+"""The fake-quant h_s (float64) and the pure-integer numpy reference give identical indices.
+Run: python3 train/test_hs_int.py"""
+import numpy as np
+import torch
+
+from hs_int_ref import hs_indices, pixel_shuffle
+from int_layers import IntHyperSynthesis
+
+
+def _trained_like(seed):
+    torch.manual_seed(seed)
+    hs = IntHyperSynthesis(8, 6, h1=16, h2=8)
+    with torch.no_grad():
+        for L in hs.layers:
+            L.conv.weight.normal_(0, 0.2)
+            L.conv.bias.normal_(0, 0.5)
+        hs.layers[-1].conv.bias.add_(20)  # indices away from the clamp
+    hs.train()
+    for _ in range(3):  # calibration statistics
+        hs(torch.randint(-6, 7, (2, 8, 5, 7)).float())
+    hs.calibrate()
+    hs.quant = True
+    return hs
+
+
+def test_fake_quant_equals_integer_reference():
+    for seed in range(4):
+        hs = _trained_like(seed)
+        layers = [{k: (v.numpy() if torch.is_tensor(v) else v) for k, v in L.items()} for L in hs.export_int()]
+        rng = np.random.default_rng(seed)
+        for trial in range(3):
+            z = rng.integers(-40, 41, size=(8, 3 + trial, 4 + 2 * trial))
+            if trial == 2:
+                z[0, 0, 0] = 1000  # beyond the input clamp
+            ref = hs_indices(z, layers)
+            with torch.no_grad():
+                got = hs(torch.from_numpy(z)[None].double())[0].numpy()
+            assert got.shape == ref.shape == (6, 4 * z.shape[1], 4 * z.shape[2])
+            np.testing.assert_array_equal(got, ref.astype(np.float64))
+            assert ref.min() >= 0 and ref.max() <= 63
+            assert len(np.unique(ref)) > 5  # the test exercises many indices
+
+
+def test_rounding_is_half_up_and_saturates():
+    from hs_int_ref import rescale
+    acc = np.array([[[-3, -1, 1, 3, 5, 1000000]]], dtype=np.int64)
+    out = rescale(acc, np.array([1]), 1, 255)  # (acc + 1) >> 1, then [0, 255]
+    np.testing.assert_array_equal(out[0, 0], [0, 0, 1, 2, 3, 255])
+
+
+def test_pixel_shuffle_matches_torch():
+    x = np.arange(2 * 4 * 3 * 5).reshape(8, 3, 5)
+    ref = torch.nn.functional.pixel_shuffle(torch.from_numpy(x)[None], 2)[0].numpy()
+    np.testing.assert_array_equal(pixel_shuffle(x, 2), ref)
+
+
+if __name__ == "__main__":
+    test_fake_quant_equals_integer_reference()
+    test_rounding_is_half_up_and_saturates()
+    test_pixel_shuffle_matches_torch()
+    print("ok")

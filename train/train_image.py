@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Train an image model within a wall-clock budget; seeded, logged, checkpointed, resumable.
+
+  python3 train/train_image.py --model img-wave --minutes 120 --out train/runs/wave1
+  python3 train/train_image.py --model img-wave --minutes 60 --out train/runs/wave1 --resume
+
+Schedule (each run plans over its own --minutes): Adam at --lr; during the last
+--decay-frac of the run the learning rate decays (cosine) to lr/10; during the last
+--qat-frac the integer hyper-synthesis h_s is calibrated and trained with fake
+quantisation (straight-through), and stays quantised from then on (also after --resume).
+Each batch trains one quality level, drawn uniformly; loss = lambda_q * MSE(0..255) + bpp.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from models import LAMBDAS, ImgWave  # noqa: E402
+
+
+def build_model(name, cfg=None):
+    cfg = dict(cfg or {})
+    if name == "img-wave":
+        return ImgWave(**cfg), cfg
+    if name == "img-swin":
+        from models_swin import ImgSwin
+        return ImgSwin(**cfg), cfg
+    raise SystemExit("unknown model " + name)
+
+
+def batch_from(crops, rng, bs, patch, device):
+    n, s = crops.shape[0], crops.shape[1]
+    idx = rng.integers(0, n, bs)
+    out = np.empty((bs, patch, patch, 3), dtype=np.uint8)
+    for i, j in enumerate(idx):
+        y0 = rng.integers(0, s - patch + 1)
+        x0 = rng.integers(0, s - patch + 1)
+        c = crops[j, y0:y0 + patch, x0:x0 + patch]
+        if rng.integers(2):
+            c = c[:, ::-1]
+        if rng.integers(2):
+            c = c[::-1]
+        if rng.integers(2):
+            c = c.transpose(1, 0, 2)
+        out[i] = c
+    x = torch.from_numpy(out).to(device).permute(0, 3, 1, 2).float() / 255.0
+    return x
+
+
+def save_ckpt(path, state):
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="img-wave", choices=["img-wave", "img-swin"])
+    ap.add_argument("--minutes", type=float, required=True)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init", help="start from this checkpoint's weights (fresh optimiser)")
+    ap.add_argument("--data", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "cache", "crops128.npy"))
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--patch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--fast-lr-mult", type=float, default=10.0, help="lr multiplier of gains and z density")
+    ap.add_argument("--decay-frac", type=float, default=0.2)
+    ap.add_argument("--qat-frac", type=float, default=0.1)
+    ap.add_argument("--ckpt-minutes", type=float, default=4.0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--log-every", type=int, default=200)
+    ap.add_argument("--config", default="{}", help="JSON model config for a fresh run")
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(True)  # denormals slow the CPU down by orders of magnitude
+    os.makedirs(a.out, exist_ok=True)
+    ckpt_path = os.path.join(a.out, "ckpt.pt")
+    dev = torch.device(a.device)
+    crops = np.load(a.data, mmap_mode="r")
+    assert crops.shape[1] >= a.patch
+
+    resume = a.resume and os.path.exists(ckpt_path)
+    if resume:
+        st = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model, cfg = build_model(st["model_name"], st["config"])
+        model.load_state_dict(st["model"])
+        if st.get("hs_quant"):
+            model.h_s.quant = True
+        step, trained_s = st["step"], st["trained_seconds"]
+        seed = st["seed"] + step  # a resumed run draws new batches
+        print("resumed from", ckpt_path, "step", step, "trained %.1f min" % (trained_s / 60), flush=True)
+    else:
+        seed = a.seed
+        torch.manual_seed(seed)
+        cfg = json.loads(a.config)
+        model, cfg = build_model(a.model, cfg)
+        if a.init:
+            st0 = torch.load(a.init, map_location="cpu", weights_only=False)
+            model.load_state_dict(st0["model"])
+            model.h_s.quant = bool(st0.get("hs_quant"))
+        elif hasattr(model, "init_pca"):
+            rng0 = np.random.default_rng(seed)
+            sel = np.sort(rng0.choice(len(crops), min(len(crops), 1000), replace=False))
+            ev = model.init_pca(np.asarray(crops[sel]))
+            print("PCA eigenvalues (top 8):", [round(float(v), 1) for v in ev[:8]],
+                  "kept energy %.5f" % float(ev[:model.latent].sum() / ev.sum()), flush=True)
+        step, trained_s = 0, 0.0
+    model.to(dev).train()
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+
+    # gains and the factorized density move ~lr per Adam step; at the base lr they would need
+    # thousands of steps per e-fold, so they get a larger learning rate
+    fast = [p for n, p in model.named_parameters() if n.startswith(("log_gain", "log_inv_gain", "prior_z."))]
+    slow = [p for n, p in model.named_parameters() if not n.startswith(("log_gain", "log_inv_gain", "prior_z."))]
+    opt = torch.optim.Adam([dict(params=slow, lr=a.lr, mult=1.0), dict(params=fast, lr=a.lr * a.fast_lr_mult, mult=a.fast_lr_mult)])
+    if resume and "opt" in st:
+        try:
+            opt.load_state_dict(st["opt"])
+        except ValueError as e:  # parameter set changed: start the optimiser afresh
+            print("optimiser state not loaded:", e, flush=True)
+    n_levels = len(LAMBDAS)
+    budget = a.minutes * 60.0
+    t0 = time.time()
+    last_ckpt = t0
+    stats = {q: [0.0, 0.0, 0.0, 0.0] for q in range(n_levels)}  # count, bpp, mse, bpp_z
+    last_log, last_log_step = t0, step
+    print("model", a.model, json.dumps(cfg), "params", sum(p.numel() for p in model.parameters()),
+          "decoder MACs/pixel (g_s, h_s)", model.decoder_macs_per_pixel(), flush=True)
+
+    def state():
+        return dict(model_name=a.model if not resume else st["model_name"], config=cfg,
+                    model=model.state_dict(), opt=opt.state_dict(), step=step,
+                    trained_seconds=trained_s + (time.time() - t0), seed=a.seed if not resume else st["seed"],
+                    hs_quant=bool(model.h_s.quant), lambdas=LAMBDAS,
+                    args=vars(a))
+
+    while True:
+        el = time.time() - t0
+        frac = el / budget
+        if frac >= 1.0:
+            break
+        # schedule
+        dstart = 1.0 - a.decay_frac
+        lr = a.lr if frac < dstart else a.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (frac - dstart) / a.decay_frac)))
+        for g in opt.param_groups:
+            g["lr"] = lr * g["mult"]
+        if not model.h_s.quant and frac >= 1.0 - a.qat_frac:
+            model.h_s.calibrate()
+            model.h_s.quant = True
+            print("step %d: h_s switched to integer fake-quant (QAT)" % step, flush=True)
+
+        q = int(rng.integers(n_levels))
+        x = batch_from(crops, rng, a.batch, a.patch, dev)
+        x_hat, bits_y, bits_z = model(x, q)
+        npix = x.shape[0] * x.shape[2] * x.shape[3]
+        mse = ((x_hat - x) * 255.0).pow(2).mean()
+        bpp = (bits_y + bits_z) / npix
+        loss = LAMBDAS[q] * mse + bpp
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        step += 1
+        s = stats[q]
+        s[0] += 1
+        s[1] += float(bpp.detach())
+        s[2] += float(mse.detach())
+        s[3] += float(bits_z.detach()) / npix
+
+        now = time.time()
+        if step % a.log_every == 0:
+            ips = (step - last_log_step) / (now - last_log)
+            parts = []
+            for qq in range(n_levels):
+                c, b, m, bz = stats[qq]
+                if c:
+                    parts.append("q%d %.3f(z%.3f)bpp %.2fdB" % (qq, b / c, bz / c, 10 * math.log10(255**2 / (m / c))))
+            print("step %d  %.1f min  %.2f it/s  lr %.2e  | %s" % (step, (trained_s + now - t0) / 60, ips, lr,
+                                                                "  ".join(parts)), flush=True)
+            stats = {qq: [0.0, 0.0, 0.0, 0.0] for qq in range(n_levels)}
+            last_log, last_log_step = now, step
+        if now - last_ckpt > a.ckpt_minutes * 60:
+            save_ckpt(ckpt_path, state())
+            last_ckpt = now
+    save_ckpt(ckpt_path, state())
+    print("done: step %d, %.1f min trained in total; checkpoint %s" % (step, state()["trained_seconds"] / 60, ckpt_path),
+          flush=True)
+
+
+if __name__ == "__main__":
+    main()
