@@ -70,7 +70,8 @@ int neco_rans_decode_with_indexes(neco_rans_decoder *dec, const neco_cdf_tables 
 int neco_rans_decode_bits(neco_rans_decoder *dec, int nbits, uint32_t *value);
 /* NECO_ENTROPY_OK when the whole stream was consumed and every state is back at its initial
  * value L, as after decoding exactly what the encoder wrote; NECO_ENTROPY_ERR_CORRUPT
- * otherwise. A cheap integrity check for the end of a payload. */
+ * otherwise. It catches most damage (random corruption rarely ends in exactly that state), but it
+ * is no checksum: the container's CRC is. */
 int neco_rans_decoder_finish(const neco_rans_decoder *dec);
 
 #endif

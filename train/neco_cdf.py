@@ -16,6 +16,7 @@ Usage:
   python3 train/neco_cdf.py check     tests/data/entropy entropy/gaussian_tables.c  (ctest)
 """
 
+import bisect
 import decimal
 import os
 import sys
@@ -166,6 +167,186 @@ def vq_tables(counts, precision):
     return out
 
 
+# ---------------------------------------------------------------------------------------
+# A second, independent implementation of the stream (BITSTREAM.md 2.1 and 2.4), written from
+# the text of the spec: slow, but it proves the text is enough to code neco streams bit for bit.
+# `check` re-encodes and decodes the C golden stream with it.
+
+RANS_L = 1 << 31
+RANS_LANES = 2
+
+
+class RansEncoder:
+    """Collects operations in decoding order; flush() codes them backwards."""
+
+    def __init__(self):
+        self.ops = []  # (start, freq, precision)
+
+    def raw(self, value, nbits):
+        while nbits > 0:
+            b = min(nbits, 16)
+            self.ops.append((value & ((1 << b) - 1), 1, b))
+            value >>= b
+            nbits -= b
+
+    def symbol(self, value, cdf, offset, has_escape):
+        n = len(cdf) - 1
+        precision = cdf[-1].bit_length() - 1
+        regular = n - 1 if has_escape else n
+        u = value - offset
+        if 0 <= u < regular:
+            self.ops.append((cdf[u], cdf[u + 1] - cdf[u], precision))
+            return
+        if not has_escape:
+            raise ValueError("value outside a table without escape")
+        self.ops.append((cdf[regular], cdf[regular + 1] - cdf[regular], precision))
+        e = 2 * (-u) - 1 if u < 0 else 2 * (u - regular)
+        m = e + 1
+        length = m.bit_length() - 1
+        self.raw(length, 6)
+        self.raw(m & ((1 << length) - 1), length)
+
+    def flush(self):
+        x = [RANS_L] * RANS_LANES
+        words = []
+        for j in range(len(self.ops) - 1, -1, -1):
+            start, freq, precision = self.ops[j]
+            v = x[j % RANS_LANES]
+            if v >= ((RANS_L >> precision) << 32) * freq:
+                words.append(v & 0xFFFFFFFF)
+                v >>= 32
+            x[j % RANS_LANES] = (v // freq << precision) + v % freq + start
+        out = b"".join(v.to_bytes(8, "little") for v in x)
+        out += b"".join(w.to_bytes(4, "little") for w in reversed(words))
+        self.ops = []
+        return out
+
+
+class RansDecoder:
+    """Raises ValueError on a truncated or corrupt stream."""
+
+    def __init__(self, data):
+        if len(data) < 8 * RANS_LANES:
+            raise ValueError("truncated")
+        self.x = [int.from_bytes(data[8 * k:8 * k + 8], "little") for k in range(RANS_LANES)]
+        if any(v < RANS_L or v >= 1 << 63 for v in self.x):
+            raise ValueError("corrupt")
+        self.data, self.pos = data, 8 * RANS_LANES
+
+    def _op(self, precision, find):
+        v = self.x[0]
+        slot = v & ((1 << precision) - 1)
+        sym, start, freq = find(slot)
+        v = freq * (v >> precision) + slot - start
+        if v < RANS_L:
+            if len(self.data) - self.pos < 4:
+                raise ValueError("truncated")
+            v = v << 32 | int.from_bytes(self.data[self.pos:self.pos + 4], "little")
+            self.pos += 4
+        self.x = self.x[1:] + [v]
+        return sym
+
+    def raw(self, nbits):
+        value, shift = 0, 0
+        while shift < nbits:
+            b = min(nbits - shift, 16)
+            value |= self._op(b, lambda slot: (slot, slot, 1)) << shift
+            shift += b
+        return value
+
+    def symbol(self, cdf, offset, has_escape):
+        n = len(cdf) - 1
+        precision = cdf[-1].bit_length() - 1
+
+        def find(slot):
+            s = bisect.bisect_right(cdf, slot) - 1
+            return s, cdf[s], cdf[s + 1] - cdf[s]
+
+        s = self._op(precision, find)
+        if not has_escape or s < n - 1:
+            return offset + s
+        length = self.raw(6)
+        if length > 34:
+            raise ValueError("corrupt")
+        e = ((1 << length) | self.raw(length)) - 1
+        u = -((e + 1) // 2) if e & 1 else (n - 1) + e // 2
+        if not -(1 << 31) <= offset + u < 1 << 31:
+            raise ValueError("corrupt")
+        return offset + u
+
+    def finish(self):
+        return self.pos == len(self.data) and all(v == RANS_L for v in self.x)
+
+
+def _splitmix64(seed):
+    # The generator of tests/test_entropy_tables.c.
+    state = seed
+    while True:
+        state = (state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        yield z ^ (z >> 31)
+
+
+def golden_case(precision=20):
+    """The tables and symbols of tests/data/entropy/golden_mixed.bin, as golden_make() in
+    tests/test_entropy_tables.c makes them: [(cdf, offset, has_escape, value) or
+    ("bits", nbits, value)] in stream order."""
+    fact = []
+    for c in range(4):
+        n = 9 + 4 * c + 1
+        w = [(1 + (i if i < (n - 1) // 2 else n - 2 - i)) * (c + 1) * 1000 for i in range(n - 1)]
+        fact.append((cdf_from_weights(w + [3], precision), -((n - 1) // 2)))
+    erf = erf_table()
+    scales = default_scales_q16()
+    gauss = gaussian_tables(precision, scales, erf)
+    vq = vq_tables([[(i * 37) % 11 for i in range(64)], [0] * 64], precision)
+    rng = _splitmix64(20261127)
+    items = []
+    for i in range(256):
+        cdf, off = fact[i % 4]
+        items.append((cdf, off, True, next(rng) % 15 - 7 + (1000 if i % 97 == 0 else 0)))
+    for i in range(1500):
+        t = next(rng) % 64
+        spread = (scales[t] * 2 >> 16) + 1
+        v = next(rng) % (2 * spread + 1) - spread
+        if i % 211 == 0:
+            v = -(1 << 31) if i % 2 else (1 << 31) - 1 - i
+        items.append((gauss[t][1], gauss[t][0], True, v))
+    for i in range(400):
+        items.append((vq[i % 2], 0, False, next(rng) % 64))
+    for i in range(8):
+        items.append(("bits", 32 - 4 * i, (next(rng) & 0xFFFFFFFF) >> (4 * i)))
+    return items
+
+
+def check_golden(path):
+    """True when this module's own coder writes and reads the C golden stream identically."""
+    items = golden_case()
+    enc = RansEncoder()
+    for it in items:
+        if it[0] == "bits":
+            enc.raw(it[2], it[1])
+        else:
+            enc.symbol(it[3], it[0], it[1], it[2])
+    with open(path, "rb") as f:
+        golden = f.read()
+    if enc.flush() != golden:
+        sys.stderr.write("the Python encoder does not write %s\n" % path)
+        return False
+    dec = RansDecoder(golden)
+    for it in items:
+        got = dec.raw(it[1]) if it[0] == "bits" else dec.symbol(it[0], it[1], it[2])
+        if got != (it[2] if it[0] == "bits" else it[3]):
+            sys.stderr.write("the Python decoder misreads %s\n" % path)
+            return False
+    if not dec.finish():
+        sys.stderr.write("the Python decoder does not end %s cleanly\n" % path)
+        return False
+    return True
+
+
 def fnv1a64(values, width=4):
     """FNV-1a 64 over the values as little-endian words of width bytes (BITSTREAM.md 2.3)."""
     h = 0xCBF29CE484222325
@@ -244,7 +425,8 @@ def write_fixtures(folder):
 
 
 def check(folder, c_tables_path):
-    """Exit status 0 when the committed fixtures and C tables are what this twin writes now."""
+    """Exit status 0 when the committed fixtures and C tables are what this twin writes now, and
+    when the Python coder writes and reads the C golden stream byte for byte."""
     import io
     import tempfile
 
@@ -256,6 +438,8 @@ def check(folder, c_tables_path):
                 if a.read() != b.read():
                     sys.stderr.write("%s differs from the Python twin\n" % name)
                     ok = False
+    if not check_golden(os.path.join(folder, "golden_mixed.bin")):
+        ok = False
     out = io.StringIO()
     write_c_tables(out)
     with open(c_tables_path) as f:
