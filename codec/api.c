@@ -6,6 +6,7 @@
 #include "container.h"
 #include "models.h"
 #include "parallel.h"
+#include "sha256.h"
 #include "nets/ops.h"
 
 #include <stdarg.h>
@@ -530,4 +531,67 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
     }
     out->info = info;
     return NECO_OK;
+}
+
+/* ---- Conformance digests ------------------------------------------------------------------ */
+
+static void hash_samples(sha256_state *h, const void *data, size_t count, size_t width)
+{
+    const uint8_t *p = data;
+    uint8_t buf[4096];
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (width == 1) {
+            buf[n] = p[i];
+        } else if (width == 2) {
+            store_u16(buf + n, ((const uint16_t *)data)[i]);
+        } else {
+            store_u32(buf + n, ((const uint32_t *)data)[i]);
+        }
+        n += width;
+        if (n > sizeof buf - 4) {
+            sha256_update(h, buf, n);
+            n = 0;
+        }
+    }
+    sha256_update(h, buf, n);
+}
+
+neco_status neco_stream_digests(neco_context *ctx, const uint8_t *data, size_t size,
+                                uint8_t output_sha256[32], uint8_t symbols_sha256[32])
+{
+    if (!ctx || !data || !output_sha256 || !symbols_sha256)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
+    neco_decoded dec;
+    neco_status st = neco_decode(ctx, data, size, &dec);
+    if (st != NECO_OK)
+        return st;
+    sha256_state h;
+    sha256_init(&h);
+    if (dec.info.media == NECO_MEDIA_IMAGE)
+        hash_samples(&h, dec.image.data,
+                     (size_t)dec.image.width * dec.image.height * dec.image.channels,
+                     dec.image.bit_depth / 8);
+    else
+        hash_samples(&h, dec.audio.data, (size_t)dec.audio.frames * dec.audio.channels,
+                     neco_sample_size(dec.audio.format));
+    sha256_final(&h, output_sha256);
+    const codec_model *model = codec_find_model(dec.info.model);
+    void *state;
+    if ((st = codec_model_state(ctx, model, &state)) == NECO_OK) {
+        sha256_init(&h);
+        size_t pos = dec.info.header_size;
+        for (uint32_t i = 0; i < dec.info.units && st == NECO_OK; i++) {
+            const uint8_t *payload;
+            size_t len;
+            st = container_next_unit(ctx, &dec.info, data, size, &pos, i, &payload, &len);
+            if (st == NECO_OK && model->unit_symbols)
+                st = model->unit_symbols(ctx, state, &dec.info, i, payload, len, &h);
+            else if (st == NECO_OK)
+                sha256_update(&h, payload, len);
+        }
+        sha256_final(&h, symbols_sha256);
+    }
+    neco_decoded_free(&dec);
+    return st;
 }

@@ -701,6 +701,32 @@ done:
     return st;
 }
 
+static neco_status wave_unit_symbols(neco_context *ctx, void *state, const neco_info *info,
+                                     uint32_t index, const uint8_t *payload, size_t size,
+                                     sha256_state *hash)
+{
+    const wave_state *s = state;
+    uint32_t x0, y0, w, h;
+    codec_tile_rect(info, index, &x0, &y0, &w, &h);
+    int hz = (int)round_up(h, WAVE_STRIDE) / WAVE_STRIDE;
+    int wz = (int)round_up(w, WAVE_STRIDE) / WAVE_STRIDE;
+    size_t nz = (size_t)s->CZ * hz * wz, ny = (size_t)s->C * 16 * hz * wz;
+    int32_t *zq = malloc(sizeof(int32_t) * nz), *yq = malloc(sizeof(int32_t) * ny);
+    int32_t *idx = malloc(sizeof(int32_t) * ny);
+    neco_status st = !zq || !yq || !idx ? codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory")
+                                        : wave_decode_symbols(ctx, s, index, payload, size, hz,
+                                                              wz, zq, yq, idx);
+    for (size_t i = 0; st == NECO_OK && i < nz + ny; i++) {
+        uint8_t le[4];
+        store_u32(le, (uint32_t)(i < nz ? zq[i] : yq[i - nz]));
+        sha256_update(hash, le, 4);
+    }
+    free(zq);
+    free(yq);
+    free(idx);
+    return st;
+}
+
 neco_status img_wave_tile_symbols(neco_context *ctx, const uint8_t *data, size_t size,
                                   uint32_t index, int32_t **z, size_t *nz, int32_t **y,
                                   size_t *ny)
@@ -758,4 +784,5 @@ const codec_model codec_model_img_wave = {
     .layout = wave_layout,
     .encode_tile = wave_encode_tile,
     .decode_tile = wave_decode_tile,
+    .unit_symbols = wave_unit_symbols,
 };

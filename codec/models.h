@@ -5,6 +5,8 @@
 #include "buffer.h"
 #include "context.h"
 
+struct sha256_state;
+
 typedef struct codec_model {
     const char *id;
     const char *description;
@@ -28,6 +30,11 @@ typedef struct codec_model {
     neco_status (*decode_tile)(neco_context *ctx, void *state, const neco_info *info,
                                uint32_t index, const uint8_t *payload, size_t size,
                                neco_image *image);
+    /* Feeds the entropy-decoded symbols of unit `index` to the hash (int32 little-endian, in
+     * coding order), for conformance digests; NULL: the payload bytes are the symbols. */
+    neco_status (*unit_symbols)(neco_context *ctx, void *state, const neco_info *info,
+                                uint32_t index, const uint8_t *payload, size_t size,
+                                struct sha256_state *hash);
     neco_status (*encode_chunk)(neco_context *ctx, void *state, const neco_audio *audio,
                                 const neco_info *info, uint32_t index, bytebuf *out);
     neco_status (*decode_chunk)(neco_context *ctx, void *state, const neco_info *info,
@@ -60,5 +67,6 @@ void codec_chunk_span(const neco_info *info, uint32_t index, uint64_t *first, ui
 
 extern const codec_model codec_model_raw;
 extern const codec_model codec_model_img_wave;
+extern const codec_model codec_model_aud_wave;
 
 #endif

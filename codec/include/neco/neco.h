@@ -189,6 +189,17 @@ NECO_API neco_status neco_decode(neco_context *context, const uint8_t *data, siz
                                  neco_decoded *out);
 NECO_API void neco_decoded_free(neco_decoded *decoded);
 
+/*
+ * Conformance digests of a stream (conformance/BITSTREAM.md section 4): output_sha256 is the
+ * SHA-256 of the decoded samples in little-endian order (as neco_decoded holds them: 8-bit
+ * samples as bytes, wider ones as 2- or 4-byte little-endian words, interleaved); symbols_sha256
+ * the SHA-256 of every unit's entropy-decoded symbols in stream order (each symbol as a 4-byte
+ * little-endian two's-complement integer, in the order the payload codes them; for models
+ * without entropy coding, the payload bytes themselves).
+ */
+NECO_API neco_status neco_stream_digests(neco_context *context, const uint8_t *data, size_t size,
+                                         uint8_t output_sha256[32], uint8_t symbols_sha256[32]);
+
 /* Frees memory returned by the library. */
 NECO_API void neco_free(void *pointer);
 

@@ -1,0 +1,163 @@
+"""Makes the conformance streams and their MANIFEST (conformance/README.md).
+
+Inputs are generated here (synthetic images and tones, crops of a validation photo), coded with
+the `neco` CLI, and the expected checksums are the digests that `neco info` prints with the
+ref backend (ARCHITECTURE.md: the ref backend defines conformance output).
+
+usage: python3 conformance/make_streams.py path/to/neco [--weights DIR]
+Rerun whenever a model's weights or the bitstream change; commit the result."""
+import argparse
+import math
+import os
+import random
+import struct
+import subprocess
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STREAMS = os.path.join(HERE, "streams")
+PHOTO = "/work/shared/data/img/valid/cbsd68"
+
+
+def photo(w, h, index=0):
+    files = sorted(os.listdir(PHOTO))
+    img = np.asarray(Image.open(os.path.join(PHOTO, files[index])).convert("RGB"))
+    return img[40:40 + h, 60:60 + w]
+
+
+def synthetic(w, h, c, depth, seed):
+    rnd = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    planes = []
+    for k in range(c):
+        v = 0.5 + 0.35 * np.sin(xx * 0.11 + k) * np.cos(yy * 0.07 - k) + rnd.normal(0, 0.03, (h, w))
+        planes.append(np.clip(v, 0, 1))
+    a = np.stack(planes, -1)
+    top = 255 if depth == 8 else 65535
+    return np.round(a * top).astype(np.uint8 if depth == 8 else np.uint16)
+
+
+def save_png(path, arr):
+    if arr.dtype == np.uint16:
+        # Pillow writes 16-bit only for single-channel images; write the rest with the PNG
+        # writer of numpy-free code below.
+        write_png16(path, arr)
+    else:
+        mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
+        Image.fromarray(arr[..., 0] if mode == "L" else arr, mode).save(path)
+
+
+def write_png16(path, arr):
+    import zlib
+    h, w, c = arr.shape
+    color = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    raw = b"".join(b"\0" + arr[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, color, 0, 0, 0))
+    data += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    open(path, "wb").write(data)
+
+
+def write_wav(path, samples, rate, fmt):
+    """samples: (frames, channels) float in [-1, 1]; fmt: s16, s24, s32 or f32."""
+    frames, ch = samples.shape
+    if fmt == "f32":
+        data, tag, bits = samples.astype("<f4").tobytes(), 3, 32
+    else:
+        bits = {"s16": 16, "s24": 24, "s32": 32}[fmt]
+        top = 2 ** (bits - 1) - 1
+        ints = np.round(samples * top).astype(np.int64)
+        if bits == 24:
+            b = ints.astype("<i4").tobytes()
+            data = b"".join(b[i:i + 3] for i in range(0, len(b), 4))
+        else:
+            data = ints.astype("<i2" if bits == 16 else "<i4").tobytes()
+        tag = 1
+    extensible = ch > 2
+    fmt_chunk = struct.pack("<HHIIHH", 0xFFFE if extensible else tag, ch, rate, rate * ch * bits // 8, ch * bits // 8, bits)
+    if extensible:
+        # KSDATAFORMAT_SUBTYPE_PCM / _IEEE_FLOAT: {0000000T-0000-0010-8000-00AA00389B71}
+        guid = struct.pack("<I", tag) + bytes([0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71])
+        fmt_chunk += struct.pack("<HHI", 22, bits, (1 << ch) - 1) + guid
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt_chunk)) + fmt_chunk + b"data" + struct.pack("<I", len(data)) + data
+    open(path, "wb").write(b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+def tone(frames, ch, rate, seed):
+    rnd = random.Random(seed)
+    t = np.arange(frames) / rate
+    out = np.zeros((frames, ch))
+    for k in range(ch):
+        f = rnd.uniform(110, 1500)
+        out[:, k] = 0.4 * np.sin(2 * math.pi * f * t) + 0.1 * np.sin(2 * math.pi * 3.1 * f * t + k)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("neco")
+    ap.add_argument("--weights", default=os.path.join(HERE, "..", "weights"))
+    ap.add_argument("--out", default=STREAMS)
+    a = ap.parse_args()
+    streams = a.out
+    os.makedirs(streams, exist_ok=True)
+    for f in os.listdir(streams):
+        if f.endswith(".neco") or f == "MANIFEST":
+            os.remove(os.path.join(streams, f))
+    tmp = tempfile.mkdtemp()
+    jobs = []  # (name, input path, encode options, description)
+
+    def img(name, arr, opts, desc):
+        p = os.path.join(tmp, name + ".png")
+        save_png(p, arr)
+        jobs.append((name, p, opts, desc))
+
+    def aud(name, samples, rate, fmt, desc):
+        p = os.path.join(tmp, name + ".wav")
+        write_wav(p, samples, rate, fmt)
+        jobs.append((name, p, ["--model", "raw"], desc))
+
+    # img-wave: every quality level on two photo crops, then odd sizes, gray, 16-bit, tiles.
+    for q in range(1, 9):
+        img("wave_photo_q%d" % q, photo(128, 96, 0), ["--model", "img-wave", "--quality", str(q)], "img-wave, photo 128x96, quality %d" % q)
+        img("wave_photo2_q%d" % q, photo(80, 64, 5), ["--model", "img-wave", "--quality", str(q)], "img-wave, photo 80x64, quality %d" % q)
+    img("wave_1x1", synthetic(1, 1, 3, 8, 1), ["--model", "img-wave", "--quality", "4"], "img-wave 1x1")
+    img("wave_3x5", synthetic(3, 5, 3, 8, 2), ["--model", "img-wave", "--quality", "4"], "img-wave 3x5")
+    img("wave_4097x17", synthetic(4097, 17, 3, 8, 3), ["--model", "img-wave", "--quality", "4"], "img-wave 4097x17, 5 tiles")
+    img("wave_gray", synthetic(61, 47, 1, 8, 4), ["--model", "img-wave", "--quality", "5"], "img-wave gray 61x47")
+    img("wave_rgb16", synthetic(40, 24, 3, 16, 5), ["--model", "img-wave", "--quality", "6"], "img-wave RGB 16-bit 40x24")
+    # raw images
+    img("raw_1x1", synthetic(1, 1, 3, 8, 6), ["--model", "raw"], "raw 1x1 RGB")
+    img("raw_3x5_gray16", synthetic(3, 5, 1, 16, 7), ["--model", "raw"], "raw 3x5 gray 16-bit")
+    img("raw_4097x17", synthetic(4097, 17, 3, 8, 8), ["--model", "raw"], "raw 4097x17 RGB, 17 tiles")
+    img("raw_gray_alpha", synthetic(30, 20, 2, 8, 9), ["--model", "raw"], "raw gray+alpha 30x20")
+    img("raw_rgba16", synthetic(33, 33, 4, 16, 10), ["--model", "raw"], "raw RGBA 16-bit 33x33")
+    img("raw_rgba_tiles", synthetic(300, 260, 4, 8, 11), ["--model", "raw"], "raw RGBA 300x260, 4 tiles")
+    # raw audio: shorter than a chunk, many chunks, mono, stereo, multichannel, formats
+    aud("raw_mono_short", tone(100, 1, 16000, 1), 16000, "s16", "raw mono 16-bit, 100 frames")
+    aud("raw_mono_chunks", tone(16384 * 3 + 5, 1, 8000, 2), 8000, "s16", "raw mono 16-bit, 4 chunks")
+    aud("raw_stereo_s24", tone(20000, 2, 44100, 3), 44100, "s24", "raw stereo 24-bit, 2 chunks")
+    aud("raw_6ch_f32", tone(1000, 6, 48000, 4), 48000, "f32", "raw 6 channels float")
+    aud("raw_stereo_s32", tone(300, 2, 22050, 5), 22050, "s32", "raw stereo 32-bit")
+    aud("raw_empty", tone(0, 1, 16000, 6), 16000, "s16", "raw, no frames")
+
+    lines = ["# conformance streams: name, SHA-256 of the ref decoder's output, SHA-256 of the",
+             "# entropy-decoded symbols (BITSTREAM.md section 4), description. Made by",
+             "# conformance/make_streams.py; check with: neco conformance conformance/streams"]
+    for name, src, opts, desc in jobs:
+        out = os.path.join(streams, name + ".neco")
+        subprocess.run([a.neco, "encode", src, out, "--backend", "ref", "--threads", "1", "--weights", a.weights, "--quiet"] + opts, check=True)
+        info = subprocess.run([a.neco, "info", out, "--backend", "ref", "--weights", a.weights], check=True, capture_output=True, text=True).stdout
+        d = {k.strip(): v.strip() for k, v in (l.split(":", 1) for l in info.splitlines() if ":" in l)}
+        lines.append("%s %s %s %s" % (name + ".neco", d["output sha256"], d["symbols sha256"], desc))
+    open(os.path.join(streams, "MANIFEST"), "w").write("\n".join(lines) + "\n")
+    print("%d streams in %s" % (len(jobs), streams))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+# The conformance suite (conformance/README.md) with the CLI's runner: the ref backend must
+# reproduce every checksum exactly with 1 and 2 threads; oneDNN must decode the same symbols
+# and stay within 1 level (8-bit) of ref; every damaged copy of every stream must be refused.
+set(NECO_STREAMS ${PROJECT_SOURCE_DIR}/conformance/streams)
+if(EXISTS ${NECO_STREAMS}/MANIFEST)
+  set(runner $<TARGET_FILE:neco_cli> conformance ${NECO_STREAMS} --weights ${PROJECT_SOURCE_DIR}/weights)
+  add_test(NAME conformance_ref_t1 COMMAND ${runner} --backend ref --threads 1)
+  add_test(NAME conformance_ref_t2 COMMAND ${runner} --backend ref --threads 2)
+  if(NECO_WITH_ONEDNN)
+    add_test(NAME conformance_onednn COMMAND ${runner} --backend onednn --tolerance 1)
+  endif()
+  add_test(NAME conformance_sweep COMMAND ${runner} --sweep --quiet)
+endif()
