@@ -1,8 +1,9 @@
 """Agreement fixture of the C image codec with PyTorch (issue 6, "Agreement with training").
 
 Encodes a small crop with the C `neco` CLI, then decodes that SAME bitstream in Python, from
-BITSTREAM.md alone (train/neco_rans.py for the entropy stream, train/hs_int_ref.py for the
-integer h_s, train/ref_decode.py for g_s and the wavelet in PyTorch).  Writes, per quality:
+BITSTREAM.md alone (train/neco_container.py for the container, neco_cdf.RansDecoder for the
+entropy stream, train/hs_int_ref.py for the integer h_s, train/ref_decode.py for g_s and the
+wavelet in PyTorch).  Writes, per quality:
   tests/data/codec/agree_qN.neco      the stream (made by C)
   tests/data/codec/agree_qN.sym       int32 LE: z_hat then y_hat as decoded by Python
   tests/data/codec/agree_qN.pt.png    the image PyTorch decodes from it
@@ -22,7 +23,7 @@ from safetensors.numpy import load_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import neco_cdf  # noqa: E402
-import neco_rans  # noqa: E402
+import neco_container  # noqa: E402
 import ref_decode  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,27 +31,32 @@ OUT = os.path.join(HERE, "..", "tests", "data", "codec")
 SOURCE = "/work/shared/data/img/valid/cbsd68"
 
 
+PRECISION = 20  # BITSTREAM.md 2.5 and 3.1
+
+
 def tables(W):
-    prec = int(neco_cdf.PRECISION if hasattr(neco_cdf, "PRECISION") else 20)
+    """[(cdf, offset)] of the factorized z tables and of the Gaussian y tables."""
     cdf, lengths, offsets = W["z.cdf"], W["z.cdf_length"], W["z.offset"]
     z, at = [], 0
     for c in range(len(lengths)):
-        z.append(neco_rans.Table(cdf[at: at + lengths[c]], int(offsets[c]), True, prec))
+        z.append(([int(v) for v in cdf[at: at + lengths[c]]], int(offsets[c])))
         at += lengths[c]
-    erf = neco_cdf.erf_table()
-    y = [neco_rans.Table(c, off, True, prec) for off, c in neco_cdf.gaussian_tables(prec, [int(s) for s in W["y.scales_q16"]], erf)]
+    scales = [int(s) for s in W["y.scales_q16"]]
+    y = [(c, off) for off, c in neco_cdf.gaussian_tables(PRECISION, scales, neco_cdf.erf_table())]
     return z, y
 
 
 def decode_tile(W, ztab, ytab, payload, w, h):
     hp, wp = -(-h // 16) * 16, -(-w // 16) * 16
     cz, c = len(W["z.cdf_length"]), W["gain"].shape[1]
-    d = neco_rans.Decoder(payload)
-    z = np.array([d.symbol(ztab[i // ((hp // 16) * (wp // 16))]) for i in range(cz * (hp // 16) * (wp // 16))], dtype=np.int64)
+    d = neco_cdf.RansDecoder(payload)
+    plane = (hp // 16) * (wp // 16)
+    z = np.array([d.symbol(*ztab[i // plane], True) for i in range(cz * plane)], dtype=np.int64)
     z = z.reshape(cz, hp // 16, wp // 16)
     idx = ref_decode.hs_from_file(W, z).reshape(-1)
-    y = np.array([d.symbol(ytab[int(k)]) for k in idx], dtype=np.int64).reshape(c, hp // 4, wp // 4)
-    d.finish()
+    y = np.array([d.symbol(*ytab[int(k)], True) for k in idx], dtype=np.int64).reshape(c, hp // 4, wp // 4)
+    if not d.finish():
+        raise SystemExit("the Python decoder finds the stream incomplete")
     return z, y
 
 
@@ -69,7 +75,7 @@ def main():
         stream = os.path.join(OUT, "agree_q%d.neco" % q)
         subprocess.run([neco, "encode", png, stream, "--model", "img-wave", "--quality", str(q), "--backend", "ref",
                         "--weights", os.path.dirname(os.path.abspath(weights)), "--quiet"], check=True)
-        box = neco_rans.Container(open(stream, "rb").read())
+        box = neco_container.Container(open(stream, "rb").read())
         assert box.quality == q and len(box.units) == 1
         x0, y0, w, h = box.tile_rect(0)
         z, y = decode_tile(W, ztab, ytab, box.units[0], w, h)
