@@ -50,8 +50,9 @@ int nn_conv2d(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, const flo
          ew = (long)p->dilation_w * (w->shape[3] - 1) + 1;
     long ih = (long)x->shape[2] + 2L * p->pad_h, iw = (long)x->shape[3] + 2L * p->pad_w;
     if (ih < eh || iw < ew) return NN_ERR_ARG;
-    int shape[4] = {x->shape[0], o, (int)((ih - eh) / p->stride_h + 1),
-                    (int)((iw - ew) / p->stride_w + 1)};
+    long oh = (ih - eh) / p->stride_h + 1, ow = (iw - ew) / p->stride_w + 1;
+    if (oh > INT_MAX || ow > INT_MAX) return NN_ERR_ARG;
+    int shape[4] = {x->shape[0], o, (int)oh, (int)ow};
     int rc = prepare_out(y, 4, shape);
     return rc ? rc : ctx->ops->conv2d(ctx, x, w, b, p, y);
 }

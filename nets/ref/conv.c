@@ -77,6 +77,53 @@ static void conv_task(void *arg, int t)
     free(col);
 }
 
+/* One input channel per group (depthwise convs): im2col would copy every input KH KW times
+ * for a one-row GEMM, so the taps are applied directly, one output plane per task. Each
+ * output still sums its taps from 0 in (ky, kx) order and adds the bias last, the definition
+ * of ops.h; the inner loop runs along an output row, so it vectorises when stride_w is 1. */
+static void depthwise_task(void *arg, int t)
+{
+    conv_job *j = arg;
+    const nn_conv_params *p = j->p;
+    const nn_tensor *x = j->x;
+    int o = j->y->shape[1], s = t / o, oc = t % o, g = oc / j->og;
+    int h = x->shape[2], w = x->shape[3];
+    const float *xc = x->data + ((size_t)s * x->shape[1] + g) * h * w;
+    const float *wc = j->w->data + (size_t)oc * j->kh * j->kw;
+    float *yc = j->y->data + ((size_t)s * o + oc) * j->pout;
+    for (size_t i = 0; i < j->pout; i++)
+        yc[i] = 0.0f;
+    for (int ky = 0; ky < j->kh; ky++) {
+        for (int kx = 0; kx < j->kw; kx++) {
+            float wv = wc[ky * j->kw + kx];
+            /* Output columns whose input column ox stride - pad + kx dilation is inside. */
+            int off = kx * p->dilation_w - p->pad_w, x0 = 0, x1 = j->wo;
+            while (x0 < x1 && x0 * p->stride_w + off < 0)
+                x0++;
+            while (x1 > x0 && (x1 - 1) * p->stride_w + off >= w)
+                x1--;
+            for (int oy = 0; oy < j->ho; oy++) {
+                int iy = oy * p->stride_h - p->pad_h + ky * p->dilation_h;
+                if (iy < 0 || iy >= h) continue;
+                const float *xr = xc + (size_t)iy * w + off;
+                float *yr = yc + (size_t)oy * j->wo;
+                if (p->stride_w == 1) {
+                    for (int ox = x0; ox < x1; ox++)
+                        yr[ox] += wv * xr[ox];
+                } else {
+                    for (int ox = x0; ox < x1; ox++)
+                        yr[ox] += wv * xr[(size_t)ox * p->stride_w];
+                }
+            }
+        }
+    }
+    if (j->b) {
+        float bias = j->b[oc];
+        for (size_t i = 0; i < j->pout; i++)
+            yc[i] += bias;
+    }
+}
+
 int nn_ref_conv2d(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, const float *b,
                   const nn_conv_params *p, nn_tensor *y)
 {
@@ -89,6 +136,10 @@ int nn_ref_conv2d(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, const
     j.ho = y->shape[2], j.wo = y->shape[3];
     j.pout = (size_t)j.ho * j.wo;
     j.nchunks = (int)((j.pout + CHUNK - 1) / CHUNK);
+    if (j.cg == 1 && j.kh * j.kw > 1) {
+        nn_pool_run(ctx->pool, depthwise_task, &j, x->shape[0] * y->shape[1]);
+        return NN_OK;
+    }
     nn_pool_run(ctx->pool, conv_task, &j, x->shape[0] * p->groups * j.nchunks);
     return j.failed ? NN_ERR_NOMEM : NN_OK;
 }
