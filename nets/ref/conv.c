@@ -206,13 +206,18 @@ static void tconv_task(void *arg, int t)
             for (int bb = 0; bb < ph->nkx; bb++, row++) {
                 int cx = (ph->kx[bb] * p->dilation_w - ph->rx) / p->stride_w;
                 float *dst = col + (size_t)row * n;
+                /* iy = Q_y - c_ky with Q_y = (oy0 + pad - ry) / stride + qy (exact). */
+                int by = (ph->oy0 + p->pad_h - ph->ry) / p->stride_h - cy;
+                int bx = (ph->ox0 + p->pad_w - ph->rx) / p->stride_w - cx;
+                int qy = q0 / ph->nx, qx = q0 % ph->nx;
                 for (int q = 0; q < n; q++) {
-                    int qy = (q0 + q) / ph->nx, qx = (q0 + q) % ph->nx;
-                    int oy = ph->oy0 + qy * p->stride_h, ox = ph->ox0 + qx * p->stride_w;
-                    int iy = (oy + p->pad_h - ph->ry) / p->stride_h - cy;
-                    int ix = (ox + p->pad_w - ph->rx) / p->stride_w - cx;
+                    int iy = by + qy, ix = bx + qx;
                     dst[q] =
                         (iy >= 0 && iy < h && ix >= 0 && ix < w) ? xc[(size_t)iy * w + ix] : 0.0f;
+                    if (++qx == ph->nx) {
+                        qx = 0;
+                        qy++;
+                    }
                 }
             }
         }
@@ -220,12 +225,17 @@ static void tconv_task(void *arg, int t)
     const float *bg = j->b ? j->b + (size_t)g * j->og : NULL;
     nn_ref_gemm(j->og, n, kk, j->wp[g * j->nphase + pi], kk, col, n, bg, NULL, out, n);
     float *yg = j->y->data + ((size_t)s * j->y->shape[1] + (size_t)g * j->og) * ho * wo;
-    for (int o = 0; o < j->og; o++)
+    for (int o = 0; o < j->og; o++) {
+        int qy = q0 / ph->nx, qx = q0 % ph->nx;
         for (int q = 0; q < n; q++) {
-            int qy = (q0 + q) / ph->nx, qx = (q0 + q) % ph->nx;
             yg[((size_t)o * ho + ph->oy0 + (size_t)qy * p->stride_h) * wo + ph->ox0 +
                (size_t)qx * p->stride_w] = out[(size_t)o * n + q];
+            if (++qx == ph->nx) {
+                qx = 0;
+                qy++;
+            }
         }
+    }
     free(col);
     free(out);
 }
