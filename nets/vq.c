@@ -52,7 +52,8 @@ int nn_vq_decode(const int32_t *idx, int n, int l, const float *codebook, int k,
     if (!idx || !codebook || n < 1 || l < 1 || k < 1 || d < 1 || !q) return NN_ERR_ARG;
     for (size_t i = 0; i < (size_t)n * l; i++)
         if (idx[i] < 0 || idx[i] >= k) return NN_ERR_ARG;
-    int rc = nn_tensor_alloc3(q, n, d, l);
+    int shape[3] = {n, d, l};
+    int rc = nn_tensor_reshape_alloc(q, 3, shape);
     if (rc) return rc;
     for (int b = 0; b < n; b++)
         for (int t = 0; t < l; t++)

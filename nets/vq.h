@@ -15,9 +15,11 @@
 #include <stdint.h>
 
 /* idx receives N * L indices (n-major, then time). q, when not NULL, receives the chosen
- * codewords as [N, D, L] (allocated like layer outputs). */
+ * codewords as [N, D, L]; it must be empty or owned (reused when its size fits, otherwise
+ * replaced). */
 int nn_vq_nearest(const nn_tensor *x, const float *codebook, int k, int32_t *idx, nn_tensor *q);
-/* The inverse lookup: idx [n * l] -> q [n, d, l]; every index must be in [0, k). */
+/* The inverse lookup: idx [n * l] -> q [n, d, l] (q empty or owned; replaced); every index
+ * must be in [0, k). */
 int nn_vq_decode(const int32_t *idx, int n, int l, const float *codebook, int k, int d,
                  nn_tensor *q);
 #endif

@@ -26,7 +26,9 @@
 /* Length of each half after one level: floor((n + 9) / 2). */
 int nn_dwt_length(int n);
 
-/* x [N, C, H, W] -> y [N, C 4^levels, h_J, w_J]; levels >= 0 (0 copies). */
+/* Outputs are newly allocated: y (or x for the inverses) must be an empty (zeroed) or owned
+ * tensor, which is freed and replaced; a view's memory is never written.
+ * x [N, C, H, W] -> y [N, C 4^levels, h_J, w_J]; levels in [0, 12] (0 copies). */
 int nn_wpt2d_forward(const nn_tensor *x, int levels, nn_tensor *y);
 /* Inverse of nn_wpt2d_forward for an original size h x w. */
 int nn_wpt2d_inverse(const nn_tensor *y, int levels, int h, int w, nn_tensor *x);

@@ -516,6 +516,9 @@ static void test_vq(void)
     CU_ASSERT_EQUAL(nn_vq_nearest(&x, cb.data, k, idx, &q), NN_OK);
     CU_ASSERT_EQUAL(memcmp(idx, want, (size_t)l * sizeof(int32_t)), 0);
     CU_ASSERT_EQUAL(nn_vq_decode(idx, 1, l, cb.data, k, d, &back), NN_OK);
+    float *kept = back.data; /* a second decode into the same tensor reuses it (no leak) */
+    CU_ASSERT_EQUAL(nn_vq_decode(idx, 1, l, cb.data, k, d, &back), NN_OK);
+    CU_ASSERT_PTR_EQUAL(back.data, kept);
     CU_ASSERT(nn_tensor_same_shape(&q, &back) &&
               !memcmp(q.data, back.data, nn_tensor_numel(&q) * sizeof(float)));
     /* Exact ties (codewords 3, 9, 12 are equal): the lowest index wins. */
