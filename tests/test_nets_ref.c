@@ -654,6 +654,21 @@ static void swin_fixture(const char *name)
         nn_tensor_free(&y);
         nn_context_destroy(ctx);
     }
+    /* A map of one window: the shift is dropped, as in the reference implementation. */
+    nn_tensor one = {0}, one0 = {0};
+    nn_tensor_alloc4(&one, 1, cfg[0], cfg[2], cfg[2]);
+    uint64_t seed = 17;
+    fx_random(&seed, one.data, nn_tensor_numel(&one));
+    nn_tensor_alloc(&one0, 4, one.shape);
+    memcpy(one0.data, one.data, nn_tensor_numel(&one) * sizeof(float));
+    nn_context *c1 = make_ctx(1);
+    nn_swin_block b0 = b;
+    b0.shift = 0;
+    CU_ASSERT_EQUAL(nn_swin_block_forward(c1, &b, &one), NN_OK);
+    CU_ASSERT_EQUAL(nn_swin_block_forward(c1, &b0, &one0), NN_OK);
+    CU_ASSERT(!memcmp(one.data, one0.data, nn_tensor_numel(&one) * sizeof(float)));
+    nn_context_destroy(c1);
+    nn_tensor_free(&one), nn_tensor_free(&one0);
     nn_tensor bad = {0};
     nn_tensor_alloc4(&bad, 1, cfg[0], 6, 8); /* 6 is not a multiple of the window */
     nn_context *ctx = make_ctx(1);
