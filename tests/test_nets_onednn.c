@@ -138,6 +138,32 @@ static void test_matmul(void)
     close_ctxs(&cx);
 }
 
+/* GDN / IGDN: the normaliser is a oneDNN 1x1 conv. */
+static void test_gdn(void)
+{
+    ctxs cx;
+    if (!open_ctxs(&cx)) return;
+    uint64_t seed = 4;
+    int c = 48, xs[4] = {2, c, 13, 11}, gs[2] = {c, c}, bs[1] = {c};
+    nn_tensor x = {0}, g = {0}, b = {0};
+    rand_tensor(&x, 4, xs, &seed);
+    rand_tensor(&g, 2, gs, &seed);
+    rand_tensor(&b, 1, bs, &seed);
+    for (int i = 0; i < c * c; i++) /* non-negative, as the reparametrisation guarantees */
+        g.data[i] = 0.05f * (g.data[i] + 1.0f);
+    for (int i = 0; i < c; i++)
+        b.data[i] = b.data[i] + 1.5f;
+    for (int inverse = 0; inverse <= 1; inverse++) {
+        nn_tensor yr = {0}, yd = {0};
+        CU_ASSERT_EQUAL(nn_gdn(cx.ref, &x, g.data, b.data, inverse, &yr), NN_OK);
+        CU_ASSERT_EQUAL(nn_gdn(cx.dnn, &x, g.data, b.data, inverse, &yd), NN_OK);
+        CU_ASSERT(fx_close(inverse ? "igdn 48 channels" : "gdn 48 channels", &yd, &yr, TOL));
+        nn_tensor_free(&yr), nn_tensor_free(&yd);
+    }
+    nn_tensor_free(&x), nn_tensor_free(&g), nn_tensor_free(&b);
+    close_ctxs(&cx);
+}
+
 /* A whole Swin-V2 block (its matmuls on oneDNN) against ref, on the PyTorch fixture. */
 static void test_swin(void)
 {
@@ -213,6 +239,6 @@ static void test_threads_restored(void)
 
 void neco_test_register(void)
 {
-    NECO_SUITE("nets_onednn", {"conv", test_conv}, {"matmul", test_matmul}, {"swin", test_swin},
-               {"threads_restored", test_threads_restored});
+    NECO_SUITE("nets_onednn", {"conv", test_conv}, {"matmul", test_matmul}, {"gdn", test_gdn},
+               {"swin", test_swin}, {"threads_restored", test_threads_restored});
 }

@@ -21,6 +21,9 @@
 #include <dlfcn.h>
 #define NN_DNNL_OMP 1
 #endif
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,15 +358,46 @@ static int onednn_matmul(nn_context *ctx, const nn_matmul_params *p, const float
     return rc;
 }
 
+/* GDN / IGDN (Balle et al. 2016): the normaliser beta_i + sum_j gamma_ij x_j^2 is a 1x1
+ * convolution of x^2 with weights gamma [C][C][1][1] and bias beta, run on oneDNN into y;
+ * then y = x / sqrt(y) (or x * sqrt(y)) elementwise. */
+static int onednn_gdn(nn_context *ctx, const nn_tensor *x, const float *gamma, const float *beta,
+                      int inverse, nn_tensor *y)
+{
+    if (x->ndim < 3) return nn_ref_gdn(ctx, x, gamma, beta, inverse, y);
+    size_t n = nn_tensor_numel(x), s = nn_ref_spatial(x);
+    int c = x->shape[1];
+    int s4[4] = {x->shape[0], c, 1, (int)s}, ws[4] = {c, c, 1, 1};
+    if (s > (size_t)INT_MAX) return nn_ref_gdn(ctx, x, gamma, beta, inverse, y);
+    nn_tensor sq = {0};
+    int rc = nn_tensor_alloc(&sq, 4, s4);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++)
+        sq.data[i] = x->data[i] * x->data[i];
+    nn_tensor w = nn_tensor_view((float *)(uintptr_t)gamma, 4, ws);
+    nn_tensor norm = nn_tensor_view(y->data, 4, s4);
+    nn_conv_params p = {1, 1, 0, 0, 1, 1, 1, 0, 0};
+    int old = threads_enter(ctx->backend);
+    rc = conv_common(ctx, &sq, &w, beta, &p, &norm, 0);
+    threads_leave(ctx->backend, old);
+    nn_tensor_free(&sq);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        float r = sqrtf(y->data[i]);
+        y->data[i] = inverse ? x->data[i] * r : x->data[i] / r;
+    }
+    return NN_OK;
+}
+
 const nn_ops nn_onednn_ops = {
     .name = "onednn",
     .conv2d = onednn_conv2d,
     .conv_transpose2d = onednn_conv_transpose2d,
     .matmul = onednn_matmul,
-    /* Memory-bound ops: the ref kernels. */
+    /* Memory-bound ops: the ref kernels (GDN is a 1x1 conv, above). */
     .activation = nn_ref_activation,
     .snake = nn_ref_snake,
-    .gdn = nn_ref_gdn,
+    .gdn = onednn_gdn,
     .group_norm = nn_ref_group_norm,
     .layer_norm = nn_ref_layer_norm,
     .add = nn_ref_add,

@@ -1,5 +1,5 @@
-/* The onednn backend: conv2d (and so conv1d), transposed conv and matmul on oneDNN; the other
- * ops are the ref kernels. Compiled when NECO_WITH_ONEDNN is ON (NN_HAVE_ONEDNN). */
+/* The onednn backend: conv2d (and so conv1d), transposed conv, matmul and the normaliser of
+ * GDN/IGDN on oneDNN; the other ops are the ref kernels. Compiled when NECO_WITH_ONEDNN is ON (NN_HAVE_ONEDNN). */
 #ifndef NECO_NETS_ONEDNN_ONEDNN_H
 #define NECO_NETS_ONEDNN_ONEDNN_H
 #include "nets/ops.h"
