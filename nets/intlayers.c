@@ -68,10 +68,31 @@ static int32_t weight(const nn_int_conv *l, size_t i)
     return l->w8 ? l->w8[i] : l->w16[i];
 }
 
-/* The fast path of the common case (plain conv: stride 1, dilation 1, one group): each output
- * plane is accumulated in int32 by adding w * (a shifted input row) for every weight, loops
- * that vectorise. It is taken only when every sum provably fits in int32 (|bias| + sum |w| *
- * max |x| < 2^31), so its results are those of the int64 definition, exactly. */
+/* acc[o][j] = sum_k w[o][k] * col[j][k] for o < cout, j < npos: dot products of int16 rows into
+ * int32, the pattern compilers turn into pmaddwd. Integer sums do not depend on their order, so
+ * every clone gives the same result (when no sum overflows: conv_fast checks that first). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(NN_NO_CLONES)
+__attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
+#endif
+static void dots(const int16_t *w, int cout, int k, const int16_t *col, int npos, int32_t *acc)
+{
+    for (int o = 0; o < cout; o++) {
+        const int16_t *wr = w + (size_t)o * k;
+        for (int j = 0; j < npos; j++) {
+            const int16_t *cr = col + (size_t)j * k;
+            int32_t sum = 0;
+            for (int q = 0; q < k; q++) sum += (int32_t)wr[q] * cr[q];
+            acc[(size_t)o * npos + j] = sum;
+        }
+    }
+}
+
+enum { FAST_BLOCK = 64 }; /* output positions per im2col block */
+
+/* The fast path of the common case (plain conv: stride 1, dilation 1, one group): im2col of a
+ * block of output positions, then int16 dot products accumulated in int32. It is taken only
+ * when every sum provably fits in int32 (|bias| + sum |w| * max |x| < 2^31), so its results
+ * are those of the int64 definition, exactly. */
 static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, int ho, int wo)
 {
     const nn_conv_params *p = &l->p;
@@ -84,43 +105,55 @@ static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, i
         int64_t a = x->data[i] < 0 ? -(int64_t)x->data[i] : x->data[i];
         if (a > xmax) xmax = a;
     }
-    size_t kper = (size_t)l->cin * l->kh * l->kw;
+    int k = l->cin * l->kh * l->kw;
     for (int o = 0; o < l->cout; o++) {
         int64_t bound = l->bias ? (l->bias[o] < 0 ? -(int64_t)l->bias[o] : l->bias[o]) : 0;
-        for (size_t i = 0; i < kper; i++) {
-            int32_t w = weight(l, (size_t)o * kper + i);
+        for (int i = 0; i < k; i++) {
+            int32_t w = weight(l, (size_t)o * k + i);
             bound += (w < 0 ? -(int64_t)w : w) * xmax;
         }
         if (bound >= INT32_MAX) return 0;
     }
-    int32_t *acc = malloc(sizeof(int32_t) * plane_out);
-    if (!acc) return 0;
+    int16_t *w16 = malloc(sizeof(int16_t) * (size_t)l->cout * k);
+    int16_t *col = malloc(sizeof(int16_t) * (size_t)FAST_BLOCK * k);
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)FAST_BLOCK * l->cout);
+    if (!w16 || !col || !acc) {
+        free(w16);
+        free(col);
+        free(acc);
+        return 0;
+    }
+    for (size_t i = 0; i < (size_t)l->cout * k; i++) w16[i] = (int16_t)weight(l, i);
     for (int b = 0; b < x->n; b++)
-        for (int o = 0; o < l->cout; o++) {
-            int32_t bias = l->bias ? l->bias[o] : 0;
-            for (size_t i = 0; i < plane_out; i++) acc[i] = bias;
-            for (int ci = 0; ci < l->cin; ci++) {
-                const int16_t *xc = x->data + ((size_t)b * l->cin + ci) * plane_in;
-                for (int ky = 0; ky < l->kh; ky++)
-                    for (int kx = 0; kx < l->kw; kx++) {
-                        int32_t w = weight(l, (((size_t)o * l->cin + ci) * l->kh + ky) * l->kw + kx);
-                        if (w == 0) continue;
-                        /* output column ox reads input column ox - pad + kx */
-                        int dx = kx - p->pad_w;
-                        int x0 = dx < 0 ? -dx : 0, x1 = x->w - dx < wo ? x->w - dx : wo;
-                        for (int oy = 0; oy < ho; oy++) {
-                            int iy = oy - p->pad_h + ky;
-                            if (iy < 0 || iy >= x->h || x0 >= x1) continue;
-                            const int16_t *src = xc + (size_t)iy * x->w + dx;
-                            int32_t *dst = acc + (size_t)oy * wo;
-                            for (int ox = x0; ox < x1; ox++) dst[ox] += w * src[ox];
+        for (size_t p0 = 0; p0 < plane_out; p0 += FAST_BLOCK) {
+            int npos = plane_out - p0 < FAST_BLOCK ? (int)(plane_out - p0) : FAST_BLOCK;
+            for (int j = 0; j < npos; j++) {
+                int oy = (int)((p0 + j) / wo), ox = (int)((p0 + j) % wo);
+                int16_t *c = col + (size_t)j * k;
+                for (int ci = 0; ci < l->cin; ci++) {
+                    const int16_t *xc = x->data + ((size_t)b * l->cin + ci) * plane_in;
+                    for (int ky = 0; ky < l->kh; ky++) {
+                        int iy = oy - p->pad_h + ky;
+                        for (int kx = 0; kx < l->kw; kx++) {
+                            int ix = ox - p->pad_w + kx;
+                            *c++ = iy < 0 || iy >= x->h || ix < 0 || ix >= x->w
+                                       ? 0
+                                       : xc[(size_t)iy * x->w + ix];
                         }
                     }
+                }
             }
-            int16_t *out = y->data + ((size_t)b * l->cout + o) * plane_out;
-            for (size_t i = 0; i < plane_out; i++)
-                out[i] = nn_int_rescale(acc[i], l->mult[o], l->shift[o], l->out_min, l->out_max);
+            dots(w16, l->cout, k, col, npos, acc);
+            for (int o = 0; o < l->cout; o++) {
+                int16_t *out = y->data + ((size_t)b * l->cout + o) * plane_out + p0;
+                int32_t bias = l->bias ? l->bias[o] : 0;
+                for (int j = 0; j < npos; j++)
+                    out[j] = nn_int_rescale((int64_t)acc[(size_t)o * npos + j] + bias, l->mult[o],
+                                            l->shift[o], l->out_min, l->out_max);
+            }
         }
+    free(w16);
+    free(col);
     free(acc);
     return 1;
 }
