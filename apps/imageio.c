@@ -351,6 +351,9 @@ int imageio_write_png(const char *path, const neco_image *image, char *err, size
         return -1;
     }
     png_set_write_fn(png, &io, imageio_write_cb, imageio_flush_cb);
+    /* zlib level 3: measured on a decoded 768x512 photo, 34 ms and 543 KB against 122 ms and
+     * 512 KB at the default 6; decoding is what users wait for. */
+    png_set_compression_level(png, 3);
     png_set_IHDR(png, info, image->width, image->height, (int)image->bit_depth,
                  color_types[image->channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
