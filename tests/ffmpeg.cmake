@@ -11,3 +11,10 @@ if(NECO_FFMPEG_TEST AND NOT NECO_SANITIZE)
   # The FFmpeg build is -j2 by itself; running it beside other tests only slows both.
   set_tests_properties(ffmpeg_filters PROPERTIES TIMEOUT 1800 RUN_SERIAL TRUE LABELS ffmpeg)
 endif()
+
+# apps/avinput (inputs read through Debian's libavformat/libavcodec), when apps/CMakeLists.txt
+# builds it (libavformat-dev, libavcodec-dev, libswscale-dev found). Fixtures: tests/data/avinput,
+# made by tests/data/avinput/make_fixtures.sh.
+if(TARGET neco_avinput)
+  neco_add_test(NAME test_avinput SOURCES test_avinput.c LIBS neco_avinput neco_fileio)
+endif()
