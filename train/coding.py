@@ -8,8 +8,8 @@ built with train/neco_cdf.py, the Python twin of the C construction:
     integer weights w_k = round(2^30 * pmf_k) for the support values and an escape symbol
     whose weight is round(2^30 * tail mass); then neco_cdf.cdf_from_weights.
 Code length of a value = -log2((C[s+1] - C[s]) / 2^P).  A value outside the support costs
-the escape symbol plus ESCAPE bypass bits; BITSTREAM.md 2.4 defines the exact bypass code,
-here it is estimated as 2*bitlength(|excess|) + 2 bits (escapes are rare: < 1e-4 of values).
+the escape symbol plus the raw bits of BITSTREAM.md 2.4 (6 + floor(log2(e + 1)) bits).
+The rANS stream adds a few bytes of state per tile on top (not counted here).
 """
 import numpy as np
 
@@ -63,8 +63,9 @@ class BitCounter:
         ok = (s >= 0) & (s < self.nreg[t])
         total = self.bits[t[ok], s[ok]].sum()
         if (~ok).any():
+            # BITSTREAM.md 2.4: escape symbol, then a 6-bit length and len raw bits of m
             te, se, nr = t[~ok], s[~ok], self.nreg[t[~ok]]
-            excess = np.where(se < 0, -se, se - nr + 1)
-            total += self.bits[te, nr].sum()
-            total += (2 * np.floor(np.log2(excess)) + 2 + 2).sum()
+            e = np.where(se < 0, -2 * se - 1, 2 * (se - nr))
+            length = np.floor(np.log2(e + 1.0))
+            total += self.bits[te, nr].sum() + (6 + length).sum()
         return float(total), int((~ok).sum())

@@ -33,7 +33,7 @@ VALID = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sh
 
 def load_model(path):
     st = torch.load(path, map_location="cpu", weights_only=False)
-    model, _ = build_model(st["model_name"], st["config"])
+    model, _ = build_model(st["model_name"], st["config"], st["model"])
     model.load_state_dict(st["model"])
     model.eval()
     if not st.get("hs_quant"):
@@ -88,10 +88,15 @@ class Evaluator:
         ph, pw = (-h) % 16, (-w) % 16
         xp = F.pad(x, (0, pw, 0, ph), mode="replicate")
         y = m.analysis(xp, q)
-        y_hat = torch.round(y)
         z_hat = torch.round(m.h_a(y))
-        idx = m.h_s(z_hat.double()).round().long()
-        by, ey = self.bits_y(y_hat.long().numpy(), idx.numpy())
+        idx, mean = m.h_s(z_hat.double())
+        idx = idx.round().long()
+        if mean is None:
+            mean = torch.zeros_like(y, dtype=torch.float64)
+        # BITSTREAM.md 2.3 means: q = floor(y - mu + 1/2) (mu exact in quarter units), y_hat = q + mu
+        res = torch.floor(y.double() - mean + 0.5)
+        y_hat = (res + mean).float()
+        by, ey = self.bits_y(res.long().numpy(), idx.numpy())
         cz = torch.arange(z_hat.shape[1]).view(1, -1, 1, 1).expand_as(z_hat)
         bz, ez = self.bits_z(z_hat.long().numpy(), cz.numpy())
         x_hat = m.synthesis(y_hat, q)[:, :, :h, :w]

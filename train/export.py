@@ -53,12 +53,15 @@ def export_img_wave(model):
         conv("h_a.conv%d" % i, model.h_a[j])
     # integer hyper synthesis h_s
     for i, L in enumerate(model.h_s.export_int()):
-        T["h_s.l%d.weight" % i] = L["weight"].numpy().astype(np.int8)
-        T["h_s.l%d.bias" % i] = L["bias"].numpy().astype(np.int32)
-        T["h_s.l%d.mult" % i] = L["mult"].numpy().astype(np.int32)
-        T["h_s.l%d.shift" % i] = np.array([L["shift"]], dtype=np.int32)
-        T["h_s.l%d.out_max" % i] = np.array([L["out_max"]], dtype=np.int32)
-        T["h_s.l%d.shuffle" % i] = np.array([L["shuffle"]], dtype=np.int32)
+        name = "h_s.l%d" % i if i < 4 else "h_s.mean"
+        T[name + ".weight"] = L["weight"].numpy().astype(np.int8)
+        T[name + ".bias"] = L["bias"].numpy().astype(np.int32)
+        T[name + ".mult"] = L["mult"].numpy().astype(np.int32)
+        T[name + ".shift"] = np.array([L["shift"]], dtype=np.int32)
+        T[name + ".out_max"] = np.array([L["out_max"]], dtype=np.int32)
+        T[name + ".shuffle"] = np.array([L["shuffle"]], dtype=np.int32)
+        if i >= 4:
+            T[name + ".out_min"] = np.array([L["out_min"]], dtype=np.int32)
     # entropy models
     cdfs, lengths, offsets = coding.flatten(coding.factorized_tables(model.prior_z))
     T["z.cdf"], T["z.cdf_length"], T["z.offset"] = cdfs, lengths, offsets
@@ -74,8 +77,11 @@ def export_img_wave(model):
     gs, hs = model.decoder_macs_per_pixel()
     meta = dict(model="img-wave", format_version=str(FORMAT_VERSION), wavelet="bior4.4", wavelet_levels="2",
                 latent_channels=str(model.latent), hyper_channels=str(model.hyper), quality_levels=str(len(LAMBDAS)),
+                enc_width=str(model.enc_branch[0].out_channels), hyper_width=str(model.h_a[0].out_channels),
+                dec_width=str(model.width), dec_blocks=str(model.blocks),
                 lambdas=json.dumps(LAMBDAS), cdf_precision=str(coding.PRECISION), stride="16",
-                decoder_macs_per_pixel=json.dumps(dict(g_s=gs, h_s=hs)))
+                decoder_macs_per_pixel=json.dumps(dict(g_s=gs, h_s=hs)),
+                hs_mean=str(int(model.h_s.mean_layer is not None)), mean_frac_bits="2")
     return T, meta
 
 
@@ -83,20 +89,18 @@ def export_img_wave(model):
 def check_hs(model, path, images):
     """Integer numpy h_s from the file == PyTorch fake-quant h_s, on real z of images."""
     W = load_file(path)
-    layers = []
-    for i in range(len(model.h_s.layers)):
-        layers.append(dict(weight=W["h_s.l%d.weight" % i], bias=W["h_s.l%d.bias" % i], mult=W["h_s.l%d.mult" % i],
-                           shift=int(W["h_s.l%d.shift" % i][0]), out_max=int(W["h_s.l%d.out_max" % i][0]),
-                           shuffle=int(W["h_s.l%d.shuffle" % i][0])))
     n = 0
     for _, img in images:
         for q in (0, len(LAMBDAS) - 1):
             x = torch.from_numpy(np.ascontiguousarray(img[:128, :128])).permute(2, 0, 1)[None].float() / 255
             z_hat = torch.round(model.h_a(model.analysis(x, q)))
-            got = model.h_s(z_hat.double())[0].numpy()
-            ref = hs_int_ref.hs_indices(z_hat[0].long().numpy(), layers)
-            if not np.array_equal(got, ref.astype(np.float64)):
-                raise SystemExit("h_s integer reference mismatch on %d elements" % int((got != ref).sum()))
+            got, got_mean = model.h_s(z_hat.double())
+            ref, ref_mean = ref_decode.hs_from_file(W, z_hat[0].long().numpy())
+            if not np.array_equal(got[0].numpy(), ref.astype(np.float64)):
+                raise SystemExit("h_s integer reference mismatch on %d indices" % int((got[0].numpy() != ref).sum()))
+            if (got_mean is None) != (ref_mean is None) or (
+                    ref_mean is not None and not np.array_equal(got_mean[0].numpy() * 4, ref_mean.astype(np.float64))):
+                raise SystemExit("h_s integer reference mismatch on the means")
             n += ref.size
     return n
 

@@ -25,12 +25,12 @@ def conv3x3_int(x, w, b):
     return acc + b.astype(np.int64)[:, None, None]
 
 
-def rescale(acc, mult, shift, out_max):
-    """sat((acc * M[c] + 2^(S-1)) >> S) with an arithmetic (flooring) shift."""
+def rescale(acc, mult, shift, out_max, out_min=0):
+    """sat((acc * M[c] + 2^(S-1)) >> S) to [out_min, out_max], arithmetic (flooring) shift."""
     v = acc * mult.astype(np.int64)[:, None, None]
     if shift > 0:
         v = (v + (np.int64(1) << np.int64(shift - 1))) >> np.int64(shift)
-    return np.clip(v, 0, out_max)
+    return np.clip(v, out_min, out_max)
 
 
 def pixel_shuffle(x, r):
@@ -40,15 +40,27 @@ def pixel_shuffle(x, r):
     return x.reshape(c, r, r, h, w).transpose(0, 3, 1, 4, 2).reshape(c, h * r, w * r)
 
 
-def hs_indices(z, layers):
-    """z: (Cz, h, w) integers; layers: list of dicts from IntHyperSynthesis.export_int
-    (numpy arrays) -> scale indices (C, 4h, 4w) int64 in [0, 63]."""
-    x = np.clip(np.asarray(z, dtype=np.int64), -Z_CLAMP, Z_CLAMP)
-    for L in layers:
-        acc = conv3x3_int(x, np.asarray(L["weight"]), np.asarray(L["bias"]))
-        # int32 accumulator: the C side relies on it; check the weights respect it
-        assert np.abs(acc).max() < 2**31, "int32 accumulator overflow"
-        x = rescale(acc, np.asarray(L["mult"]), int(L["shift"]), int(L["out_max"]))
-        if int(L["shuffle"]) > 1:
-            x = pixel_shuffle(x, int(L["shuffle"]))
+def _layer(x, L):
+    acc = conv3x3_int(x, np.asarray(L["weight"]), np.asarray(L["bias"]))
+    # int32 accumulator: the C side relies on it; check the weights respect it
+    assert np.abs(acc).max() < 2**31, "int32 accumulator overflow"
+    x = rescale(acc, np.asarray(L["mult"]), int(L["shift"]), int(L["out_max"]), int(L.get("out_min", 0)))
+    if int(L["shuffle"]) > 1:
+        x = pixel_shuffle(x, int(L["shuffle"]))
     return x
+
+
+def hs_forward(z, layers):
+    """z: (Cz, h, w) integers; layers: dicts from IntHyperSynthesis.export_int (numpy arrays):
+    l0..l2 hidden, l3 the scale index, optional l4 (the mean layer) on l3's input.
+    -> (index (C, 4h, 4w) in [0, 63], mean_int (C, 4h, 4w) int16 range, or None)."""
+    x = np.clip(np.asarray(z, dtype=np.int64), -Z_CLAMP, Z_CLAMP)
+    for L in layers[:3]:
+        x = _layer(x, L)
+    idx = _layer(x, layers[3])
+    mean = _layer(x, layers[4]) if len(layers) > 4 else None
+    return idx, mean
+
+
+def hs_indices(z, layers):
+    return hs_forward(z, layers)[0]

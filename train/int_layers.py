@@ -28,6 +28,8 @@ W_MAX = 127  # int8 weights, symmetric
 ACT_MAX = 255  # uint8 hidden activations
 M_BITS = 15  # multiplier M[c] < 2^15
 Z_CLAMP = 255  # h_s input: z clamped to [-255, 255]
+MEAN_FRAC_BITS = 2  # means are int16 in units of 1/4
+MEAN_MIN, MEAN_MAX = -32768, 32767
 
 
 class _RoundSTE(torch.autograd.Function):
@@ -51,15 +53,16 @@ class _FloorSTE(torch.autograd.Function):
 
 
 class QConv2d(nn.Module):
-    def __init__(self, cin, cout, k, out_max, shuffle=1, final=False):
+    def __init__(self, cin, cout, k, out_max, shuffle=1, final=False, out_min=0, final_scale=1.0):
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, k, padding=k // 2)
         self.out_max = out_max
+        self.out_min = out_min
         self.shuffle = shuffle
         self.final = final
         self.register_buffer("in_scale", torch.tensor(1.0))
         # real value of one output integer step; final layer: 1 index step
-        self.register_buffer("out_scale", torch.tensor(1.0 if final else 0.05))
+        self.register_buffer("out_scale", torch.tensor(final_scale if final else 0.05))
         self.register_buffer("act_max_ema", torch.tensor(0.0))
 
     # --- integer parameters (functions of the float ones) ---
@@ -105,9 +108,9 @@ class QConv2d(nn.Module):
             v = v + 0.5
         out = _FloorSTE.apply(v)
         if self.final:
-            out = bounded_clamp(out, 0.0, float(self.out_max))
+            out = bounded_clamp(out, float(self.out_min), float(self.out_max))
         else:
-            out = out.clamp(0.0, float(self.out_max))
+            out = out.clamp(float(self.out_min), float(self.out_max))
         if self.shuffle > 1:
             out = F.pixel_shuffle(out, self.shuffle)
         return out
@@ -120,9 +123,11 @@ class IntHyperSynthesis(nn.Module):
     L2 conv3x3 H1->4*H2, relu, shuffle2 (uint8 out)
     L3 conv3x3 H2->4*H2, relu, shuffle2 (uint8 out)
     L4 conv3x3 H2->C                   (index out, [0, 63])
+    mean (optional) conv3x3 H2->C on the L3 output (mean out, int16, in units of 2^-MEAN_FRAC_BITS)
+    The mean makes it a mean-scale hyperprior (Minnen, Balle & Toderici 2018).
     """
 
-    def __init__(self, cz, c, h1=64, h2=32, index_max=63):
+    def __init__(self, cz, c, h1=64, h2=32, index_max=63, mean=True):
         super().__init__()
         self.layers = nn.ModuleList([
             QConv2d(cz, h1, 3, ACT_MAX),
@@ -130,6 +135,8 @@ class IntHyperSynthesis(nn.Module):
             QConv2d(h2, 4 * h2, 3, ACT_MAX, shuffle=2),
             QConv2d(h2, c, 3, index_max, final=True),
         ])
+        self.mean_layer = (QConv2d(h2, c, 3, MEAN_MAX, final=True, out_min=MEAN_MIN, final_scale=2.0**-MEAN_FRAC_BITS)
+                           if mean else None)
         self.quant = False  # False: float (calibrating), True: fake-quant (QAT / inference)
 
     def calibrate(self):
@@ -142,28 +149,36 @@ class IntHyperSynthesis(nn.Module):
                 mx = float(layer.act_max_ema)
                 layer.out_scale.fill_(max(mx, 1e-3) / ACT_MAX)
             prev = layer.out_scale.clone()
+        if self.mean_layer is not None:
+            self.mean_layer.in_scale.copy_(self.layers[-2].out_scale)
 
     def forward(self, z_hat):
+        """-> (index, mean): index continuous (float mode) or integer (quant mode); mean in
+        real units (quant mode: mean_int * 2^-MEAN_FRAC_BITS, exact), or None without means."""
         x = z_hat.clamp(-Z_CLAMP, Z_CLAMP)
-        if not self.quant:
-            for layer in self.layers:
-                x = layer.forward_float(x)
-            return x  # continuous index
-        for layer in self.layers:
-            x = layer.forward_quant(x)
-        return x
+        fwd = (lambda L, v: L.forward_quant(v)) if self.quant else (lambda L, v: L.forward_float(v))
+        for layer in self.layers[:-1]:
+            x = fwd(layer, x)
+        idx = fwd(self.layers[-1], x)
+        if self.mean_layer is None:
+            return idx, None
+        mean = fwd(self.mean_layer, x)
+        if self.quant:
+            mean = mean * self.mean_layer.out_scale.to(mean.dtype)
+        return idx, mean
 
     @torch.no_grad()
     def export_int(self):
-        """Integer tensors for the C side and the numpy reference."""
+        """Integer tensors for the C side and the numpy reference (index layers, then the mean layer)."""
         out = []
-        for layer in self.layers:
+        for layer in list(self.layers) + ([self.mean_layer] if self.mean_layer is not None else []):
             w_int, b_int, M, S = layer.int_params(torch.float64)
             out.append(dict(
                 weight=w_int.round().to(torch.int8),
                 bias=b_int.round().to(torch.int32),
                 mult=M.round().to(torch.int32),
                 shift=int(S),
+                out_min=int(layer.out_min),
                 out_max=int(layer.out_max),
                 shuffle=int(layer.shuffle),
             ))

@@ -47,7 +47,8 @@ class ConvNeXtBlock(nn.Module):
 
 
 class ImgWave(nn.Module):
-    def __init__(self, latent=24, hyper=32, width=96, blocks=3, enc_width=64, hyper_width=64, levels=len(LAMBDAS)):
+    def __init__(self, latent=24, hyper=32, width=96, blocks=3, enc_width=64, hyper_width=64, levels=len(LAMBDAS),
+                 hs_mean=True):
         super().__init__()
         self.levels_wpt = 2
         self.nw = 3 * 4**self.levels_wpt  # 48 wavelet channels
@@ -71,7 +72,7 @@ class ImgWave(nn.Module):
             nn.Conv2d(hyper_width, hyper_width, 5, stride=2, padding=2), nn.LeakyReLU(0.1),
             nn.Conv2d(hyper_width, hyper, 5, stride=2, padding=2))
         self.prior_z = FactorizedPrior(hyper)
-        self.h_s = IntHyperSynthesis(hyper, latent)
+        self.h_s = IntHyperSynthesis(hyper, latent, mean=hs_mean)
         # --- synthesis g_s ---
         self.dec_lin = nn.Conv2d(latent, nw, 1)
         self.dec_in = nn.Conv2d(latent, width, 3, padding=1)
@@ -126,16 +127,18 @@ class ImgWave(nn.Module):
         z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
         z_hat = round_ste(z)
         p_z = self.prior_z.likelihood(z_noisy)
-        t = self.hyper_index(z_hat)
+        t, mu = self.hyper_index(z_hat)
         if self.h_s.quant:
             scale = index_to_scale(t)
         else:
             scale = index_to_scale(bounded_clamp(t, 0.0, float(SCALE_LEVELS - 1)))
+        if mu is None:
+            mu = torch.zeros_like(y)
         y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
-        p_y = gaussian_likelihood(y_noisy, scale)
+        p_y = gaussian_likelihood(y_noisy - mu, scale)
         bits_y = -torch.log2(p_y.clamp_min(1e-9)).sum()
         bits_z = -torch.log2(p_z.clamp_min(1e-9)).sum()
-        x_hat = self.synthesis(round_ste(y), q)
+        x_hat = self.synthesis(round_ste(y - mu) + mu, q)
         return x_hat, bits_y, bits_z
 
     # ------------------------------------------------------------------ cost
@@ -155,4 +158,7 @@ class ImgWave(nn.Module):
             co, ci, k, _ = L.conv.weight.shape
             hs += n * co * ci * k * k
             n *= L.shuffle ** 2
+        if self.h_s.mean_layer is not None:
+            co, ci, k, _ = self.h_s.mean_layer.conv.weight.shape
+            hs += (1 / 16.0) * co * ci * k * k
         return gs, hs

@@ -134,7 +134,8 @@ def up(cin, cout):
 
 
 class ImgSwin(nn.Module):
-    def __init__(self, dims=(96, 128, 128), latent=160, hyper=96, depth=2, heads=4, window=8, levels=len(LAMBDAS)):
+    def __init__(self, dims=(96, 128, 128), latent=160, hyper=96, depth=2, heads=4, window=8, levels=len(LAMBDAS),
+                 hs_mean=True):
         super().__init__()
         d1, d2, d3 = dims
         self.latent, self.hyper, self.window = latent, hyper, window
@@ -151,7 +152,7 @@ class ImgSwin(nn.Module):
             nn.Conv2d(128, 128, 5, 2, 2), nn.LeakyReLU(0.1),
             nn.Conv2d(128, hyper, 5, 2, 2))
         self.prior_z = FactorizedPrior(hyper)
-        self.h_s = IntHyperSynthesis(hyper, latent, h1=128, h2=96)
+        self.h_s = IntHyperSynthesis(hyper, latent, h1=128, h2=96, mean=hs_mean)
         self.g_s = nn.Sequential(
             nn.Conv2d(latent, d3, 3, padding=1), stage(d3, depth, heads, window),
             up(d3, d2), stage(d2, depth, heads, window),
@@ -175,12 +176,13 @@ class ImgSwin(nn.Module):
         z = self.h_a(y)
         z_hat = round_ste(z)
         p_z = self.prior_z.likelihood(z + torch.empty_like(z).uniform_(-0.5, 0.5))
-        t = self.h_s(z_hat)
+        t, mu = self.h_s(z_hat)
         t = t if self.h_s.quant else bounded_clamp(t, 0.0, float(SCALE_LEVELS - 1))
-        p_y = gaussian_likelihood(y + torch.empty_like(y).uniform_(-0.5, 0.5), index_to_scale(t))
+        mu = torch.zeros_like(y) if mu is None else mu
+        p_y = gaussian_likelihood(y + torch.empty_like(y).uniform_(-0.5, 0.5) - mu, index_to_scale(t))
         bits_y = -torch.log2(p_y.clamp_min(1e-9)).sum()
         bits_z = -torch.log2(p_z.clamp_min(1e-9)).sum()
-        return self.synthesis(round_ste(y), q), bits_y, bits_z
+        return self.synthesis(round_ste(y - mu) + mu, q), bits_y, bits_z
 
     def decoder_macs_per_pixel(self):
         """Multiply-adds per output pixel of g_s (convs, attention, MLPs) and of h_s."""
@@ -204,4 +206,7 @@ class ImgSwin(nn.Module):
             co, ci, k, _ = L.conv.weight.shape
             hs += n * co * ci * k * k
             n *= L.shuffle**2
+        if self.h_s.mean_layer is not None:
+            co, ci, k, _ = self.h_s.mean_layer.conv.weight.shape
+            hs += (1 / 256.0) * co * ci * k * k
         return total, hs

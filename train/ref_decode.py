@@ -16,15 +16,15 @@ def _t(W, name):
 
 
 def hs_from_file(W, z_hat):
-    """Scale indices from the integer h_s of the file; z_hat (CZ, h, w) ints."""
+    """(scale indices, integer means or None) from the integer h_s of the file; z_hat (CZ, h, w) ints."""
+    names = ["h_s.l%d" % i for i in range(4)] + (["h_s.mean"] if "h_s.mean.weight" in W else [])
     layers = []
-    i = 0
-    while "h_s.l%d.weight" % i in W:
-        layers.append(dict(weight=W["h_s.l%d.weight" % i], bias=W["h_s.l%d.bias" % i], mult=W["h_s.l%d.mult" % i],
-                           shift=int(W["h_s.l%d.shift" % i][0]), out_max=int(W["h_s.l%d.out_max" % i][0]),
-                           shuffle=int(W["h_s.l%d.shuffle" % i][0])))
-        i += 1
-    return hs_int_ref.hs_indices(z_hat, layers)
+    for n in names:
+        layers.append(dict(weight=W[n + ".weight"], bias=W[n + ".bias"], mult=W[n + ".mult"],
+                           shift=int(W[n + ".shift"][0]), out_max=int(W[n + ".out_max"][0]),
+                           out_min=int(W[n + ".out_min"][0]) if n + ".out_min" in W else 0,
+                           shuffle=int(W[n + ".shuffle"][0])))
+    return hs_int_ref.hs_forward(z_hat, layers)
 
 
 def g_s_from_file(W, y_hat, q):

@@ -3,7 +3,7 @@ Run: python3 train/test_hs_int.py"""
 import numpy as np
 import torch
 
-from hs_int_ref import hs_indices, pixel_shuffle
+from hs_int_ref import hs_forward, pixel_shuffle
 from int_layers import IntHyperSynthesis
 
 
@@ -11,7 +11,7 @@ def _trained_like(seed):
     torch.manual_seed(seed)
     hs = IntHyperSynthesis(8, 6, h1=16, h2=8)
     with torch.no_grad():
-        for L in hs.layers:
+        for L in list(hs.layers) + [hs.mean_layer]:
             L.conv.weight.normal_(0, 0.2)
             L.conv.bias.normal_(0, 0.5)
         hs.layers[-1].conv.bias.add_(20)  # indices away from the clamp
@@ -32,13 +32,16 @@ def test_fake_quant_equals_integer_reference():
             z = rng.integers(-40, 41, size=(8, 3 + trial, 4 + 2 * trial))
             if trial == 2:
                 z[0, 0, 0] = 1000  # beyond the input clamp
-            ref = hs_indices(z, layers)
+            ref, ref_mean = hs_forward(z, layers)
             with torch.no_grad():
-                got = hs(torch.from_numpy(z)[None].double())[0].numpy()
+                got, got_mean = hs(torch.from_numpy(z)[None].double())
+            got, got_mean = got[0].numpy(), got_mean[0].numpy()
             assert got.shape == ref.shape == (6, 4 * z.shape[1], 4 * z.shape[2])
             np.testing.assert_array_equal(got, ref.astype(np.float64))
+            np.testing.assert_array_equal(got_mean * 4, ref_mean.astype(np.float64))
             assert ref.min() >= 0 and ref.max() <= 63
             assert len(np.unique(ref)) > 5  # the test exercises many indices
+            assert ref_mean.min() < 0 < ref_mean.max()
 
 
 def test_rounding_is_half_up_and_saturates():

@@ -40,7 +40,8 @@ def test_train_step_and_integer_hs():
     m.h_s.quant = True
     with torch.no_grad():
         z = torch.round(m.h_a(m.analysis(x, 0)))
-        idx = m.h_s(z.double())
+        idx, mean = m.h_s(z.double())
+    assert mean.shape == idx.shape
     assert idx.shape == (2, 32, 4, 4) and idx.min() >= 0 and idx.max() <= 63
     gs, hs = m.decoder_macs_per_pixel()
     assert gs > 0 and hs > 0

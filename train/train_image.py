@@ -25,8 +25,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import LAMBDAS, ImgWave  # noqa: E402
 
 
-def build_model(name, cfg=None):
+def build_model(name, cfg=None, state=None):
+    """Model `name` with config `cfg`; a state dict from before the mean-scale h_s
+    (no h_s.mean_layer) selects hs_mean=False."""
     cfg = dict(cfg or {})
+    if state is not None and "h_s.layers.0.conv.weight" in state and "h_s.mean_layer.conv.weight" not in state:
+        cfg["hs_mean"] = False
     if name == "img-wave":
         return ImgWave(**cfg), cfg
     if name == "img-swin":
@@ -93,7 +97,7 @@ def main():
     resume = a.resume and os.path.exists(ckpt_path)
     if resume:
         st = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        model, cfg = build_model(st["model_name"], st["config"])
+        model, cfg = build_model(st["model_name"], st["config"], st["model"])
         model.load_state_dict(st["model"])
         if st.get("hs_quant"):
             model.h_s.quant = True
@@ -104,10 +108,22 @@ def main():
         seed = a.seed
         torch.manual_seed(seed)
         cfg = json.loads(a.config)
-        model, cfg = build_model(a.model, cfg)
-        if a.init:
-            st0 = torch.load(a.init, map_location="cpu", weights_only=False)
-            model.load_state_dict(st0["model"])
+        st0 = torch.load(a.init, map_location="cpu", weights_only=False) if a.init else None
+        if st0 is not None:
+            cfg = st0["config"]  # the architecture of the checkpoint it starts from
+        model, cfg = build_model(a.model, cfg, st0["model"] if st0 is not None else None)
+        if st0 is not None:
+            if "h_s.mean_layer.conv.weight" not in st0["model"]:
+                # a checkpoint from before the mean-scale h_s: add the mean layer, starting at
+                # zero (mean 0 is exactly the old model)
+                cfg["hs_mean"] = True
+                model, cfg = build_model(a.model, cfg)
+                nn_mean = model.h_s.mean_layer.conv
+                torch.nn.init.zeros_(nn_mean.weight)
+                torch.nn.init.zeros_(nn_mean.bias)
+            missing, unexpected = model.load_state_dict(st0["model"], strict=False)
+            if missing or unexpected:
+                print("init: missing", missing, "unexpected", unexpected, flush=True)
             model.h_s.quant = bool(st0.get("hs_quant"))
         elif hasattr(model, "init_pca"):
             rng0 = np.random.default_rng(seed)
