@@ -2,3 +2,4 @@ neco_add_test(NAME test_codec SOURCES test_codec.c)
 # Count the library's allocations (hostile headers must be refused before any).
 target_link_options(test_codec PRIVATE -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc)
 neco_add_test(NAME test_lifting97 SOURCES test_lifting97.c)
+neco_add_test(NAME test_aud_wave SOURCES test_aud_wave.c)

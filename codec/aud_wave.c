@@ -1,0 +1,645 @@
+/* aud-wave: the high-rate learned audio model (train/ARCH_AUDIO.md "aud-wave", the contract with
+ * the trained weights), after WaLLoC (Jacobellis & Yadwadkar 2024): a 4-level CDF 9/7 wavelet
+ * packet (16 subbands at 1/16 of the sample rate) -> a LINEAR encoder to C latent channels ->
+ * per-quality gain -> uniform quantisation -> factorized entropy model (one static table per
+ * latent channel, Ballé et al. 2018) -> small 1-D conv decoder with residual blocks back to
+ * wavelet coefficients -> inverse wavelet. Stereo is coded as mid/side with the same mono
+ * model; other channel counts channel by channel.
+ *
+ * Chunks (conformance/BITSTREAM-aud-wave.md): chunk k codes its frames plus AW_MARGIN context
+ * samples on each side (zeros outside the signal), so that every chunk decodes on its own and
+ * the decoded samples of a chunk are those of the whole signal's transform: the margin covers
+ * the support of the wavelet and the decoder's receptive field, so chunk seams are invisible
+ * (tests/test_aud_wave.c measures it). One chunk = one rANS stream of the symbols y_hat in the
+ * order (coded channel, latent channel, frame); the table of a symbol is its latent channel. */
+#include "models.h"
+
+#include "aud_wave.h"
+#include "container.h"
+
+#include "entropy/factorized.h"
+#include "entropy/rans.h"
+#include "nets/layers.h"
+#include "nets/lifting97_1d.h"
+#include "nets/safetensors.h"
+#include "sha256.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AW_FILE "aud-wave.safetensors"
+#define AW_LEVELS 4     /* wavelet packet levels */
+#define AW_NW 16        /* 2^AW_LEVELS subbands */
+#define AW_STRIDE 16    /* samples per latent frame */
+#define AW_HIDDEN 32    /* decoder width */
+#define AW_BLOCKS 2     /* decoder residual blocks */
+#define AW_CHUNK 131072 /* frames per chunk (~3 s at 44.1 kHz) */
+#define AW_MARGIN 512   /* context samples coded on each side of a chunk */
+#define AW_MAX_Q 64
+#define AW_MAX_CHANNELS 64 /* coded channels per stream */
+
+typedef struct aw_conv {
+    nn_tensor w;
+    const float *b; /* NULL without bias */
+} aw_conv;
+
+typedef struct aw_state {
+    nn_weights *weights;
+    uint8_t hash[NECO_WEIGHTS_HASH_SIZE];
+    int C, Q;
+    aw_conv enc, dec_lin, dec_in, blk_conv[AW_BLOCKS], blk_pw[AW_BLOCKS], dec_out;
+    const float *gain, *inv_gain;  /* [Q][C] */
+    const float *res_gain;         /* [Q][16]: per-level scale of the conv path */
+    double nominal_kbps[AW_MAX_Q]; /* per level, measured on stereo music (metadata) */
+    neco_cdf_tables *tables;       /* one factorized table per latent channel */
+} aw_state;
+
+/* ---- Loading ------------------------------------------------------------------------------ */
+
+static void bind_conv(const aw_state *s, aw_conv *c, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s.weight", name);
+    const nn_weight *w = nn_weights_find(s->weights, key);
+    c->w = nn_tensor_view(w->f32, 3, w->shape);
+    snprintf(key, sizeof key, "%s.bias", name);
+    const nn_weight *b = nn_weights_find(s->weights, key);
+    c->b = b ? b->f32 : NULL;
+}
+
+static int meta_int(const nn_weights *w, const char *key, int lo, int hi, int *out)
+{
+    const char *v = nn_weights_metadata(w, key);
+    if (!v) return -1;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || end == v || x < lo || x > hi) return -1;
+    *out = (int)x;
+    return 0;
+}
+
+/* The metadata list "[r1, r2, ...]" of the nominal rate of each level: q numbers, increasing. */
+static int parse_kbps(const char *v, int q, double *out)
+{
+    if (!v || *v != '[') return -1;
+    v++;
+    for (int i = 0; i < q; i++) {
+        char *end;
+        out[i] = strtod(v, &end);
+        if (end == v || !(out[i] > 0 && out[i] < 1e6) || (i > 0 && out[i] <= out[i - 1])) return -1;
+        v = end;
+        while (*v == ' ')
+            v++;
+        if (*v != (i + 1 < q ? ',' : ']')) return -1;
+        v++;
+    }
+    return *v ? -1 : 0;
+}
+
+/* The tensors the graph expects (ARCH_AUDIO.md), checked by name, dtype and shape before use. */
+static int aw_spec(const aw_state *s, nn_weight_spec *spec)
+{
+    int n = 0, C = s->C, Q = s->Q, H = AW_HIDDEN;
+#define F(name, ...)                                                                               \
+    spec[n++] = (nn_weight_spec)                                                                   \
+    {                                                                                              \
+        name, NN_F32, 0,                                                                           \
+        {                                                                                          \
+            __VA_ARGS__                                                                            \
+        }                                                                                          \
+    }
+    F("enc.weight", C, AW_NW, 1);
+    F("gain", Q, C);
+    F("inv_gain", Q, C);
+    F("res_gain", Q, AW_NW);
+    F("dec.lin.weight", AW_NW, C, 1);
+    F("dec.lin.bias", AW_NW);
+    F("dec.conv_in.weight", H, C, 5);
+    F("dec.conv_in.bias", H);
+    static const char *const blocks[AW_BLOCKS][4] = {
+        {"dec.block0.conv.weight", "dec.block0.conv.bias", "dec.block0.pw.weight",
+         "dec.block0.pw.bias"},
+        {"dec.block1.conv.weight", "dec.block1.conv.bias", "dec.block1.pw.weight",
+         "dec.block1.pw.bias"}};
+    for (int b = 0; b < AW_BLOCKS; b++) {
+        F(blocks[b][0], H, H, 3);
+        F(blocks[b][1], H);
+        F(blocks[b][2], H, H, 1);
+        F(blocks[b][3], H);
+    }
+    F("dec.conv_out.weight", AW_NW, H, 1);
+    F("dec.conv_out.bias", AW_NW);
+#undef F
+    spec[n++] = (nn_weight_spec){"y.cdf_length", NN_I32, 1, {C}};
+    spec[n++] = (nn_weight_spec){"y.offset", NN_I32, 1, {C}};
+    for (int i = 0; i < n; i++) {
+        spec[i].ndim = 0;
+        while (spec[i].ndim < NN_WEIGHT_MAX_DIMS && spec[i].shape[spec[i].ndim])
+            spec[i].ndim++;
+    }
+    return n;
+}
+
+static void aw_unload(void *state)
+{
+    aw_state *s = state;
+    if (!s) return;
+    neco_cdf_tables_destroy(s->tables);
+    nn_weights_free(s->weights);
+    free(s);
+}
+
+static neco_status aw_load(neco_context *ctx, const char *path, void **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return codec_fail(ctx, NECO_ERR_MODEL, "model aud-wave: cannot open weights %s", path);
+    uint8_t *buf = NULL;
+    size_t size = 0, cap = 0;
+    for (;;) {
+        if (size == cap) {
+            size_t ncap = cap ? cap * 2 : 1 << 18;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory loading %s", path);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + size, 1, cap - size, f);
+        size += got;
+        if (got == 0) break;
+    }
+    fclose(f);
+    aw_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        free(buf);
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    }
+    /* The stream names the weights by the first 16 bytes of their SHA-256 (BITSTREAM.md 1.2). */
+    sha256_state sh;
+    uint8_t digest[32];
+    sha256_init(&sh);
+    sha256_update(&sh, buf, size);
+    sha256_final(&sh, digest);
+    memcpy(s->hash, digest, NECO_WEIGHTS_HASH_SIZE);
+    char err[200];
+    int rc = nn_weights_load_memory(buf, size, &s->weights, err, sizeof err);
+    free(buf);
+    if (rc != NN_OK) {
+        free(s);
+        return codec_fail(ctx, rc == NN_ERR_NOMEM ? NECO_ERR_NO_MEMORY : NECO_ERR_MODEL,
+                          "model aud-wave: %s: %s", path, err);
+    }
+    const char *model = nn_weights_metadata(s->weights, "model");
+    int levels = 0, subbands = 0;
+    if (!model || strcmp(model, "aud-wave") != 0 ||
+        meta_int(s->weights, "latent_channels", 1, 256, &s->C) ||
+        meta_int(s->weights, "quality_levels", 1, AW_MAX_Q, &s->Q) ||
+        meta_int(s->weights, "wavelet_levels", 1, 16, &levels) || levels != AW_LEVELS ||
+        meta_int(s->weights, "subbands", 1, 65536, &subbands) || subbands != AW_NW) {
+        aw_unload(s);
+        return codec_fail(ctx, NECO_ERR_MODEL,
+                          "model aud-wave: %s: metadata (model, latent_channels, quality_levels, "
+                          "wavelet_levels 4, subbands 16) missing or wrong",
+                          path);
+    }
+    if (parse_kbps(nn_weights_metadata(s->weights, "nominal_kbps"), s->Q, s->nominal_kbps)) {
+        int q = s->Q;
+        aw_unload(s);
+        return codec_fail(ctx, NECO_ERR_MODEL,
+                          "model aud-wave: %s: metadata nominal_kbps is not a list of %d "
+                          "increasing rates",
+                          path, q);
+    }
+    nn_weight_spec spec[32];
+    int n = aw_spec(s, spec);
+    if (nn_weights_check(s->weights, spec, (size_t)n, err, sizeof err) != NN_OK) {
+        aw_unload(s);
+        return codec_fail(ctx, NECO_ERR_MODEL, "model aud-wave: %s: %s", path, err);
+    }
+    bind_conv(s, &s->enc, "enc");
+    bind_conv(s, &s->dec_lin, "dec.lin");
+    bind_conv(s, &s->dec_in, "dec.conv_in");
+    for (int b = 0; b < AW_BLOCKS; b++) {
+        char name[32];
+        snprintf(name, sizeof name, "dec.block%d.conv", b);
+        bind_conv(s, &s->blk_conv[b], name);
+        snprintf(name, sizeof name, "dec.block%d.pw", b);
+        bind_conv(s, &s->blk_pw[b], name);
+    }
+    bind_conv(s, &s->dec_out, "dec.conv_out");
+    s->gain = nn_weights_find(s->weights, "gain")->f32;
+    s->inv_gain = nn_weights_find(s->weights, "inv_gain")->f32;
+    s->res_gain = nn_weights_find(s->weights, "res_gain")->f32;
+    const nn_weight *cdf = nn_weights_find(s->weights, "y.cdf");
+    const int32_t *lengths = nn_weights_find(s->weights, "y.cdf_length")->ints;
+    int64_t total = 0;
+    for (int c = 0; c < s->C; c++)
+        total += lengths[c] > 0 ? lengths[c] : 0;
+    if (!cdf || cdf->dtype != NN_I32 || cdf->ndim != 1 || total != cdf->shape[0] ||
+        neco_factorized_tables_create(&s->tables, NECO_CDF_PRECISION, s->C, cdf->ints, lengths,
+                                      nn_weights_find(s->weights, "y.offset")->ints) !=
+            NECO_ENTROPY_OK) {
+        aw_unload(s);
+        return codec_fail(ctx, NECO_ERR_MODEL, "model aud-wave: %s: entropy tables invalid", path);
+    }
+    *out = s;
+    return NECO_OK;
+}
+
+static const uint8_t *aw_hash(const void *state)
+{
+    return ((const aw_state *)state)->hash;
+}
+
+static int aw_levels(const void *state)
+{
+    return ((const aw_state *)state)->Q;
+}
+
+/* ---- Network ------------------------------------------------------------------------------ */
+
+static int conv(nn_context *nn, const aw_conv *c, const nn_tensor *x, int pad, nn_tensor *y)
+{
+    nn_conv1d_params p = nn_conv1d_default();
+    p.pad = pad;
+    return nn_conv1d(nn, x, &c->w, c->b, &p, y);
+}
+
+/* Wavelet coefficients w [A, 16, T] -> gained latents y [A, C, T] (quality q, 0-based). */
+static int analysis(nn_context *nn, const aw_state *s, const nn_tensor *w, int q, nn_tensor *y)
+{
+    int rc = conv(nn, &s->enc, w, 0, y);
+    if (!rc) rc = nn_channel_scale(nn, y, s->gain + (size_t)q * s->C, NULL);
+    return rc;
+}
+
+/* y_hat [A, C, T] (float, scaled in place by the inverse gain) -> wavelet coefficients
+ * [A, 16, T]: u = y_hat inv_gain; h = conv_in(u); h += pw(gelu(conv(h))) per block;
+ * out = lin(u) + res_gain[q] conv_out(h). */
+static int synthesis(nn_context *nn, const aw_state *s, nn_tensor *u, int q, nn_tensor *out)
+{
+    nn_tensor h = {0}, t = {0}, r = {0};
+    int rc = nn_channel_scale(nn, u, s->inv_gain + (size_t)q * s->C, NULL);
+    if (!rc) rc = conv(nn, &s->dec_in, u, 2, &h);
+    for (int b = 0; b < AW_BLOCKS && !rc; b++) {
+        rc = conv(nn, &s->blk_conv[b], &h, 1, &t);
+        if (!rc) rc = nn_activation(nn, NN_ACT_GELU, 0, &t);
+        if (!rc) rc = conv(nn, &s->blk_pw[b], &t, 0, &r);
+        if (!rc) rc = nn_add(nn, &h, &r, &h);
+    }
+    if (!rc) rc = conv(nn, &s->dec_lin, u, 0, out);
+    if (!rc) rc = conv(nn, &s->dec_out, &h, 0, &r);
+    if (!rc) rc = nn_channel_scale(nn, &r, s->res_gain + (size_t)q * AW_NW, NULL);
+    if (!rc) rc = nn_add(nn, out, &r, out);
+    nn_tensor_free(&h);
+    nn_tensor_free(&t);
+    nn_tensor_free(&r);
+    return rc;
+}
+
+/* ---- Samples ------------------------------------------------------------------------------ */
+
+/* Sample i of the interleaved audio as a float in the model's range [-1, 1]. F32 input is
+ * clamped to it (NaN becomes 0) so that no value can overflow the latents. */
+static float sample_in(const neco_audio *a, size_t i)
+{
+    switch (a->format) {
+    case NECO_SAMPLE_S16:
+        return (float)((const int16_t *)a->data)[i] * (1.0f / 32768.0f);
+    case NECO_SAMPLE_S24:
+        return (float)((const int32_t *)a->data)[i] * (1.0f / 8388608.0f);
+    case NECO_SAMPLE_S32:
+        return (float)((double)((const int32_t *)a->data)[i] * (1.0 / 2147483648.0));
+    case NECO_SAMPLE_F32: {
+        float v = ((const float *)a->data)[i];
+        return v >= -1.0f && v <= 1.0f ? v : v > 1.0f ? 1.0f : v < -1.0f ? -1.0f : 0.0f;
+    }
+    }
+    return 0.0f;
+}
+
+static int32_t to_int(double v, double lo, double hi)
+{
+    v = nearbyint(v);
+    return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+static void sample_out(neco_audio *a, size_t i, float v)
+{
+    switch (a->format) {
+    case NECO_SAMPLE_S16:
+        ((int16_t *)a->data)[i] = (int16_t)to_int((double)v * 32768.0, -32768.0, 32767.0);
+        break;
+    case NECO_SAMPLE_S24:
+        ((int32_t *)a->data)[i] = to_int((double)v * 8388608.0, -8388608.0, 8388607.0);
+        break;
+    case NECO_SAMPLE_S32:
+        ((int32_t *)a->data)[i] = to_int((double)v * 2147483648.0, -2147483648.0, 2147483647.0);
+        break;
+    case NECO_SAMPLE_F32:
+        ((float *)a->data)[i] = v;
+        break;
+    }
+}
+
+/* ---- Chunks ------------------------------------------------------------------------------- */
+
+static void aw_layout(neco_info *info)
+{
+    info->tile_width = 0;
+    info->tile_height = 0;
+    info->chunk_frames = AW_CHUNK;
+}
+
+static neco_status aw_check(neco_context *ctx, const neco_info *info)
+{
+    /* The model was trained at 44.1 kHz; its wavelet subbands scale with the rate, and 48 kHz
+     * is close enough to share the weights. Other rates are refused rather than resampled. */
+    if (info->sample_rate != 44100 && info->sample_rate != 48000)
+        return codec_fail(ctx, NECO_ERR_UNSUPPORTED,
+                          "model aud-wave codes 44100 or 48000 Hz audio, not %u Hz: resample "
+                          "the input first (e.g. sox in.wav -r 48000 out.wav) or use --model raw",
+                          info->sample_rate);
+    if (info->audio_channels < 1 || info->audio_channels > AW_MAX_CHANNELS)
+        return codec_fail(ctx, NECO_ERR_UNSUPPORTED,
+                          "model aud-wave codes 1 to %d channels, not %u", AW_MAX_CHANNELS,
+                          info->audio_channels);
+    if (info->chunk_frames != AW_CHUNK)
+        return codec_fail(ctx, NECO_ERR_BITSTREAM,
+                          "model aud-wave uses chunks of %d frames, the stream says %u", AW_CHUNK,
+                          info->chunk_frames);
+    return NECO_OK;
+}
+
+/* The coded window of a chunk: samples [first - AW_MARGIN, first - AW_MARGIN + len) of each
+ * coded channel, len = round_up(count, 16) + 2 AW_MARGIN, and its T = len / 16 frames. */
+static int window_length(uint32_t count)
+{
+    return (int)((count + AW_STRIDE - 1) / AW_STRIDE * AW_STRIDE) + 2 * AW_MARGIN;
+}
+
+static neco_status nn_fail(neco_context *ctx, int rc, uint32_t index, const char *what)
+{
+    if (rc == NN_ERR_NOMEM)
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory (%s, chunk %u)", what, index);
+    return codec_fail(ctx, NECO_ERR_BACKEND, "%s failed in chunk %u (nets error %d)", what, index,
+                      rc);
+}
+
+/* Coded channels of the window: mid/side for stereo (m = (l + r) / 2, s = (l - r) / 2),
+ * the channels themselves otherwise; zeros outside the signal. x is [A, 1, len]. */
+static void window_in(const neco_audio *audio, const neco_info *info, uint64_t first, int len,
+                      nn_tensor *x)
+{
+    int A = (int)info->audio_channels;
+    int64_t start = (int64_t)first - AW_MARGIN;
+    for (int i = 0; i < len; i++) {
+        int64_t t = start + i;
+        int inside = t >= 0 && (uint64_t)t < info->frames;
+        size_t base = inside ? (size_t)t * A : 0;
+        if (A == 2) {
+            float l = inside ? sample_in(audio, base) : 0.0f;
+            float r = inside ? sample_in(audio, base + 1) : 0.0f;
+            x->data[i] = (l + r) * 0.5f;
+            x->data[(size_t)len + i] = (l - r) * 0.5f;
+        } else {
+            for (int a = 0; a < A; a++)
+                x->data[(size_t)a * len + i] = inside ? sample_in(audio, base + a) : 0.0f;
+        }
+    }
+}
+
+static neco_status aw_encode_chunk(neco_context *ctx, void *state, const neco_audio *audio,
+                                   const neco_info *info, uint32_t index, bytebuf *out)
+{
+    const aw_state *s = state;
+    neco_status st = aw_check(ctx, info);
+    if (st != NECO_OK) return st;
+    uint64_t first;
+    uint32_t count;
+    codec_chunk_span(info, index, &first, &count);
+    int A = (int)info->audio_channels, len = window_length(count), q = (int)info->quality - 1;
+    nn_tensor x = {0}, w = {0}, y = {0};
+    int32_t *yq = NULL, *idx = NULL;
+    neco_rans_encoder enc;
+    neco_rans_encoder_init(&enc);
+    int rc = nn_tensor_alloc3(&x, A, 1, len);
+    if (!rc) {
+        window_in(audio, info, first, len, &x);
+        rc = nn_lifting97_1d_forward(&x, AW_LEVELS, &w);
+    }
+    if (!rc) rc = analysis(ctx->nn, s, &w, q, &y);
+    if (rc) {
+        st = nn_fail(ctx, rc, index, "analysis");
+        goto done;
+    }
+    size_t n = nn_tensor_numel(&y), T = (size_t)y.shape[2];
+    yq = malloc(sizeof(int32_t) * n);
+    idx = malloc(sizeof(int32_t) * n);
+    if (!yq || !idx) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    /* Rounding is the encoder's choice (ties to even, as torch.round); the symbols are in
+     * the tensor's order (coded channel, latent channel, frame). */
+    for (size_t i = 0; i < n; i++) {
+        float v = nearbyintf(y.data[i]);
+        yq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
+        idx[i] = (int32_t)(i / T % (size_t)s->C);
+    }
+    if (neco_rans_encode_with_indexes(&enc, s->tables, yq, idx, n) != NECO_ENTROPY_OK) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "entropy coding failed in chunk %u", index);
+        goto done;
+    }
+    size_t bound = neco_rans_encoder_bound(&enc), size = 0;
+    uint8_t *dst = bytebuf_extend(out, bound);
+    if (!dst) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    if (neco_rans_encoder_flush(&enc, dst, bound, &size) != NECO_ENTROPY_OK) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "entropy coding failed in chunk %u", index);
+        goto done;
+    }
+    out->size -= bound - size;
+done:
+    neco_rans_encoder_release(&enc);
+    free(yq);
+    free(idx);
+    nn_tensor_free(&x);
+    nn_tensor_free(&w);
+    nn_tensor_free(&y);
+    return st;
+}
+
+/* Entropy-decodes a chunk payload into yq [A C T] (allocated by the caller). */
+static neco_status aw_decode_symbols(neco_context *ctx, const aw_state *s, uint32_t index,
+                                     const uint8_t *payload, size_t size, size_t n, size_t T,
+                                     int32_t *yq)
+{
+    int32_t *idx = malloc(sizeof(int32_t) * n);
+    if (!idx) return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        idx[i] = (int32_t)(i / T % (size_t)s->C);
+    neco_rans_decoder dec;
+    neco_status st = NECO_OK;
+    if (neco_rans_decoder_init(&dec, payload, size) != NECO_ENTROPY_OK ||
+        neco_rans_decode_with_indexes(&dec, s->tables, idx, n, yq) != NECO_ENTROPY_OK ||
+        neco_rans_decoder_finish(&dec) != NECO_ENTROPY_OK)
+        st = codec_fail(ctx, NECO_ERR_BITSTREAM, "chunk %u: corrupt entropy-coded data", index);
+    free(idx);
+    return st;
+}
+
+static neco_status aw_decode_chunk(neco_context *ctx, void *state, const neco_info *info,
+                                   uint32_t index, const uint8_t *payload, size_t size,
+                                   neco_audio *audio)
+{
+    const aw_state *s = state;
+    neco_status st = aw_check(ctx, info);
+    if (st != NECO_OK) return codec_fail(ctx, NECO_ERR_BITSTREAM, "%s", ctx->error);
+    uint64_t first;
+    uint32_t count;
+    codec_chunk_span(info, index, &first, &count);
+    int A = (int)info->audio_channels, len = window_length(count), q = (int)info->quality - 1;
+    size_t T = (size_t)len / AW_STRIDE, n = (size_t)A * s->C * T;
+    nn_tensor u = {0}, w = {0}, x = {0};
+    int32_t *yq = malloc(sizeof(int32_t) * n);
+    int rc;
+    if (!yq) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    if ((st = aw_decode_symbols(ctx, s, index, payload, size, n, T, yq)) != NECO_OK) goto done;
+    if ((rc = nn_tensor_alloc3(&u, A, s->C, (int)T)) != NN_OK) {
+        st = nn_fail(ctx, rc, index, "synthesis");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        u.data[i] = (float)yq[i];
+    rc = synthesis(ctx->nn, s, &u, q, &w);
+    if (!rc) rc = nn_lifting97_1d_inverse(&w, AW_LEVELS, &x);
+    if (rc) {
+        st = nn_fail(ctx, rc, index, "synthesis");
+        goto done;
+    }
+    /* The chunk's frames are samples [AW_MARGIN, AW_MARGIN + count) of the window. */
+    for (uint32_t i = 0; i < count; i++) {
+        size_t base = ((size_t)first + i) * A;
+        if (A == 2) {
+            float m = x.data[AW_MARGIN + i], sd = x.data[(size_t)len + AW_MARGIN + i];
+            sample_out(audio, base, m + sd);
+            sample_out(audio, base + 1, m - sd);
+        } else {
+            for (int a = 0; a < A; a++)
+                sample_out(audio, base + a, x.data[(size_t)a * len + AW_MARGIN + i]);
+        }
+    }
+done:
+    free(yq);
+    nn_tensor_free(&u);
+    nn_tensor_free(&w);
+    nn_tensor_free(&x);
+    return st;
+}
+
+neco_status aud_wave_quality_for_kbps(neco_context *ctx, double kbps, int *quality)
+{
+    void *state;
+    neco_status st = codec_model_state(ctx, &codec_model_aud_wave, &state);
+    if (st != NECO_OK) return st;
+    if (!(kbps > 0)) return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "bitrate must be positive");
+    const aw_state *s = state;
+    /* Closest on a log scale: rates are compared by ratio, as listeners and RD curves do. */
+    int best = 0;
+    for (int i = 1; i < s->Q; i++)
+        if (fabs(log(s->nominal_kbps[i] / kbps)) < fabs(log(s->nominal_kbps[best] / kbps)))
+            best = i;
+    *quality = best + 1;
+    return NECO_OK;
+}
+
+/* The chunk's symbols, as int32 little-endian in payload order, for the conformance symbols
+ * digest (BITSTREAM.md section 4). */
+static neco_status aw_unit_symbols(neco_context *ctx, void *state, const neco_info *info,
+                                   uint32_t index, const uint8_t *payload, size_t size,
+                                   sha256_state *hash)
+{
+    const aw_state *s = state;
+    neco_status st = aw_check(ctx, info);
+    if (st != NECO_OK) return codec_fail(ctx, NECO_ERR_BITSTREAM, "%s", ctx->error);
+    uint64_t first;
+    uint32_t count;
+    codec_chunk_span(info, index, &first, &count);
+    size_t T = (size_t)window_length(count) / AW_STRIDE;
+    size_t n = (size_t)info->audio_channels * s->C * T;
+    int32_t *yq = malloc(sizeof(int32_t) * n);
+    st = !yq ? codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory")
+             : aw_decode_symbols(ctx, s, index, payload, size, n, T, yq);
+    for (size_t i = 0; st == NECO_OK && i < n; i++) {
+        uint8_t le[4];
+        store_u32(le, (uint32_t)yq[i]);
+        sha256_update(hash, le, 4);
+    }
+    free(yq);
+    return st;
+}
+
+neco_status aud_wave_chunk_symbols(neco_context *ctx, const uint8_t *data, size_t size,
+                                   uint32_t index, int32_t **symbols, size_t *n, int *frames)
+{
+    *symbols = NULL;
+    neco_info info;
+    neco_status st = neco_read_info(ctx, data, size, &info);
+    if (st != NECO_OK) return st;
+    if (strcmp(info.model, "aud-wave") != 0 || index >= info.units)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "not an aud-wave stream or no chunk %u",
+                          index);
+    if ((st = aw_check(ctx, &info)) != NECO_OK) return st;
+    void *state;
+    if ((st = codec_model_state(ctx, &codec_model_aud_wave, &state)) != NECO_OK) return st;
+    const aw_state *s = state;
+    size_t pos = info.header_size;
+    const uint8_t *payload = NULL;
+    size_t len = 0;
+    for (uint32_t i = 0; i <= index && st == NECO_OK; i++)
+        st = container_next_unit(ctx, &info, data, size, &pos, i, &payload, &len);
+    if (st != NECO_OK) return st;
+    uint64_t first;
+    uint32_t count;
+    codec_chunk_span(&info, index, &first, &count);
+    size_t T = (size_t)window_length(count) / AW_STRIDE;
+    *n = (size_t)info.audio_channels * s->C * T;
+    *frames = (int)T;
+    *symbols = malloc(sizeof(int32_t) * *n);
+    if (!*symbols) return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    st = aw_decode_symbols(ctx, s, index, payload, len, *n, T, *symbols);
+    if (st != NECO_OK) {
+        free(*symbols);
+        *symbols = NULL;
+    }
+    return st;
+}
+
+const codec_model codec_model_aud_wave = {
+    .id = "aud-wave",
+    .description = "high-rate learned audio codec: wavelet packet + linear encoder + factorized "
+                   "prior + conv decoder (44.1/48 kHz)",
+    .media = 1u << NECO_MEDIA_AUDIO,
+    .weights_file = AW_FILE,
+    .default_quality = 3,
+    .load = aw_load,
+    .unload = aw_unload,
+    .hash = aw_hash,
+    .levels = aw_levels,
+    .layout = aw_layout,
+    .unit_symbols = aw_unit_symbols,
+    .encode_chunk = aw_encode_chunk,
+    .decode_chunk = aw_decode_chunk,
+};

@@ -1,0 +1,338 @@
+/* The aud-wave audio codec with the shipped weights (weights/aud-wave.safetensors): agreement
+ * with PyTorch (fixture by train/export_audio.py), round trips through the public API at every
+ * quality level, determinism, seamless chunk boundaries, and the refusal of unsupported input,
+ * wrong weights and streams made with other weights. */
+#define _POSIX_C_SOURCE 200809L
+#include "test.h"
+
+#include "codec/aud_wave.h"
+#include "nets/safetensors.h"
+
+#include <neco/neco.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef WEIGHTS_DIR
+#define WEIGHTS_DIR "../weights"
+#endif
+#define FIXTURES "data/aud_wave"
+#define CHUNK 131072 /* the model's chunk length (BITSTREAM-aud-wave.md) */
+#define PI 3.14159265358979323846
+
+static neco_context *context(const char *weights_dir)
+{
+    neco_config cfg;
+    neco_config_default(&cfg);
+    cfg.weights_dir = weights_dir;
+    cfg.threads = 1;
+    neco_context *ctx = NULL;
+    CU_ASSERT_FATAL(neco_context_create(&cfg, &ctx) == NECO_OK);
+    return ctx;
+}
+
+static neco_status encode(neco_context *ctx, const neco_audio *a, int quality, uint8_t **out,
+                          size_t *size)
+{
+    neco_encode_params p;
+    neco_encode_params_default(&p);
+    p.model = "aud-wave";
+    p.quality = quality;
+    return neco_encode_audio(ctx, a, &p, out, size);
+}
+
+/* A deterministic music-like S16 signal: harmonic tones with vibrato and decaying bursts of
+ * low-passed noise (a 32-bit LCG through a one-pole filter: like real recordings, and unlike white
+ * noise, little energy in the top octave), interleaved over `channels`. */
+static int16_t *synth(uint64_t frames, int channels, uint64_t delay)
+{
+    int16_t *s = calloc((size_t)(frames + delay) * channels, sizeof *s);
+    uint32_t seed = 12345;
+    double lp = 0.0;
+    for (uint64_t t = 0; t < frames; t++) {
+        double tt = (double)t / 44100.0, env = exp(-fmod(tt, 0.25) * 30.0);
+        seed = seed * 1664525u + 1013904223u;
+        lp = 0.8 * lp + 0.2 * ((double)(seed >> 8) / 16777216.0 - 0.5);
+        double noise = lp * env * 1.2;
+        for (int c = 0; c < channels; c++) {
+            double f0 = 220.0 * (1.0 + 0.26 * c), v = 0.0;
+            for (int k = 1; k < 8; k++)
+                v += 0.5 / k * sin(2 * PI * f0 * k * tt + 0.3 * sin(2 * PI * 5 * tt));
+            v = 0.25 * v + noise * (1.0 - 0.3 * c);
+            s[(size_t)(t + delay) * channels + c] = (int16_t)lrint(v * 29000.0);
+        }
+    }
+    return s;
+}
+
+static double snr_db(const int16_t *ref, const int16_t *dec, size_t n)
+{
+    double e = 0, p = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)dec[i] - ref[i];
+        e += d * d;
+        p += (double)ref[i] * ref[i];
+    }
+    return 10 * log10(p / (e > 0 ? e : 1e-9));
+}
+
+/* PyTorch's encoder symbols and decoded output for a synthetic stereo signal
+ * (train/export_audio.py agreement_fixture): the C encoder gives the same symbols (rounding ties
+ * may flip a rare one: at most 1 in 2000, by one), and the C decoder, from the C symbols, gives
+ * PyTorch's output within 2e-4 (float32 summation order) where the symbols agree. */
+static void test_agreement(void)
+{
+    nn_weights *fx = NULL;
+    char err[200];
+    CU_ASSERT_FATAL(nn_weights_load_file(FIXTURES "/agreement.safetensors", &fx, err, sizeof err) ==
+                    NN_OK);
+    const nn_weight *in = nn_weights_find(fx, "input");
+    CU_ASSERT_FATAL(in && in->dtype == NN_I16 && in->ndim == 2 && in->shape[1] == 2);
+    uint64_t frames = (uint64_t)in->shape[0];
+    float *x = malloc(sizeof(float) * frames * 2);
+    for (size_t i = 0; i < frames * 2; i++)
+        x[i] = (float)((const int16_t *)in->ints)[i] / 32768.0f;
+    neco_audio a = {44100, 2, frames, NECO_SAMPLE_F32, x};
+    neco_context *ctx = context(WEIGHTS_DIR);
+    const char *levels = nn_weights_metadata(fx, "levels");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(levels);
+    int checked = 0;
+    for (const char *p = levels; *p; p += strcspn(p, ","), p += *p == ',') {
+        int q = atoi(p);
+        char name[32];
+        snprintf(name, sizeof name, "symbols_q%d", q);
+        const nn_weight *sym = nn_weights_find(fx, name);
+        snprintf(name, sizeof name, "decoded_q%d", q);
+        const nn_weight *ref = nn_weights_find(fx, name);
+        CU_ASSERT_FATAL(sym && ref && sym->dtype == NN_I16 && ref->dtype == NN_F32);
+        uint8_t *coded;
+        size_t size;
+        CU_ASSERT_FATAL(encode(ctx, &a, q + 1, &coded, &size) == NECO_OK);
+        int32_t *got;
+        size_t n;
+        int T;
+        CU_ASSERT_FATAL(aud_wave_chunk_symbols(ctx, coded, size, 0, &got, &n, &T) == NECO_OK);
+        CU_ASSERT_EQUAL_FATAL(n, (size_t)sym->shape[0] * sym->shape[1] * sym->shape[2]);
+        CU_ASSERT_EQUAL(T, sym->shape[2]);
+        size_t differ = 0;
+        int worst = 0;
+        for (size_t i = 0; i < n; i++) {
+            int d = abs(got[i] - ((const int16_t *)sym->ints)[i]);
+            differ += d != 0;
+            worst = d > worst ? d : worst;
+        }
+        printf("\n    q%d: %zu of %zu symbols differ from PyTorch's (worst by %d)", q, differ, n,
+               worst);
+        CU_ASSERT(differ * 2000 <= n);
+        CU_ASSERT(worst <= 1);
+        neco_decoded dec;
+        CU_ASSERT_FATAL(neco_decode(ctx, coded, size, &dec) == NECO_OK);
+        CU_ASSERT_EQUAL(dec.audio.format, NECO_SAMPLE_F32);
+        double maxdiff = 0;
+        if (differ == 0)
+            for (size_t i = 0; i < frames * 2; i++) {
+                double d = fabs((double)((const float *)dec.audio.data)[i] - ref->f32[i]);
+                maxdiff = d > maxdiff ? d : maxdiff;
+            }
+        printf("; decoded max |C - PyTorch| %.2e", maxdiff);
+        CU_ASSERT(maxdiff <= 2e-4);
+        neco_decoded_free(&dec);
+        free(got);
+        neco_free(coded);
+        checked++;
+    }
+    CU_ASSERT(checked == 2);
+    neco_context_destroy(ctx);
+    free(x);
+    nn_weights_free(fx);
+}
+
+/* Every quality level round-trips a 2-chunk stereo signal: more bytes and a higher SNR as the
+ * level rises, above a floor at the lowest level; encoding and decoding are deterministic. */
+static void test_round_trips(void)
+{
+    const uint64_t frames = CHUNK + 20000;
+    int16_t *s = synth(frames, 2, 0);
+    neco_audio a = {48000, 2, frames, NECO_SAMPLE_S16, s};
+    neco_context *ctx = context(WEIGHTS_DIR);
+    size_t last_size = 0;
+    double last_snr = -100;
+    int q;
+    for (q = 1;; q++) {
+        uint8_t *coded, *again;
+        size_t size, size2;
+        neco_status st = encode(ctx, &a, q, &coded, &size);
+        if (st == NECO_ERR_INVALID_ARGUMENT) /* past the last level */
+            break;
+        CU_ASSERT_FATAL(st == NECO_OK);
+        CU_ASSERT_FATAL(encode(ctx, &a, q, &again, &size2) == NECO_OK);
+        CU_ASSERT(size == size2 && memcmp(coded, again, size) == 0);
+        neco_decoded d1, d2;
+        CU_ASSERT_FATAL(neco_decode(ctx, coded, size, &d1) == NECO_OK);
+        CU_ASSERT_FATAL(neco_decode(ctx, coded, size, &d2) == NECO_OK);
+        CU_ASSERT_EQUAL(d1.info.units, 2);
+        CU_ASSERT_EQUAL(d1.audio.frames, frames);
+        CU_ASSERT_EQUAL(d1.audio.sample_rate, 48000);
+        CU_ASSERT(memcmp(d1.audio.data, d2.audio.data, frames * 2 * sizeof(int16_t)) == 0);
+        double snr = snr_db(s, d1.audio.data, frames * 2);
+        double kbps = size * 8.0 / ((double)frames / 48000) / 1000;
+        printf("\n    aud-wave q%d: %.1f kbps, SNR %.2f dB", q, kbps, snr);
+        CU_ASSERT(size > last_size);
+        CU_ASSERT(snr > last_snr);
+        CU_ASSERT(snr > 12.0);
+        last_size = size;
+        last_snr = snr;
+        neco_decoded_free(&d1);
+        neco_decoded_free(&d2);
+        neco_free(coded);
+        neco_free(again);
+    }
+    CU_ASSERT(q - 1 >= 4); /* several rates in one weights file */
+    CU_ASSERT(last_snr > 25.0);
+    neco_context_destroy(ctx);
+    free(s);
+}
+
+/* Chunk seams are invisible: the same mono signal coded once as it is and once delayed by
+ * 4096 frames (so the seam falls elsewhere in the music) decodes to the same samples, to one
+ * LSB, everywhere, the seam included. The step across the seam is also no larger than the
+ * largest step of the decoded signal elsewhere. */
+static void test_seamless_chunks(void)
+{
+    const uint64_t frames = CHUNK + 9000, delay = 4096;
+    int16_t *s = synth(frames, 1, 0), *sd = synth(frames, 1, delay);
+    neco_audio a = {44100, 1, frames, NECO_SAMPLE_S16, s};
+    neco_audio ad = {44100, 1, frames + delay, NECO_SAMPLE_S16, sd};
+    neco_context *ctx = context(WEIGHTS_DIR);
+    uint8_t *c1, *c2;
+    size_t n1, n2;
+    CU_ASSERT_FATAL(encode(ctx, &a, 2, &c1, &n1) == NECO_OK);
+    CU_ASSERT_FATAL(encode(ctx, &ad, 2, &c2, &n2) == NECO_OK);
+    neco_decoded d1, d2;
+    CU_ASSERT_FATAL(neco_decode(ctx, c1, n1, &d1) == NECO_OK);
+    CU_ASSERT_FATAL(neco_decode(ctx, c2, n2, &d2) == NECO_OK);
+    const int16_t *x1 = d1.audio.data, *x2 = d2.audio.data;
+    int worst = 0, seam_worst = 0;
+    for (uint64_t t = 0; t < frames; t++) {
+        int d = abs(x1[t] - x2[t + delay]);
+        worst = d > worst ? d : worst;
+        if (t + 64 >= CHUNK && t < CHUNK + 64) seam_worst = d > seam_worst ? d : seam_worst;
+    }
+    int max_step = 0;
+    for (uint64_t t = 1; t < frames; t++)
+        if (t != CHUNK) {
+            int d = abs(x1[t] - x1[t - 1]);
+            max_step = d > max_step ? d : max_step;
+        }
+    int seam_step = abs(x1[CHUNK] - x1[CHUNK - 1]);
+    printf("\n    seam: max |delayed - plain| %d LSB (%d within 64 of a seam); step at seam %d, "
+           "max step elsewhere %d",
+           worst, seam_worst, seam_step, max_step);
+    CU_ASSERT(worst <= 1);
+    CU_ASSERT(seam_step <= max_step);
+    neco_decoded_free(&d1);
+    neco_decoded_free(&d2);
+    neco_free(c1);
+    neco_free(c2);
+    neco_context_destroy(ctx);
+    free(s);
+    free(sd);
+}
+
+static void test_unsupported_refused(void)
+{
+    int16_t s[64] = {0};
+    neco_context *ctx = context(WEIGHTS_DIR);
+    uint8_t *coded;
+    size_t size;
+    neco_audio a = {22050, 1, 64, NECO_SAMPLE_S16, s};
+    CU_ASSERT_EQUAL(encode(ctx, &a, 1, &coded, &size), NECO_ERR_UNSUPPORTED);
+    CU_ASSERT(strstr(neco_context_error(ctx), "44100 or 48000") != NULL);
+    a.sample_rate = 44100;
+    CU_ASSERT_EQUAL(encode(ctx, &a, 99, &coded, &size), NECO_ERR_INVALID_ARGUMENT);
+    /* A 64-frame mono signal is fine (one short chunk). */
+    CU_ASSERT_EQUAL_FATAL(encode(ctx, &a, 1, &coded, &size), NECO_OK);
+    neco_decoded dec;
+    CU_ASSERT_EQUAL(neco_decode(ctx, coded, size, &dec), NECO_OK);
+    CU_ASSERT_EQUAL(dec.audio.frames, 64);
+    neco_decoded_free(&dec);
+    /* A truncated payload is refused as corrupt (or truncated), never decoded to garbage. */
+    CU_ASSERT(neco_decode(ctx, coded, size - 1, &dec) < 0);
+    neco_free(coded);
+    neco_context_destroy(ctx);
+}
+
+/* Wrong weights: a file whose tensor has another shape is refused with the tensor's name; a
+ * stream made with other weights (another hash in its header) is refused. */
+static void test_wrong_weights_refused(void)
+{
+    int16_t s[256] = {0};
+    neco_audio a = {44100, 1, 256, NECO_SAMPLE_S16, s};
+    uint8_t *coded;
+    size_t size;
+    neco_context *ctx = context(FIXTURES "/bad_shape");
+    CU_ASSERT_EQUAL(encode(ctx, &a, 1, &coded, &size), NECO_ERR_MODEL);
+    CU_ASSERT(strstr(neco_context_error(ctx), "enc.weight") != NULL);
+    neco_context_destroy(ctx);
+
+    ctx = context(WEIGHTS_DIR);
+    CU_ASSERT_FATAL(encode(ctx, &a, 1, &coded, &size) == NECO_OK);
+    CU_ASSERT_FATAL(size > 64);
+    coded[24] ^= 1; /* the weights hash (BITSTREAM.md 1.2); then re-seal the header CRC */
+    uint32_t crc = 0xFFFFFFFFu;
+    for (int i = 0; i < 60; i++) {
+        crc ^= coded[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc & 1u) ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+    }
+    crc = ~crc;
+    for (int i = 0; i < 4; i++)
+        coded[60 + i] = (uint8_t)(crc >> (8 * i));
+    neco_decoded dec;
+    CU_ASSERT_EQUAL(neco_decode(ctx, coded, size, &dec), NECO_ERR_MODEL);
+    CU_ASSERT(strstr(neco_context_error(ctx), "aud-wave") != NULL);
+    neco_free(coded);
+    neco_context_destroy(ctx);
+}
+
+/* --kbps K picks the level whose nominal rate is closest (log scale) to K. */
+static void test_kbps_mapping(void)
+{
+    nn_weights *w = NULL;
+    char err[200];
+    CU_ASSERT_FATAL(
+        nn_weights_load_file(WEIGHTS_DIR "/aud-wave.safetensors", &w, err, sizeof err) == NN_OK);
+    const char *v = nn_weights_metadata(w, "nominal_kbps");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    double r[64];
+    int n = 0;
+    for (const char *p = v + 1; n < 64 && *p && *p != ']'; n++) {
+        char *end;
+        r[n] = strtod(p, &end);
+        p = end + (*end == ',');
+    }
+    CU_ASSERT_FATAL(n >= 2);
+    neco_context *ctx = context(WEIGHTS_DIR);
+    int q = 0;
+    for (int i = 0; i < n; i++) {
+        CU_ASSERT(aud_wave_quality_for_kbps(ctx, r[i], &q) == NECO_OK && q == i + 1);
+        CU_ASSERT(aud_wave_quality_for_kbps(ctx, r[i] * 1.001, &q) == NECO_OK && q == i + 1);
+    }
+    CU_ASSERT(aud_wave_quality_for_kbps(ctx, 1.0, &q) == NECO_OK && q == 1);
+    CU_ASSERT(aud_wave_quality_for_kbps(ctx, 1e5, &q) == NECO_OK && q == n);
+    CU_ASSERT_EQUAL(aud_wave_quality_for_kbps(ctx, 0.0, &q), NECO_ERR_INVALID_ARGUMENT);
+    neco_context_destroy(ctx);
+    nn_weights_free(w);
+}
+
+void neco_test_register(void)
+{
+    NECO_SUITE("aud-wave", {"agreement with PyTorch", test_agreement},
+               {"round trips at every level", test_round_trips},
+               {"seamless chunks", test_seamless_chunks},
+               {"unsupported input refused", test_unsupported_refused},
+               {"wrong weights refused", test_wrong_weights_refused},
+               {"--kbps mapping", test_kbps_mapping});
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Train neco's audio models.
+
+  nohup nice -n 12 python3 train/train_audio.py --model aud-wave --minutes 60 > train/runs/aud-wave/log 2>&1 &
+  python3 train/train_audio.py --model aud-wave --minutes 30 --resume     # continues the run
+
+aud-wave: loss = bits per sample + lambda_q * MSE (waveform in [-1, 1)), the quality level q
+drawn per batch item; each level's lambda is steered by a rate controller towards the level's
+nominal rate (audio_models.TARGET_KBPS), so one weights file spans 32..160 kbps per channel.
+Quantisation: additive uniform noise for the rate term, straight-through rounding for the
+decoder input (the "mixed" proxy of Minnen & Singh 2020).  Checkpoints (train/runs/<model>/
+ckpt.pt) every few minutes and at the end; --resume continues from the last one (time budget
+counts only the new run).
+"""
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import audio_models as am  # noqa: E402
+from audio_data import CropSampler  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def build(model_id):
+    if model_id != "aud-wave":
+        raise SystemExit("unknown audio model %s (this script trains aud-wave)" % model_id)
+    return am.AudWave()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="aud-wave")
+    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--run", default=None, help="run folder (default train/runs/<model>)")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--length", type=int, default=8192, help="crop length in samples")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--ckpt-minutes", type=float, default=4)
+    ap.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: time only)")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    run = a.run or os.path.join(HERE, "runs", a.model)
+    os.makedirs(run, exist_ok=True)
+    ckpt_path = os.path.join(run, "ckpt.pt")
+    dev = torch.device(a.device)
+
+    model = build(a.model).to(dev)
+    targets = torch.tensor([k * 1000 / am.RATE for k in am.TARGET_KBPS], device=dev)  # bits/sample
+    log_lam = torch.log(torch.logspace(math.log10(300), math.log10(30000), len(targets), device=dev))
+    main_params = [p for n, p in model.named_parameters() if not n.startswith("prior.") and p.requires_grad]
+    opt = torch.optim.Adam([{"params": main_params}, {"params": model.prior.parameters(), "prior": True}], lr=a.lr)
+    step, trained = 0, 0.0
+    sampler = CropSampler("train", a.length, seed=int(time.time()) % 100000)
+    if a.resume and os.path.exists(ckpt_path):
+        st = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        log_lam = st["log_lam"].to(dev)
+        step, trained = st["step"], st["trained_seconds"]
+        print("resumed at step %d (%.1f min trained)" % (step, trained / 60), flush=True)
+    else:
+        x = torch.from_numpy(sampler.batch(64)).to(dev)
+        ev = model.init_pca(x)
+        print("PCA variances:", " ".join("%.2e" % v for v in ev.tolist()), flush=True)
+
+    def save():
+        tmp = ckpt_path + ".tmp"
+        torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), log_lam=log_lam.cpu(), step=step,
+                        trained_seconds=trained, model_id=a.model, targets_kbps=list(am.TARGET_KBPS)), tmp)
+        os.replace(tmp, ckpt_path)
+
+    t_start = time.time()
+    t_last_ckpt = t_start
+    budget = a.minutes * 60
+    Q = len(targets)
+    ema_rate = targets.clone()
+    ema_snr = torch.zeros(Q)
+    t_log = time.time()
+    while True:
+        now = time.time()
+        if now - t_start >= budget or (a.steps and step >= a.steps):
+            break
+        # learning-rate schedule: constant, then a cosine decay over the last 25 % of the run budget
+        frac = (now - t_start) / budget
+        lr = a.lr * (1.0 if frac < 0.75 else 0.5 * (1 + math.cos(math.pi * (frac - 0.75) / 0.25)) * 0.9 + 0.1)
+        for g in opt.param_groups:
+            g["lr"] = lr * (5 if g.get("prior") else 1)  # the density model must track the gains
+        x = torch.from_numpy(sampler.batch(a.batch)).to(dev)
+        q = torch.randint(0, Q, (a.batch,), device=dev)
+        x_hat, bits = model(x, q)
+        mse = ((x_hat - x) ** 2).mean(dim=1)
+        bps = bits / x.shape[1]
+        lam = torch.exp(log_lam[q])
+        loss = (bps + lam * mse).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        with torch.no_grad():
+            snr = 10 * torch.log10((x ** 2).mean(dim=1) / mse.clamp_min(1e-12))
+            for lv in range(Q):
+                m = q == lv
+                if m.any():
+                    r = bps[m].mean()
+                    ema_rate[lv] = 0.98 * ema_rate[lv] + 0.02 * r
+                    ema_snr[lv] = 0.98 * ema_snr[lv] + 0.02 * snr[m].mean().cpu()
+                    # rate controller: too many bits -> smaller lambda (and vice versa); it waits
+                    # until the prior has fitted the latents, moves slowly and stays bounded, so
+                    # that an early rate excess cannot wind lambda down to nothing
+                    if step >= 400:
+                        log_lam[lv] -= 0.003 * torch.log(ema_rate[lv].clamp_min(1e-3) / targets[lv])
+                        log_lam[lv].clamp_(math.log(1.0), math.log(3e6))
+        step += 1
+        trained += time.time() - now
+        if time.time() - t_log > 60 or step == 1:
+            t_log = time.time()
+            print("step %d  %.1f min  lr %.2e  %.2f s/step  kbps %s  snr %s  lambda %s" % (
+                step, trained / 60, lr, trained / step, " ".join("%.0f" % v for v in (ema_rate * am.RATE / 1000).tolist()),
+                " ".join("%.1f" % v for v in ema_snr.tolist()),
+                " ".join("%.0f" % v for v in torch.exp(log_lam).tolist())), flush=True)
+        if time.time() - t_last_ckpt > a.ckpt_minutes * 60:
+            save()
+            t_last_ckpt = time.time()
+    save()
+    print("done: step %d, %.1f min trained, checkpoint %s" % (step, trained / 60, ckpt_path), flush=True)
+
+
+if __name__ == "__main__":
+    main()
