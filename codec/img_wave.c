@@ -31,9 +31,10 @@
 #define WAVE_STRIDE 16   /* g_a and h_a downsample by 16 in all */
 #define WAVE_LEVELS 2    /* wavelet packet levels */
 #define WAVE_NW 48       /* 3 colours x 4^2 subbands */
-#define WAVE_HIDDEN 96   /* g_a / g_s width */
-#define WAVE_BLOCKS 3    /* g_s residual blocks */
-#define WAVE_HS_LAYERS 4 /* integer h_s */
+#define WAVE_MAX_BLOCKS 8 /* g_s residual blocks */
+#define WAVE_HS_LAYERS 4  /* integer h_s: l0..l3 (l3 gives the scale index) */
+#define WAVE_HS_MEAN 4    /* slot of the optional mean layer, on l3's input */
+#define WAVE_MEAN_BITS 2  /* the mean is in units of 2^-2 (ARCH.md "Mean layer") */
 #define WAVE_Z_CLAMP 255 /* h_s input range (ARCH.md) */
 #define WAVE_MAX_Q 64
 
@@ -46,13 +47,16 @@ typedef struct wave_state {
     nn_weights *weights;
     uint8_t hash[NECO_WEIGHTS_HASH_SIZE];
     int C, CZ, Q;
+    int EW, HW, DW, blocks; /* widths of g_a, h_a, g_s; g_s residual blocks */
+    int has_mean;           /* h_s predicts means too (mean-scale hyperprior) */
     wave_conv ga_lin, ga_b0, ga_b1, ga_b2;
     wave_conv ha0, ha1, ha2;
-    wave_conv gs_in, gs_dw[WAVE_BLOCKS], gs_pw1[WAVE_BLOCKS], gs_pw2[WAVE_BLOCKS], gs_lin, gs_out;
+    wave_conv gs_in, gs_dw[WAVE_MAX_BLOCKS], gs_pw1[WAVE_MAX_BLOCKS], gs_pw2[WAVE_MAX_BLOCKS];
+    wave_conv gs_lin, gs_out;
     const float *gain, *inv_gain; /* [Q][C] */
-    nn_int_conv hs[WAVE_HS_LAYERS];
-    int hs_shuffle[WAVE_HS_LAYERS];
-    int32_t *hs_shift[WAVE_HS_LAYERS]; /* per-channel copies of the layer's shift */
+    nn_int_conv hs[WAVE_HS_LAYERS + 1];
+    int hs_shuffle[WAVE_HS_LAYERS + 1];
+    int32_t *hs_shift[WAVE_HS_LAYERS + 1]; /* per-channel copies of the layer's shift */
     neco_cdf_tables *z_tables, *y_tables;
     int num_scales;
 } wave_state;
@@ -88,71 +92,104 @@ static int meta_int(const nn_weights *w, const char *key, int lo, int hi, int *o
     return 0;
 }
 
-/* The tensors the graph expects (ARCH.md), checked by name, dtype and shape before use. */
-static int wave_spec(const wave_state *s, nn_weight_spec *spec)
+/* The first extent of a tensor, or 0 when it is missing (nn_weights_check then names it). */
+static int extent0(const wave_state *s, const char *name)
 {
-    int n = 0, C = s->C, CZ = s->CZ, Q = s->Q, H = WAVE_HIDDEN;
+    const nn_weight *w = find(s, name);
+    return w && w->ndim >= 1 ? w->shape[0] : 0;
+}
+
+/* The value of a one-element int32 tensor, or -1. */
+static int32_t scalar(const wave_state *s, const char *name)
+{
+    const nn_weight *w = find(s, name);
+    return w && w->dtype == NN_I32 && w->numel == 1 ? *(const int32_t *)w->ints : -1;
+}
+
+/* Names made while listing the tensors of a graph. */
+typedef struct name_pool {
+    char names[96][40];
+    int used;
+} name_pool;
+
+static const char *pool_name(name_pool *p, const char *fmt, const char *a, const char *b)
+{
+    char *out = p->names[p->used < 95 ? p->used++ : 95];
+    snprintf(out, sizeof p->names[0], fmt, a, b);
+    return out;
+}
+
+/* The tensors the graph expects (ARCH.md), checked by name, dtype and shape before use. Widths
+ * come from the metadata (C, CZ, Q) and from the first layer of each stage (EW, HW, DW, the
+ * h_s widths); every other shape must be consistent with them. */
+static int wave_spec(const wave_state *s, nn_weight_spec *spec, name_pool *pool)
+{
+    int n = 0, C = s->C, CZ = s->CZ, Q = s->Q, EW = s->EW, HW = s->HW, DW = s->DW;
+    char num[16];
 #define F(name, ...) spec[n++] = (nn_weight_spec){name, NN_F32, 0, {__VA_ARGS__}}
 #define I(name, dt, ...) spec[n++] = (nn_weight_spec){name, dt, 0, {__VA_ARGS__}}
+#define N(fmt, a, b) pool_name(pool, fmt, a, b)
     F("g_a.lin.weight", C, WAVE_NW, 1, 1);
-    F("g_a.branch0.weight", H, WAVE_NW, 3, 3);
-    F("g_a.branch0.bias", H);
-    F("g_a.branch1.weight", H, H, 3, 3);
-    F("g_a.branch1.bias", H);
-    F("g_a.branch2.weight", C, H, 3, 3);
+    F("g_a.branch0.weight", EW, WAVE_NW, 3, 3);
+    F("g_a.branch0.bias", EW);
+    F("g_a.branch1.weight", EW, EW, 3, 3);
+    F("g_a.branch1.bias", EW);
+    F("g_a.branch2.weight", C, EW, 3, 3);
     F("g_a.branch2.bias", C);
     F("gain", Q, C);
     F("inv_gain", Q, C);
-    F("h_a.conv0.weight", H, C, 3, 3);
-    F("h_a.conv0.bias", H);
-    F("h_a.conv1.weight", H, H, 5, 5);
-    F("h_a.conv1.bias", H);
-    F("h_a.conv2.weight", CZ, H, 5, 5);
+    F("h_a.conv0.weight", HW, C, 3, 3);
+    F("h_a.conv0.bias", HW);
+    F("h_a.conv1.weight", HW, HW, 5, 5);
+    F("h_a.conv1.bias", HW);
+    F("h_a.conv2.weight", CZ, HW, 5, 5);
     F("h_a.conv2.bias", CZ);
-    F("g_s.conv_in.weight", H, C, 3, 3);
-    F("g_s.conv_in.bias", H);
-    static const char *const blocks[WAVE_BLOCKS][6] = {
-        {"g_s.block0.dw.weight", "g_s.block0.dw.bias", "g_s.block0.pw1.weight",
-         "g_s.block0.pw1.bias", "g_s.block0.pw2.weight", "g_s.block0.pw2.bias"},
-        {"g_s.block1.dw.weight", "g_s.block1.dw.bias", "g_s.block1.pw1.weight",
-         "g_s.block1.pw1.bias", "g_s.block1.pw2.weight", "g_s.block1.pw2.bias"},
-        {"g_s.block2.dw.weight", "g_s.block2.dw.bias", "g_s.block2.pw1.weight",
-         "g_s.block2.pw1.bias", "g_s.block2.pw2.weight", "g_s.block2.pw2.bias"}};
-    for (int b = 0; b < WAVE_BLOCKS; b++) {
-        F(blocks[b][0], H, 1, 5, 5);
-        F(blocks[b][1], H);
-        F(blocks[b][2], 2 * H, H, 1, 1);
-        F(blocks[b][3], 2 * H);
-        F(blocks[b][4], H, 2 * H, 1, 1);
-        F(blocks[b][5], H);
+    F("g_s.conv_in.weight", DW, C, 3, 3);
+    F("g_s.conv_in.bias", DW);
+    for (int b = 0; b < s->blocks; b++) {
+        snprintf(num, sizeof num, "%d", b);
+        F(N("g_s.block%s.%s.weight", num, "dw"), DW, 1, 5, 5);
+        F(N("g_s.block%s.%s.bias", num, "dw"), DW);
+        F(N("g_s.block%s.%s.weight", num, "pw1"), 2 * DW, DW, 1, 1);
+        F(N("g_s.block%s.%s.bias", num, "pw1"), 2 * DW);
+        F(N("g_s.block%s.%s.weight", num, "pw2"), DW, 2 * DW, 1, 1);
+        F(N("g_s.block%s.%s.bias", num, "pw2"), DW);
     }
     F("g_s.lin.weight", WAVE_NW, C, 1, 1);
     F("g_s.lin.bias", WAVE_NW);
-    F("g_s.conv_out.weight", WAVE_NW, H, 1, 1);
+    F("g_s.conv_out.weight", WAVE_NW, DW, 1, 1);
     F("g_s.conv_out.bias", WAVE_NW);
-    /* h_s: CZ -> 64 -> 128 (shuffle 2: 32) -> 128 (shuffle 2: 32) -> C */
-    static const char *const hs[WAVE_HS_LAYERS][6] = {
-        {"h_s.l0.weight", "h_s.l0.bias", "h_s.l0.mult", "h_s.l0.shift", "h_s.l0.out_max",
-         "h_s.l0.shuffle"},
-        {"h_s.l1.weight", "h_s.l1.bias", "h_s.l1.mult", "h_s.l1.shift", "h_s.l1.out_max",
-         "h_s.l1.shuffle"},
-        {"h_s.l2.weight", "h_s.l2.bias", "h_s.l2.mult", "h_s.l2.shift", "h_s.l2.out_max",
-         "h_s.l2.shuffle"},
-        {"h_s.l3.weight", "h_s.l3.bias", "h_s.l3.mult", "h_s.l3.shift", "h_s.l3.out_max",
-         "h_s.l3.shuffle"}};
-    const int hs_in[WAVE_HS_LAYERS] = {CZ, 64, 32, 32}, hs_out[WAVE_HS_LAYERS] = {64, 128, 128, C};
-    for (int l = 0; l < WAVE_HS_LAYERS; l++) {
-        I(hs[l][0], NN_I8, hs_out[l], hs_in[l], 3, 3);
-        I(hs[l][1], NN_I32, hs_out[l]);
-        I(hs[l][2], NN_I32, hs_out[l]);
-        I(hs[l][3], NN_I32, 1);
-        I(hs[l][4], NN_I32, 1);
-        I(hs[l][5], NN_I32, 1);
+    /* h_s: 3x3 integer convs; the input of each is the output of the previous after its pixel
+     * shuffle, l3 ends with C scale indices and the mean layer reads l3's input. */
+    int cin = CZ, cin_l3 = 0;
+    for (int l = 0; l < WAVE_HS_LAYERS + s->has_mean; l++) {
+        char base[16];
+        if (l == WAVE_HS_MEAN)
+            snprintf(base, sizeof base, "h_s.mean");
+        else
+            snprintf(base, sizeof base, "h_s.l%d", l);
+        const char *weight = N("%s.%s", base, "weight"), *shuffle = N("%s.%s", base, "shuffle");
+        int cout = l >= WAVE_HS_LAYERS - 1 ? C : extent0(s, weight);
+        if (l == WAVE_HS_LAYERS - 1)
+            cin_l3 = cin;
+        if (l == WAVE_HS_MEAN)
+            cin = cin_l3;
+        I(weight, NN_I8, cout, cin, 3, 3);
+        I(N("%s.%s", base, "bias"), NN_I32, cout);
+        I(N("%s.%s", base, "mult"), NN_I32, cout);
+        I(N("%s.%s", base, "shift"), NN_I32, 1);
+        I(N("%s.%s", base, "out_max"), NN_I32, 1);
+        I(shuffle, NN_I32, 1);
+        if (l == WAVE_HS_MEAN)
+            I(N("%s.%s", base, "out_min"), NN_I32, 1);
+        int r = scalar(s, shuffle);
+        cin = r >= 1 && r <= 2 && cout % (r * r) == 0 ? cout / (r * r) : -1;
     }
     I("z.cdf_length", NN_I32, CZ);
     I("z.offset", NN_I32, CZ);
 #undef F
 #undef I
+#undef N
     for (int i = 0; i < n; i++) {
         spec[i].ndim = 0;
         while (spec[i].ndim < NN_WEIGHT_MAX_DIMS && spec[i].shape[spec[i].ndim])
@@ -166,7 +203,7 @@ static void wave_unload(void *state)
     wave_state *s = state;
     if (!s)
         return;
-    for (int l = 0; l < WAVE_HS_LAYERS; l++)
+    for (int l = 0; l <= WAVE_HS_LAYERS; l++)
         free(s->hs_shift[l]);
     neco_cdf_tables_destroy(s->z_tables);
     neco_cdf_tables_destroy(s->y_tables);
@@ -231,9 +268,29 @@ static neco_status wave_load(neco_context *ctx, const char *path, void **out)
                           "hyper_channels, quality_levels) missing or wrong",
                           path);
     }
-    nn_weight_spec spec[80];
-    int n = wave_spec(s, spec);
-    if (nn_weights_check(s->weights, spec, (size_t)n, err, sizeof err) != NN_OK) {
+    /* Widths from the first layer of each stage; blocks and the mean layer by presence. */
+    s->EW = extent0(s, "g_a.branch0.weight");
+    s->HW = extent0(s, "h_a.conv0.weight");
+    s->DW = extent0(s, "g_s.conv_in.weight");
+    char name[48];
+    for (s->blocks = 0; s->blocks < WAVE_MAX_BLOCKS; s->blocks++) {
+        snprintf(name, sizeof name, "g_s.block%d.dw.weight", s->blocks);
+        if (!find(s, name))
+            break;
+    }
+    const char *mean = nn_weights_metadata(s->weights, "hs_mean");
+    s->has_mean = mean && strcmp(mean, "1") == 0;
+    nn_weight_spec spec[120];
+    name_pool *pool = malloc(sizeof *pool);
+    if (!pool) {
+        wave_unload(s);
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    }
+    pool->used = 0;
+    int n = wave_spec(s, spec, pool);
+    rc = nn_weights_check(s->weights, spec, (size_t)n, err, sizeof err);
+    free(pool);
+    if (rc != NN_OK) {
         wave_unload(s);
         return codec_fail(ctx, NECO_ERR_MODEL, "model img-wave: %s: %s", path, err);
     }
@@ -245,8 +302,7 @@ static neco_status wave_load(neco_context *ctx, const char *path, void **out)
     bind_conv(s, &s->ha1, "h_a.conv1");
     bind_conv(s, &s->ha2, "h_a.conv2");
     bind_conv(s, &s->gs_in, "g_s.conv_in");
-    for (int b = 0; b < WAVE_BLOCKS; b++) {
-        char name[32];
+    for (int b = 0; b < s->blocks; b++) {
         snprintf(name, sizeof name, "g_s.block%d.dw", b);
         bind_conv(s, &s->gs_dw[b], name);
         snprintf(name, sizeof name, "g_s.block%d.pw1", b);
@@ -258,29 +314,33 @@ static neco_status wave_load(neco_context *ctx, const char *path, void **out)
     bind_conv(s, &s->gs_out, "g_s.conv_out");
     s->gain = find(s, "gain")->f32;
     s->inv_gain = find(s, "inv_gain")->f32;
-    const int hs_in[WAVE_HS_LAYERS] = {s->CZ, 64, 32, 32};
-    for (int l = 0; l < WAVE_HS_LAYERS; l++) {
-        char name[32];
+    for (int l = 0; l < WAVE_HS_LAYERS + s->has_mean; l++) {
+        char base[16];
+        if (l == WAVE_HS_MEAN)
+            snprintf(base, sizeof base, "h_s.mean");
+        else
+            snprintf(base, sizeof base, "h_s.l%d", l);
         nn_int_conv *c = &s->hs[l];
-        snprintf(name, sizeof name, "h_s.l%d.weight", l);
+        snprintf(name, sizeof name, "%s.weight", base);
         const nn_weight *w = find(s, name);
         c->cout = w->shape[0];
-        c->cin = hs_in[l];
+        c->cin = w->shape[1];
         c->kh = c->kw = 3;
         c->p = nn_conv_default();
         c->p.pad_h = c->p.pad_w = 1;
         c->w8 = w->ints;
-        snprintf(name, sizeof name, "h_s.l%d.bias", l);
+        snprintf(name, sizeof name, "%s.bias", base);
         c->bias = find(s, name)->ints;
-        snprintf(name, sizeof name, "h_s.l%d.mult", l);
+        snprintf(name, sizeof name, "%s.mult", base);
         c->mult = find(s, name)->ints;
-        snprintf(name, sizeof name, "h_s.l%d.shift", l);
-        int32_t shift = *(const int32_t *)find(s, name)->ints;
-        snprintf(name, sizeof name, "h_s.l%d.out_max", l);
-        c->out_min = 0;
-        c->out_max = *(const int32_t *)find(s, name)->ints;
-        snprintf(name, sizeof name, "h_s.l%d.shuffle", l);
-        s->hs_shuffle[l] = *(const int32_t *)find(s, name)->ints;
+        snprintf(name, sizeof name, "%s.shift", base);
+        int32_t shift = scalar(s, name);
+        snprintf(name, sizeof name, "%s.out_max", base);
+        c->out_max = scalar(s, name);
+        snprintf(name, sizeof name, "%s.out_min", base);
+        c->out_min = l == WAVE_HS_MEAN ? scalar(s, name) : 0;
+        snprintf(name, sizeof name, "%s.shuffle", base);
+        s->hs_shuffle[l] = scalar(s, name);
         s->hs_shift[l] = malloc(sizeof(int32_t) * (size_t)c->cout);
         if (!s->hs_shift[l]) {
             wave_unload(s);
@@ -290,11 +350,10 @@ static neco_status wave_load(neco_context *ctx, const char *path, void **out)
             s->hs_shift[l][o] = shift;
         c->shift = s->hs_shift[l];
         int r = s->hs_shuffle[l];
-        if (nn_int_conv_check(c) != NN_OK || r < 1 || r > 2 || c->cout % (r * r) ||
-            (l + 1 < WAVE_HS_LAYERS && c->cout / (r * r) != hs_in[l + 1])) {
+        if (nn_int_conv_check(c) != NN_OK || r < 1 || r > 2 || (l >= WAVE_HS_LAYERS - 1 && r != 1)) {
             wave_unload(s);
-            return codec_fail(ctx, NECO_ERR_MODEL, "model img-wave: %s: h_s layer %d invalid",
-                              path, l);
+            return codec_fail(ctx, NECO_ERR_MODEL, "model img-wave: %s: h_s layer %s invalid",
+                              path, base);
         }
     }
     /* h_s must end at the stride of y (two shuffles of 2 from z at 1/16 to y at 1/4) and in
@@ -389,9 +448,17 @@ static int hyper_analysis(nn_context *nn, const wave_state *s, const nn_tensor *
 /* The integer h_s (ARCH.md, BITSTREAM.md 3.3): z_hat [CZ, hz, wz] -> scale indices
  * [C, 4 hz, 4 wz]. idx must hold C * 16 hz wz values. */
 static int hyper_synthesis(const wave_state *s, const int32_t *z_hat, int hz, int wz,
-                           int32_t *idx)
+                           int32_t *idx, int32_t *mu)
 {
-    size_t cap = (size_t)128 * (4 * (size_t)hz) * (4 * (size_t)wz);
+    /* Buffer size: the largest layer output (before its pixel shuffle). */
+    size_t cap = (size_t)s->CZ * hz * wz;
+    int res = 1;
+    for (int l = 0; l < WAVE_HS_LAYERS + s->has_mean; l++) {
+        size_t out = (size_t)s->hs[l].cout * (res * (size_t)hz) * (res * (size_t)wz);
+        cap = out > cap ? out : cap;
+        if (l < WAVE_HS_LAYERS - 1)
+            res *= s->hs_shuffle[l];
+    }
     int16_t *a = malloc(sizeof(int16_t) * cap), *b = malloc(sizeof(int16_t) * cap);
     if (!a || !b) {
         free(a);
@@ -404,7 +471,7 @@ static int hyper_synthesis(const wave_state *s, const int32_t *z_hat, int hz, in
         a[i] = (int16_t)(v < -WAVE_Z_CLAMP ? -WAVE_Z_CLAMP : v > WAVE_Z_CLAMP ? WAVE_Z_CLAMP : v);
     }
     int rc = NN_OK;
-    for (int l = 0; l < WAVE_HS_LAYERS && rc == NN_OK; l++) {
+    for (int l = 0; l < WAVE_HS_LAYERS - 1 && rc == NN_OK; l++) {
         nn_itensor y = {x.data == a ? b : a, 0, 0, 0, 0};
         rc = nn_int_conv2d(&s->hs[l], &x, &y);
         if (rc == NN_OK && s->hs_shuffle[l] > 1) {
@@ -414,9 +481,19 @@ static int hyper_synthesis(const wave_state *s, const int32_t *z_hat, int hz, in
         }
         x = y;
     }
+    /* l3 (scale indices) and the mean layer both read l2's output. */
+    nn_itensor out = {x.data == a ? b : a, 0, 0, 0, 0};
     if (rc == NN_OK)
-        for (size_t i = 0; i < (size_t)x.c * x.h * x.w; i++)
-            idx[i] = x.data[i];
+        rc = nn_int_conv2d(&s->hs[WAVE_HS_LAYERS - 1], &x, &out);
+    size_t n = (size_t)s->C * x.h * x.w;
+    if (rc == NN_OK)
+        for (size_t i = 0; i < n; i++)
+            idx[i] = out.data[i];
+    if (rc == NN_OK && s->has_mean)
+        rc = nn_int_conv2d(&s->hs[WAVE_HS_MEAN], &x, &out);
+    if (rc == NN_OK)
+        for (size_t i = 0; i < n; i++)
+            mu[i] = s->has_mean ? out.data[i] : 0;
     free(a);
     free(b);
     return rc;
@@ -429,8 +506,8 @@ static int synthesis(nn_context *nn, const wave_state *s, nn_tensor *u, int q, n
     int rc = nn_channel_scale(nn, u, s->inv_gain + (size_t)q * s->C, NULL);
     if (!rc)
         rc = conv(nn, &s->gs_in, u, 1, 1, 1, &h);
-    for (int b = 0; b < WAVE_BLOCKS && !rc; b++) {
-        rc = conv(nn, &s->gs_dw[b], &h, 1, 2, WAVE_HIDDEN, &t);
+    for (int b = 0; b < s->blocks && !rc; b++) {
+        rc = conv(nn, &s->gs_dw[b], &h, 1, 2, s->DW, &t);
         if (!rc)
             rc = conv(nn, &s->gs_pw1[b], &t, 1, 0, 1, &t2);
         if (!rc)
@@ -556,7 +633,7 @@ static neco_status wave_encode_tile(neco_context *ctx, void *state, const neco_i
     int hp = (int)round_up(h, WAVE_STRIDE), wp = (int)round_up(w, WAVE_STRIDE);
     int q = (int)info->quality - 1;
     nn_tensor p = {0}, wav = {0}, y = {0}, z = {0};
-    int32_t *zq = NULL, *yq = NULL, *idx = NULL, *zi = NULL;
+    int32_t *zq = NULL, *yq = NULL, *idx = NULL, *zi = NULL, *mu = NULL;
     neco_rans_encoder enc;
     neco_rans_encoder_init(&enc);
     int rc = nn_tensor_alloc4(&p, 1, 3, hp, wp);
@@ -578,24 +655,26 @@ static neco_status wave_encode_tile(neco_context *ctx, void *state, const neco_i
     zi = malloc(sizeof(int32_t) * nz);
     yq = malloc(sizeof(int32_t) * ny);
     idx = malloc(sizeof(int32_t) * ny);
-    if (!zq || !zi || !yq || !idx) {
+    mu = malloc(sizeof(int32_t) * ny);
+    if (!zq || !zi || !yq || !idx || !mu) {
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
-    /* Rounding of y and z is the encoder's choice (ties to even, as torch.round); values
-     * beyond int32 are clamped. */
+    /* Rounding of z and of y's residual is the encoder's choice: z to nearest, ties to even
+     * (torch.round), the residual floor(y - mean + 1/2) (ARCH.md); values beyond the int32 range
+     * are clamped. */
     for (size_t i = 0; i < nz; i++) {
         float v = nearbyintf(z.data[i]);
         zq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
         zi[i] = (int32_t)(i / ((size_t)hz * wz));
     }
-    for (size_t i = 0; i < ny; i++) {
-        float v = nearbyintf(y.data[i]);
-        yq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
-    }
-    if ((rc = hyper_synthesis(s, zq, hz, wz, idx)) != NN_OK) {
+    if ((rc = hyper_synthesis(s, zq, hz, wz, idx, mu)) != NN_OK) {
         st = nn_fail(ctx, rc, index, "h_s");
         goto done;
+    }
+    for (size_t i = 0; i < ny; i++) {
+        float v = floorf(y.data[i] - (float)mu[i] / (1 << WAVE_MEAN_BITS) + 0.5f);
+        yq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
     }
     if (neco_rans_encode_with_indexes(&enc, s->z_tables, zq, zi, nz) != NECO_ENTROPY_OK ||
         neco_rans_encode_with_indexes(&enc, s->y_tables, yq, idx, ny) != NECO_ENTROPY_OK) {
@@ -619,6 +698,7 @@ done:
     free(zi);
     free(yq);
     free(idx);
+    free(mu);
     nn_tensor_free(&p);
     nn_tensor_free(&wav);
     nn_tensor_free(&y);
@@ -626,11 +706,12 @@ done:
     return st;
 }
 
-/* Entropy-decodes a tile's payload: z_hat [CZ, hz, wz], the scale indices from the integer
- * h_s, and y_hat [C, 4 hz, 4 wz] (arrays allocated by the caller). */
+/* Entropy-decodes a tile's payload: z_hat [CZ, hz, wz], then, with the scale indices idx and
+ * means mu (quarter units) from the integer h_s, the residuals of y [C, 4 hz, 4 wz], so that
+ * y_hat = yq + mu / 4 (arrays allocated by the caller). */
 static neco_status wave_decode_symbols(neco_context *ctx, const wave_state *s, uint32_t index,
                                        const uint8_t *payload, size_t size, int hz, int wz,
-                                       int32_t *zq, int32_t *yq, int32_t *idx)
+                                       int32_t *zq, int32_t *yq, int32_t *idx, int32_t *mu)
 {
     size_t nz = (size_t)s->CZ * hz * wz, ny = (size_t)s->C * 16 * hz * wz;
     int32_t *zi = malloc(sizeof(int32_t) * nz);
@@ -644,7 +725,7 @@ static neco_status wave_decode_symbols(neco_context *ctx, const wave_state *s, u
     if (neco_rans_decoder_init(&dec, payload, size) != NECO_ENTROPY_OK ||
         neco_rans_decode_with_indexes(&dec, s->z_tables, zi, nz, zq) != NECO_ENTROPY_OK)
         st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
-    else if ((rc = hyper_synthesis(s, zq, hz, wz, idx)) != NN_OK)
+    else if ((rc = hyper_synthesis(s, zq, hz, wz, idx, mu)) != NN_OK)
         st = nn_fail(ctx, rc, index, "h_s");
     else if (neco_rans_decode_with_indexes(&dec, s->y_tables, idx, ny, yq) != NECO_ENTROPY_OK ||
              neco_rans_decoder_finish(&dec) != NECO_ENTROPY_OK)
@@ -667,22 +748,24 @@ static neco_status wave_decode_tile(neco_context *ctx, void *state, const neco_i
     size_t ny = (size_t)s->C * hy * wy, nz = (size_t)s->CZ * hz * wz;
     int q = (int)info->quality - 1;
     nn_tensor u = {0}, wav = {0}, p = {0};
-    int32_t *zq = malloc(sizeof(int32_t) * nz);
-    int32_t *yq = malloc(sizeof(int32_t) * ny), *idx = malloc(sizeof(int32_t) * ny);
+    int32_t *zq = malloc(sizeof(int32_t) * nz), *yq = malloc(sizeof(int32_t) * ny);
+    int32_t *idx = malloc(sizeof(int32_t) * ny), *mu = malloc(sizeof(int32_t) * ny);
     neco_status st = NECO_OK;
     int rc;
-    if (!zq || !yq || !idx) {
+    if (!zq || !yq || !idx || !mu) {
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
-    if ((st = wave_decode_symbols(ctx, s, index, payload, size, hz, wz, zq, yq, idx)) != NECO_OK)
+    st = wave_decode_symbols(ctx, s, index, payload, size, hz, wz, zq, yq, idx, mu);
+    if (st != NECO_OK)
         goto done;
     if ((rc = nn_tensor_alloc4(&u, 1, s->C, hy, wy)) != NN_OK) {
         st = nn_fail(ctx, rc, index, "synthesis");
         goto done;
     }
+    /* y_hat = residual + mean, exact in float (ARCH.md, BITSTREAM.md 3.1). */
     for (size_t i = 0; i < ny; i++)
-        u.data[i] = (float)yq[i];
+        u.data[i] = (float)((int64_t)yq[i] * (1 << WAVE_MEAN_BITS) + mu[i]) / (1 << WAVE_MEAN_BITS);
     rc = synthesis(ctx->nn, s, &u, q, &wav);
     if (!rc)
         rc = nn_lifting97_inverse(&wav, WAVE_LEVELS, &p);
@@ -695,6 +778,7 @@ done:
     free(zq);
     free(yq);
     free(idx);
+    free(mu);
     nn_tensor_free(&u);
     nn_tensor_free(&wav);
     nn_tensor_free(&p);
@@ -712,10 +796,11 @@ static neco_status wave_unit_symbols(neco_context *ctx, void *state, const neco_
     int wz = (int)round_up(w, WAVE_STRIDE) / WAVE_STRIDE;
     size_t nz = (size_t)s->CZ * hz * wz, ny = (size_t)s->C * 16 * hz * wz;
     int32_t *zq = malloc(sizeof(int32_t) * nz), *yq = malloc(sizeof(int32_t) * ny);
-    int32_t *idx = malloc(sizeof(int32_t) * ny);
-    neco_status st = !zq || !yq || !idx ? codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory")
-                                        : wave_decode_symbols(ctx, s, index, payload, size, hz,
-                                                              wz, zq, yq, idx);
+    int32_t *idx = malloc(sizeof(int32_t) * ny), *mu = malloc(sizeof(int32_t) * ny);
+    neco_status st = !zq || !yq || !idx || !mu
+                         ? codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory")
+                         : wave_decode_symbols(ctx, s, index, payload, size, hz, wz, zq, yq, idx,
+                                               mu);
     for (size_t i = 0; st == NECO_OK && i < nz + ny; i++) {
         uint8_t le[4];
         store_u32(le, (uint32_t)(i < nz ? zq[i] : yq[i - nz]));
@@ -724,6 +809,7 @@ static neco_status wave_unit_symbols(neco_context *ctx, void *state, const neco_
     free(zq);
     free(yq);
     free(idx);
+    free(mu);
     return st;
 }
 
@@ -757,12 +843,13 @@ neco_status img_wave_tile_symbols(neco_context *ctx, const uint8_t *data, size_t
     *ny = (size_t)s->C * 16 * hz * wz;
     *z = malloc(sizeof(int32_t) * *nz);
     *y = malloc(sizeof(int32_t) * *ny);
-    int32_t *idx = malloc(sizeof(int32_t) * *ny);
-    if (!*z || !*y || !idx)
+    int32_t *idx = malloc(sizeof(int32_t) * *ny), *mu = malloc(sizeof(int32_t) * *ny);
+    if (!*z || !*y || !idx || !mu)
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
     else
-        st = wave_decode_symbols(ctx, s, index, payload, len, hz, wz, *z, *y, idx);
+        st = wave_decode_symbols(ctx, s, index, payload, len, hz, wz, *z, *y, idx, mu);
     free(idx);
+    free(mu);
     if (st != NECO_OK) {
         free(*z);
         free(*y);

@@ -12,11 +12,12 @@ int16_t nn_int_rescale(int64_t acc, int32_t mult, int32_t shift, int32_t out_min
     if (shift == 0) {
         r = v;
     } else {
-        /* Round half away from zero on the magnitude: |v| < 2^63 so |v| + 2^(shift-1) fits
-         * in uint64_t, and the shifted result fits back in int64_t. */
-        uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-        uint64_t q = (mag + ((uint64_t)1 << (shift - 1))) >> shift;
-        r = v < 0 ? -(int64_t)q : (int64_t)q;
+        /* Round half up: floor(v / 2^S + 1/2), i.e. floor((v + 2^(S-1)) / 2^S), the arithmetic
+         * of training (train/int_layers.py). Computed as the floor quotient plus one when the
+         * remainder reaches half, so that nothing overflows and no negative value is shifted. */
+        int64_t q = v >= 0 ? v >> shift : -((-(v + 1)) >> shift) - 1;
+        int64_t rem = v - q * ((int64_t)1 << shift); /* in [0, 2^S) */
+        r = q + (rem >= ((int64_t)1 << (shift - 1)));
     }
     if (r < out_min) r = out_min;
     if (r > out_max) r = out_max;

@@ -5,8 +5,8 @@
  *   activations: int16; weights: int8 or int16; bias: int32; accumulator: int64.
  *   acc[o][p] = bias[o] + sum over (ci, ky, kx) of w * x   (exact: no overflow, see limits)
  *   v = acc * mult[o]                                       (exact in int64)
- *   r = shift[o] == 0 ? v : sign(v) * ((|v| + 2^(shift[o]-1)) >> shift[o])
- *                                         (rounding half away from zero)
+ *   r = shift[o] == 0 ? v : floor((v + 2^(shift[o]-1)) / 2^shift[o])
+ *                                         (rounding half up, as training does)
  *   y = min(max(r, out_min), out_max)     (saturation; out_min = 0 is a ReLU)
  * Limits checked on every call: 0 <= mult <= 32767, 0 <= shift <= 62,
  * -32768 <= out_min <= out_max <= 32767, K = (C_in / groups) KH KW <= 131072; then

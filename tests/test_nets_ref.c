@@ -539,11 +539,13 @@ static void test_vq(void)
 
 static void test_int_rescale(void)
 {
-    /* Rounding half away from zero (INTEGER.md). */
+    /* Rounding half up (INTEGER.md). */
     CU_ASSERT_EQUAL(nn_int_rescale(3, 1, 1, -32768, 32767), 2);   /* 1.5 -> 2 */
-    CU_ASSERT_EQUAL(nn_int_rescale(-3, 1, 1, -32768, 32767), -2); /* -1.5 -> -2 */
+    CU_ASSERT_EQUAL(nn_int_rescale(-3, 1, 1, -32768, 32767), -1); /* -1.5 -> -1 */
     CU_ASSERT_EQUAL(nn_int_rescale(5, 1, 2, -32768, 32767), 1);   /* 1.25 -> 1 */
-    CU_ASSERT_EQUAL(nn_int_rescale(-4, 1, 3, -32768, 32767), -1); /* -0.5 -> -1 */
+    CU_ASSERT_EQUAL(nn_int_rescale(-4, 1, 3, -32768, 32767), 0);  /* -0.5 -> 0 */
+    CU_ASSERT_EQUAL(nn_int_rescale(-5, 1, 3, -32768, 32767), -1); /* -0.625 -> -1 */
+    CU_ASSERT_EQUAL(nn_int_rescale(INT64_MAX / 32767, 32767, 62, -32768, 32767), 2);
     CU_ASSERT_EQUAL(nn_int_rescale(-3, 1, 3, -32768, 32767), 0);  /* -0.375 -> 0 */
     CU_ASSERT_EQUAL(nn_int_rescale(7, 3, 0, -32768, 32767), 21);
     CU_ASSERT_EQUAL(nn_int_rescale((int64_t)1 << 47, 32767, 10, -32768, 32767), 32767);

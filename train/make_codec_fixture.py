@@ -53,11 +53,13 @@ def decode_tile(W, ztab, ytab, payload, w, h):
     plane = (hp // 16) * (wp // 16)
     z = np.array([d.symbol(*ztab[i // plane], True) for i in range(cz * plane)], dtype=np.int64)
     z = z.reshape(cz, hp // 16, wp // 16)
-    idx = ref_decode.hs_from_file(W, z).reshape(-1)
-    y = np.array([d.symbol(*ytab[int(k)], True) for k in idx], dtype=np.int64).reshape(c, hp // 4, wp // 4)
+    idx, mean = ref_decode.hs_from_file(W, z)
+    y = np.array([d.symbol(*ytab[int(k)], True) for k in idx.reshape(-1)], dtype=np.int64).reshape(c, hp // 4, wp // 4)
     if not d.finish():
         raise SystemExit("the Python decoder finds the stream incomplete")
-    return z, y
+    # y holds the coded residuals; y_hat = residual + mean / 4 (ARCH.md, quarter units)
+    y_hat = y + (mean / 4.0 if mean is not None else 0)
+    return z, y, y_hat
 
 
 def main():
@@ -78,12 +80,12 @@ def main():
         box = neco_container.Container(open(stream, "rb").read())
         assert box.quality == q and len(box.units) == 1
         x0, y0, w, h = box.tile_rect(0)
-        z, y = decode_tile(W, ztab, ytab, box.units[0], w, h)
+        z, y, y_hat = decode_tile(W, ztab, ytab, box.units[0], w, h)
         with open(os.path.join(OUT, "agree_q%d.sym" % q), "wb") as f:
             f.write(z.astype("<i4").tobytes())
             f.write(y.astype("<i4").tobytes())
         with torch.no_grad():
-            img = ref_decode.g_s_from_file(W, torch.from_numpy(y[None].astype(np.float32)), q - 1)
+            img = ref_decode.g_s_from_file(W, torch.from_numpy(y_hat[None].astype(np.float32)), q - 1)
         img = img[0].permute(1, 2, 0).numpy().astype(np.uint8)[:h, :w]
         Image.fromarray(img).save(os.path.join(OUT, "agree_q%d.pt.png" % q))
         print("q%d: %d bytes, z %s, y %s" % (q, len(box.units[0]), z.shape, y.shape))

@@ -148,11 +148,10 @@ def vq_fixture():
 
 
 def rescale(acc, mult, shift, lo, hi):
-    """INTEGER.md: y = sat(round_half_away_from_zero(acc * mult / 2^shift))."""
+    """INTEGER.md: y = sat(floor((acc * mult + 2^(shift-1)) / 2^shift)), rounding half up."""
     v = acc * mult
     if shift:
-        q = (abs(v) + (1 << (shift - 1))) >> shift
-        v = q if v >= 0 else -q
+        v = (v + (1 << (shift - 1))) >> shift  # Python's >> floors
     return max(lo, min(hi, v))
 
 
