@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include "codec/aud_wave.h"
+#include "nets/lifting97_1d.h"
 #include "nets/safetensors.h"
 
 #include <neco/neco.h>
@@ -297,6 +298,51 @@ static void test_wrong_weights_refused(void)
     neco_context_destroy(ctx);
 }
 
+/* nets/lifting97_1d: perfect reconstruction at every level count, the packet layout (a constant
+ * signal has all its energy in channel 0 away from the ends: the low band of every level), the
+ * non-expansive size, and refusal of lengths not divisible by 2^levels. */
+static void test_lifting97_1d(void)
+{
+    const int len = 256;
+    nn_tensor x = {0}, y = {0}, z = {0};
+    CU_ASSERT_FATAL(nn_tensor_alloc3(&x, 2, 3, len) == NN_OK);
+    uint32_t seed = 7;
+    for (size_t i = 0; i < (size_t)2 * 3 * len; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x.data[i] = (float)((double)(seed >> 8) / 16777216.0 - 0.5);
+    }
+    for (int levels = 0; levels <= 5; levels++) {
+        CU_ASSERT_FATAL(nn_lifting97_1d_forward(&x, levels, &y) == NN_OK);
+        CU_ASSERT(y.shape[0] == 2 && y.shape[1] == 3 << levels && y.shape[2] == len >> levels);
+        CU_ASSERT_FATAL(nn_lifting97_1d_inverse(&y, levels, &z) == NN_OK);
+        CU_ASSERT(nn_tensor_same_shape(&x, &z));
+        double worst = 0;
+        for (size_t i = 0; i < (size_t)2 * 3 * len; i++) {
+            double d = fabs((double)x.data[i] - z.data[i]);
+            worst = d > worst ? d : worst;
+        }
+        CU_ASSERT(worst < 1e-5);
+    }
+    for (size_t i = 0; i < (size_t)2 * 3 * len; i++)
+        x.data[i] = 0.5f;
+    CU_ASSERT_FATAL(nn_lifting97_1d_forward(&x, 4, &y) == NN_OK);
+    double other = 0;
+    for (int c = 1; c < 16; c++)
+        for (int t = 0; t < len / 16; t++)
+            other += fabs(y.data[(size_t)c * (len / 16) + t]);
+    CU_ASSERT(other < 1e-4);
+    CU_ASSERT(fabs(y.data[3] - 0.5 * 4) < 1e-4); /* the DC gain of 4 levels: sqrt(2)^4 */
+    nn_tensor odd = {0};
+    CU_ASSERT_FATAL(nn_tensor_alloc3(&odd, 1, 1, 24) == NN_OK);
+    CU_ASSERT_EQUAL(nn_lifting97_1d_forward(&odd, 4, &y), NN_ERR_ARG);
+    CU_ASSERT_EQUAL(nn_lifting97_1d_forward(&odd, 3, &y), NN_OK);
+    CU_ASSERT_EQUAL(nn_lifting97_1d_inverse(&odd, 1, &z), NN_ERR_ARG); /* 1 channel: no pair */
+    nn_tensor_free(&odd);
+    nn_tensor_free(&x);
+    nn_tensor_free(&y);
+    nn_tensor_free(&z);
+}
+
 /* --kbps K picks the level whose nominal rate is closest (log scale) to K. */
 static void test_kbps_mapping(void)
 {
@@ -334,5 +380,6 @@ void neco_test_register(void)
                {"seamless chunks", test_seamless_chunks},
                {"unsupported input refused", test_unsupported_refused},
                {"wrong weights refused", test_wrong_weights_refused},
-               {"--kbps mapping", test_kbps_mapping});
+               {"--kbps mapping", test_kbps_mapping},
+               {"1-D wavelet packet (nets/lifting97_1d)", test_lifting97_1d});
 }

@@ -15,7 +15,10 @@ summed over the 7 scales).
 import argparse
 import math
 import os
+import subprocess
 import sys
+import tempfile
+import wave
 
 import numpy as np
 import torch
@@ -145,6 +148,39 @@ def mel_distance(ref, est, sr=am.RATE):
     return total
 
 
+OPUS_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cache", "opus", "root")
+
+
+def opus_code(a, kbps):
+    """Codes float (frames, ch) at 44.1 kHz with opusenc --bitrate kbps (VBR, the default) and
+    decodes with opusdec --rate 44100.  Returns (decoded, bits of the .opus file).  opus-tools
+    come from Debian's opus-tools/libopusenc0/libopusfile0 unpacked in train/cache/opus
+    (`apt-get download` + `dpkg -x`), or from the PATH."""
+    env = dict(os.environ)
+    exe = "opusenc"
+    if os.path.isdir(OPUS_ROOT):
+        env["LD_LIBRARY_PATH"] = os.path.join(OPUS_ROOT, "usr/lib/x86_64-linux-gnu")
+        exe = os.path.join(OPUS_ROOT, "usr/bin/opusenc")
+    with tempfile.TemporaryDirectory() as d:
+        src, enc, dec = (os.path.join(d, n) for n in ("in.wav", "x.opus", "out.wav"))
+        with wave.open(src, "wb") as w:
+            w.setnchannels(a.shape[1])
+            w.setsampwidth(2)
+            w.setframerate(am.RATE)
+            w.writeframes(np.clip(np.round(a * 32768), -32768, 32767).astype("<i2").tobytes())
+        subprocess.run([exe, "--quiet", "--bitrate", str(kbps), src, enc], env=env, check=True)
+        subprocess.run([exe.replace("opusenc", "opusdec"), "--quiet", "--rate", str(am.RATE), enc, dec],
+                       env=env, check=True)
+        with wave.open(dec) as w:
+            out = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, w.getnchannels())
+        bits = os.path.getsize(enc) * 8
+    out = out.astype(np.float32) / 32768
+    res = np.zeros_like(a)
+    n = min(len(out), len(a))
+    res[:n] = out[:n]
+    return res, bits
+
+
 def valid_set(seconds):
     out = []
     for src, name, a in clips("valid"):
@@ -153,16 +189,19 @@ def valid_set(seconds):
     return out
 
 
-def evaluate(model, levels, seconds, max_speech=30):
-    counter = coding.BitCounter(coding.factorized_tables(model.prior))
+def evaluate(model, levels, seconds, max_speech=30, opus=()):
+    counter = coding.BitCounter(coding.factorized_tables(model.prior)) if model else None
     data = valid_set(seconds)
     speech = [d for d in data if d[0] == "emodb"][:max_speech]
     data = [d for d in data if d[0] != "emodb"] + speech
     rows = []
-    for q in levels:
+    for q in list(levels) + ["opus%d" % k for k in opus]:
         per = {}
         for src, name, a in data:
-            dec, bits = code(model, a, q, counter)
+            if isinstance(q, str):
+                dec, bits = opus_code(a, int(q[4:]))
+            else:
+                dec, bits = code(model, a, q, counter)
             dur = a.shape[0] / am.RATE
             s = np.mean([si_sdr(a[:, c], dec[:, c]) for c in range(a.shape[1])])
             m = np.mean([mel_distance(a[:, c], dec[:, c]) for c in range(a.shape[1])])
@@ -174,8 +213,8 @@ def evaluate(model, levels, seconds, max_speech=30):
         for src, (bits, dur, s, m) in sorted(per.items()):
             rows.append(dict(level=q, source=src, kbps=bits / dur / 1000, si_sdr=float(np.mean(s)),
                              mel=float(np.mean(m)), clips=len(s)))
-            print("q%d %-9s %7.1f kbps  SI-SDR %6.2f dB  mel %.3f  (%d clips)" % (
-                q, src, rows[-1]["kbps"], rows[-1]["si_sdr"], rows[-1]["mel"], len(s)), flush=True)
+            print("%-6s %-9s %7.1f kbps  SI-SDR %6.2f dB  mel %.3f  (%d clips)" % (
+                q if isinstance(q, str) else "q%d" % q, src, rows[-1]["kbps"], rows[-1]["si_sdr"], rows[-1]["mel"], len(s)), flush=True)
     return rows
 
 
@@ -186,12 +225,20 @@ def main():
     ap.add_argument("--levels", default=None, help="comma-separated 0-based levels (default all)")
     ap.add_argument("--speech", type=int, default=30, help="Emo-DB clips used")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--markdown", action="store_true", help="also print a markdown table")
+    ap.add_argument("--opus", default="", help="comma-separated Opus bitrates (kbps) to compare with")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model, st = load_model(a.ckpt)
     levels = [int(v) for v in a.levels.split(",")] if a.levels else list(range(model.q_levels))
     print("checkpoint step %d, %.1f min trained" % (st["step"], st["trained_seconds"] / 60))
-    evaluate(model, levels, a.seconds, a.speech)
+    opus = [int(v) for v in a.opus.split(",")] if a.opus else []
+    rows = evaluate(model, levels, a.seconds, a.speech, opus)
+    if a.markdown:
+        print("\n| codec | source | kbps | SI-SDR (dB) | mel distance |\n|---|---|---|---|---|")
+        for r in rows:
+            name = r["level"] if isinstance(r["level"], str) else "aud-wave q%d" % (r["level"] + 1)
+            print("| %s | %s | %.1f | %.2f | %.3f |" % (name, r["source"], r["kbps"], r["si_sdr"], r["mel"]))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,29 @@ from audio_data import CropSampler  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+_MEL = {}
+
+
+def mel_loss(x, y):
+    """Per-item DAC mel distance (eval_audio.mel_distance, differentiable): the sum over the 7
+    scales of the L1 distance of log10(max(mel, 1e-5)).  Penalises the spectral holes that
+    MSE-optimal quantisation leaves (Kumar et al. 2023 use it as their main loss)."""
+    from eval_audio import mel_filters
+    total = 0.0
+    for n_mels, win in zip((5, 10, 20, 40, 80, 160, 320), (32, 64, 128, 256, 512, 1024, 2048)):
+        key = (n_mels, win, x.device)
+        if key not in _MEL:
+            _MEL[key] = (mel_filters(am.RATE, win, n_mels).to(x.device), torch.hann_window(win, device=x.device))
+        fb, w = _MEL[key]
+        logs = []
+        for s in (x, y):
+            spec = torch.stft(s, win, hop_length=win // 4, window=w, center=True, pad_mode="reflect",
+                              return_complex=True).abs()
+            logs.append(torch.log10((fb @ spec).clamp_min(1e-5)))
+        total = total + (logs[0] - logs[1]).abs().mean(dim=(1, 2))
+    return total
+
+
 def build(model_id):
     if model_id != "aud-wave":
         raise SystemExit("unknown audio model %s (this script trains aud-wave)" % model_id)
@@ -47,6 +70,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--ckpt-minutes", type=float, default=4)
     ap.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: time only)")
+    ap.add_argument("--mel-weight", type=float, default=0.0,
+                    help="beta of the distortion MSE + beta * (DAC mel distance); 0: MSE only")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     run = a.run or os.path.join(HERE, "runs", a.model)
@@ -101,7 +126,8 @@ def main():
         mse = ((x_hat - x) ** 2).mean(dim=1)
         bps = bits / x.shape[1]
         lam = torch.exp(log_lam[q])
-        loss = (bps + lam * mse).mean()
+        dist = mse + a.mel_weight * mel_loss(x, x_hat) if a.mel_weight > 0 else mse
+        loss = (bps + lam * dist).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
