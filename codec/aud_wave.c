@@ -324,8 +324,11 @@ static float sample_in(const neco_audio *a, size_t i)
     return 0.0f;
 }
 
+/* round(v) clamped to [lo, hi]; NaN (possible only from a corrupt payload whose escaped
+ * values overflow the decoder to infinities) becomes 0 rather than an undefined conversion. */
 static int32_t to_int(double v, double lo, double hi)
 {
+    if (isnan(v)) return 0;
     v = nearbyint(v);
     return (int32_t)(v < lo ? lo : v > hi ? hi : v);
 }

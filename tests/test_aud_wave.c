@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include "codec/aud_wave.h"
+#include "codec/crc32.h"
 #include "nets/lifting97_1d.h"
 #include "nets/safetensors.h"
 
@@ -265,6 +266,48 @@ static void test_unsupported_refused(void)
     neco_context_destroy(ctx);
 }
 
+/* A damaged payload with a valid CRC (as a fuzzer makes) is refused as corrupt or decodes to
+ * some samples; never a crash or undefined behaviour (the sanitizer build runs this too). */
+static void test_damaged_payload(void)
+{
+    const uint64_t frames = 20000;
+    int16_t *s = synth(frames, 2, 0);
+    neco_audio a = {44100, 2, frames, NECO_SAMPLE_S16, s};
+    neco_context *ctx = context(WEIGHTS_DIR);
+    uint8_t *coded;
+    size_t size;
+    CU_ASSERT_FATAL(encode(ctx, &a, 3, &coded, &size) == NECO_OK);
+    neco_info info;
+    CU_ASSERT_FATAL(neco_read_info(ctx, coded, size, &info) == NECO_OK);
+    size_t p = (size_t)info.header_size;
+    uint32_t len = (uint32_t)coded[p] | (uint32_t)coded[p + 1] << 8 | (uint32_t)coded[p + 2] << 16 |
+                   (uint32_t)coded[p + 3] << 24;
+    CU_ASSERT_FATAL(len > 16 && p + 8 + len == size);
+    uint8_t *bad = malloc(size);
+    int refused = 0;
+    for (int k = 0; k < 24; k++) {
+        memcpy(bad, coded, size);
+        size_t at = p + 4 + (size_t)k * (len - 1) / 23;
+        if (k == 23)
+            memset(bad + p + 4, 0xFF, len / 2); /* escapes everywhere: huge values */
+        else
+            bad[at] ^= 0x5A;
+        uint32_t crc = crc32_update(0, bad + p, 4 + (size_t)len);
+        for (int i = 0; i < 4; i++)
+            bad[p + 4 + len + i] = (uint8_t)(crc >> (8 * i));
+        neco_decoded dec;
+        neco_status st = neco_decode(ctx, bad, size, &dec);
+        CU_ASSERT(st == NECO_OK || st == NECO_ERR_BITSTREAM);
+        refused += st == NECO_ERR_BITSTREAM;
+        if (st == NECO_OK) neco_decoded_free(&dec);
+    }
+    CU_ASSERT(refused > 0); /* the end-of-stream check catches most damage */
+    free(bad);
+    neco_free(coded);
+    neco_context_destroy(ctx);
+    free(s);
+}
+
 /* Wrong weights: a file whose tensor has another shape is refused with the tensor's name; a
  * stream made with other weights (another hash in its header) is refused. */
 static void test_wrong_weights_refused(void)
@@ -380,6 +423,6 @@ void neco_test_register(void)
                {"seamless chunks", test_seamless_chunks},
                {"unsupported input refused", test_unsupported_refused},
                {"wrong weights refused", test_wrong_weights_refused},
-               {"--kbps mapping", test_kbps_mapping},
+               {"damaged payload", test_damaged_payload}, {"--kbps mapping", test_kbps_mapping},
                {"1-D wavelet packet (nets/lifting97_1d)", test_lifting97_1d});
 }
