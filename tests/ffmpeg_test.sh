@@ -70,6 +70,12 @@ meta_sum() { awk -v k="$2" 'index($0, k "=") == 1 { s += substr($0, length(k) + 
 png=$src/samples/chelsea.png
 ff -i "$png" -vf scale=97:61,format=rgb48be "$tmp/rgb48.png" || bad "make the 16-bit PNG"
 ff -i "$png" -vf scale=203:117,format=gray "$tmp/gray.png" || bad "make the gray PNG"
+# The fixtures are only as good as this FFmpeg's scaler: the one-step gray must match a two-step
+# one (scale, then convert) closely. (An FFmpeg 5.1 built with inline asm but without x86asm
+# fails this: its one-step rgb24 -> gray scaling is garbage.)
+ff -i "$png" -vf scale=203:117 "$tmp/small.png" && ff -i "$tmp/small.png" -vf format=gray "$tmp/gray2.png" &&
+  "$neco" compare "$tmp/gray.png" "$tmp/gray2.png" | awk '{ exit !($2 > 35) }' && ok ||
+  bad "FFmpeg's scaler: one-step and two-step gray differ ($("$neco" compare "$tmp/gray.png" "$tmp/gray2.png" 2>&1))"
 "$neco" encode "$src/samples/drums_120bpm_44k_stereo.flac" "$tmp/drums.neco" --model raw --quiet &&
   "$neco" decode "$tmp/drums.neco" "$tmp/drums.wav" --quiet || bad "make the WAV"
 

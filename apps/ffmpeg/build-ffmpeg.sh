@@ -125,9 +125,12 @@ if [ "$full" = 1 ] && ! command -v nasm >/dev/null; then
     config+=(--disable-x86asm)
 fi
 if [ "$full" = 0 ]; then
-    # No nasm needed (--disable-x86asm); nothing autodetected, so the result does not depend
-    # on which -dev packages happen to be installed.
-    config+=(--disable-everything --disable-autodetect --disable-x86asm --disable-network
+    # No nasm needed: plain C (--disable-x86asm --disable-inline-asm). Both, not only the
+    # first: FFmpeg 5.1.9 with inline asm but without x86asm scales rgb24 to gray to garbage
+    # (scale=203:117,format=gray; measured here, not with -cpuflags 0). Nothing autodetected, so
+    # the result does not depend on which -dev packages happen to be installed.
+    config+=(--disable-everything --disable-autodetect --disable-x86asm --disable-inline-asm
+             --disable-network
              --enable-zlib --enable-pthreads
              --enable-filter=neco,aneco,metadata,ametadata,format,aformat,scale,aresample,null,anull,atrim,trim
              --enable-decoder=png,rawvideo,pcm_s16le,pcm_s24le,pcm_s32le,pcm_f32le
