@@ -178,8 +178,28 @@ audio_case() {
 audio_case raw-s16 s16 "--model raw" "model=raw"
 audio_case raw-s32 s32 "--model raw" "model=raw"
 audio_case raw-flt flt "--model raw" "model=raw"
-# The default audio model (a learned one once it exists) through the same checks.
+# The learned model, whose chunks are coded with context from their neighbours: the filter must
+# still give `neco encode`'s bytes and `neco decode`'s samples (4 s = one whole chunk of 131072
+# frames and a shorter last one).
+audio_case wave-s16 s16 "--model aud-wave --weights $weights" "model=aud-wave:weights=$weights"
+audio_case wave-flt flt "--model aud-wave --quality 1 --weights $weights" \
+  "model=aud-wave:quality=1:weights=$weights"
+# The default audio model through the same checks.
 audio_case default-s16 s16 "--weights $weights" "weights=$weights"
+# kbps: every chunk at most the budget, unless at the lowest level; the length unchanged.
+if [ -f "$tmp/wave-s16.neco" ]; then
+  if ff -i "$tmp/drums.wav" -af "aneco=model=aud-wave:kbps=150:weights=$weights,ametadata=print:file=$tmp/kbps.meta" \
+    "$tmp/kbps.wav" 2>"$tmp/kbps.err"; then
+    awk '/^neco.kbps=/ { k = substr($0, 11) } /^neco.quality=/ { q = substr($0, 14); n++
+      if (k > 150 && q > 1) bad = 1 } END { exit bad || n != 2 }' "$tmp/kbps.meta" && ok ||
+      bad "audio kbps=150: $(tr '\n' ' ' <"$tmp/kbps.meta")"
+    [ "$("$ffprobe" -v error -show_entries stream=duration_ts -of csv=p=0 "$tmp/kbps.wav")" = 176400 ] && ok ||
+      bad "audio kbps=150: length changed"
+    echo "audio kbps=150: $(grep -h '^neco\.\(kbps\|quality\)' "$tmp/kbps.meta" | tr '\n' ' ')"
+  else
+    bad "audio kbps=150: $(head -c 400 "$tmp/kbps.err")"
+  fi
+fi
 # raw is lossless: the output is the input.
 [ "$(pcm_md5 "$tmp/raw-s16.out.wav")" = "$(pcm_md5 "$tmp/drums.wav")" ] && ok ||
   bad "audio raw-s16: not lossless"

@@ -8,19 +8,26 @@
  * uses only libneco's public API (neco/neco.h) and libavfilter's internal filter API of
  * FFmpeg 5.1 (avfilter.h, filters.h, internal.h, audio.h).
  *
- * Why whole codec chunks: a neco audio stream is a sequence of chunks of info.chunk_frames
- * frames, each coded independently (conformance/BITSTREAM.md, section 1; a learned model codes
- * a chunk with its own context and edges). Coding FFmpeg's frames as they come (1024, 1152,
- * 4096 samples ...) would cut the signal at places the model never cuts it and would give a
- * learned model edges it pads on its own, which is where gaps and clicks would come from. So the
- * filter asks the model for its chunk length once (by coding a short probe at configuration),
- * then uses libavfilter's activate API to take exactly that many samples per call
- * (ff_inlink_consume_samples with min = max = chunk), and at the end of the stream the shorter
- * remainder, just as the codec's own last chunk is shorter. Each chunk is coded as a one-chunk
- * stream, whose chunk payload is then the same bytes as that chunk has inside `neco encode`'s
- * whole-file stream, and the decoded output is sample for sample what `neco decode` gives for
- * that file: no seams other than the codec's own. The CI test (tests/ffmpeg_test.sh) checks
- * both: the bytes and the decoded samples.
+ * Why whole codec chunks, with their neighbours: a neco audio stream is a sequence of chunks of
+ * info.chunk_frames frames (conformance/BITSTREAM.md, section 1), each decodable on its own. A
+ * learned model may still look past a chunk's edges when it encodes it: aud-wave codes each
+ * chunk with 512 samples of the neighbouring signal on both sides, so that the decoded chunks
+ * join without a seam (codec/aud_wave.c). Coding FFmpeg's frames as they come (1024, 1152,
+ * 4096 samples ...) as separate streams would cut the signal where the model never cuts it and
+ * put silence where the neighbours should be: that is where gaps and clicks would come from.
+ * So the filter
+ *   - asks the model for its chunk length once, by coding a short probe at configuration;
+ *   - takes exactly one chunk per step from the input with libavfilter's activate API
+ *     (ff_inlink_consume_samples with min = max = chunk; at the end of the stream the shorter
+ *     remainder, just as the codec's own last chunk is shorter, so no sample is lost);
+ *   - holds one chunk back, and codes chunk k as the middle chunk of the three-chunk signal
+ *     (k-1, k, k+1): its payload then sees the same neighbours as inside `neco encode`'s
+ *     whole-file stream (any model whose context is at most a chunk wide), so it is the same
+ *     bytes and decodes to the same samples. The price is one chunk of latency and up to three
+ *     times the coding work; with the raw model (no context) that is a few copies.
+ * The output is therefore sample for sample what `neco decode` gives for the `neco encode` of
+ * the same audio, seams included, and the CI test (tests/ffmpeg_test.sh) checks exactly that,
+ * and the bytes.
  *
  * Sample formats: neco codes interleaved s16, s32 and float; FFmpeg converts anything else
  * (planar formats, u8, double) with its automatically inserted aresample.
@@ -57,6 +64,11 @@ typedef struct NecoAudioContext {
     int levels;         /* quality levels of the model (probed only when kbps > 0) */
     size_t header_size; /* bytes of a stream's header, counted once per stream */
     int kbps_warned;
+    /* the sliding window: the chunk before the one to code next (its left context), and the
+     * chunk to code next, held until the chunk after it (its right context) arrives */
+    AVFrame *prev, *cur;
+    uint8_t *window; /* prev, cur, next interleaved samples, back to back */
+    size_t window_size;
 } NecoAudioContext;
 
 #define OFFSET(x) offsetof(NecoAudioContext, x)
@@ -157,6 +169,10 @@ static av_cold void uninit(AVFilterContext *ctx)
 
     neco_context_destroy(s->neco);
     s->neco = NULL;
+    av_frame_free(&s->prev);
+    av_frame_free(&s->cur);
+    av_freep(&s->window);
+    s->window_size = 0;
 }
 
 /* Codes audio at a quality level (0: the model's default) into a complete stream. */
@@ -233,16 +249,31 @@ end:
     return ret;
 }
 
-/* Rate control for kbps: the highest level whose chunk fits the budget, by bisection over the
- * levels (the rate grows with the level), as neco_encode_image does for bpp over a whole image.
- * When even level 1 does not fit, level 1 is used (a filter in a pipeline goes on rather than
- * stop in the middle of a stream) and a warning says so. */
-static neco_status encode_at_rate(AVFilterContext *ctx, const neco_audio *audio, uint8_t **coded,
-                                  size_t *coded_size)
+/* The bytes unit `index` takes in a stream (its length and CRC fields included), read from the
+ * unit lengths (BITSTREAM.md section 1: after the header, each unit is a u32 little-endian
+ * length L, L bytes of payload and a u32 CRC). 0 when the stream has no such unit. */
+static size_t unit_bytes(const uint8_t *data, size_t size, size_t header_size, uint32_t index)
+{
+    size_t pos = header_size, length;
+
+    for (uint32_t u = 0; pos <= size && size - pos >= 8; u++, pos += length + 8) {
+        length = (size_t)data[pos] | (size_t)data[pos + 1] << 8 | (size_t)data[pos + 2] << 16 |
+                 (size_t)data[pos + 3] << 24;
+        if (length > size - pos - 8) return 0;
+        if (u == index) return length + 8;
+    }
+    return 0;
+}
+
+/* Rate control for kbps: the highest level whose chunk `unit` fits the budget, by bisection
+ * over the levels (the rate grows with the level), as neco_encode_image does for bpp over a
+ * whole image. When even level 1 does not fit, level 1 is used (a filter in a pipeline goes on
+ * rather than stop in the middle of a stream) and a warning says so. */
+static neco_status encode_at_rate(AVFilterContext *ctx, const neco_audio *audio, uint32_t unit,
+                                  double seconds, uint8_t **coded, size_t *coded_size)
 {
     NecoAudioContext *s = ctx->priv;
-    double seconds = (double)audio->frames / audio->sample_rate;
-    double budget = s->kbps * 1000.0 * seconds / 8.0; /* bytes of chunk (header excluded) */
+    double budget = s->kbps * 1000.0 * seconds / 8.0; /* bytes of the chunk */
     uint8_t *best = NULL, *data;
     size_t best_size = 0, size;
     int lo = 1, hi = s->levels;
@@ -254,7 +285,7 @@ static neco_status encode_at_rate(AVFilterContext *ctx, const neco_audio *audio,
             neco_free(best);
             return st;
         }
-        if ((double)(size - s->header_size) <= budget) {
+        if ((double)unit_bytes(data, size, s->header_size, unit) <= budget) {
             neco_free(best);
             best = data;
             best_size = size;
@@ -303,67 +334,90 @@ static int set_metadata(AVFrame *frame, const char *key, const char *fmt, double
     return av_dict_set(&frame->metadata, key, text, 0);
 }
 
-static int filter_chunk(AVFilterContext *ctx, AVFrame *in)
+/* Codes s->cur between its neighbours s->prev and next (either may be NULL: the stream's first
+ * or last chunk), sends it on, and slides the window by one chunk. Takes ownership of next. */
+static int code_chunk(AVFilterContext *ctx, AVFrame *next)
 {
     NecoAudioContext *s = ctx->priv;
     AVFilterLink *outlink = ctx->outputs[0];
-    int channels = in->ch_layout.nb_channels;
-    /* Interleaved formats only (the negotiated ones): all samples are in data[0]. */
-    neco_audio audio = {.sample_rate = (uint32_t)in->sample_rate,
-                        .channels = (uint32_t)channels,
-                        .frames = (uint64_t)in->nb_samples,
-                        .format = s->format,
-                        .data = in->data[0]};
-    size_t bytes = (size_t)in->nb_samples * channels * neco_sample_size(s->format);
-    double seconds = (double)in->nb_samples / in->sample_rate;
+    AVFrame *cur = s->cur, *out = NULL;
+    int channels = cur->ch_layout.nb_channels;
+    size_t frame_bytes = (size_t)channels * neco_sample_size(s->format);
+    size_t n_prev = s->prev ? (size_t)s->prev->nb_samples : 0;
+    size_t n_cur = (size_t)cur->nb_samples, n_next = next ? (size_t)next->nb_samples : 0;
+    size_t total = n_prev + n_cur + n_next;
+    uint32_t unit = s->prev ? 1 : 0; /* cur's chunk in the window's stream */
+    double seconds = (double)n_cur / cur->sample_rate;
+    neco_audio audio;
     uint8_t *coded = NULL;
-    size_t coded_size = 0, unit_bytes;
+    size_t coded_size = 0, bytes;
     neco_decoded decoded;
-    AVFrame *out = NULL;
     neco_status st;
     int ret;
 
-    st = s->kbps > 0 ? encode_at_rate(ctx, &audio, &coded, &coded_size)
+    if (total * frame_bytes > s->window_size) {
+        av_freep(&s->window);
+        s->window_size = 0;
+        if (!(s->window = av_malloc(total * frame_bytes))) {
+            av_frame_free(&next);
+            return AVERROR(ENOMEM);
+        }
+        s->window_size = total * frame_bytes;
+    }
+    /* Interleaved formats only (the negotiated ones): all samples are in data[0]. */
+    if (s->prev) memcpy(s->window, s->prev->data[0], n_prev * frame_bytes);
+    memcpy(s->window + n_prev * frame_bytes, cur->data[0], n_cur * frame_bytes);
+    if (next)
+        memcpy(s->window + (n_prev + n_cur) * frame_bytes, next->data[0], n_next * frame_bytes);
+    audio = (neco_audio){.sample_rate = (uint32_t)cur->sample_rate,
+                         .channels = (uint32_t)channels,
+                         .frames = total,
+                         .format = s->format,
+                         .data = s->window};
+
+    st = s->kbps > 0 ? encode_at_rate(ctx, &audio, unit, seconds, &coded, &coded_size)
                      : encode(s, &audio, s->quality, &coded, &coded_size);
     if (st != NECO_OK) {
-        av_frame_free(&in);
+        av_frame_free(&next);
         return neco_fail(ctx, s->neco, st, "neco encode");
     }
+    bytes = unit_bytes(coded, coded_size, s->header_size, unit);
     st = neco_decode(s->neco, coded, coded_size, &decoded);
     neco_free(coded);
     if (st != NECO_OK) {
-        av_frame_free(&in);
+        av_frame_free(&next);
         return neco_fail(ctx, s->neco, st, "neco decode");
     }
     if (decoded.info.media != NECO_MEDIA_AUDIO || decoded.audio.frames != audio.frames ||
         decoded.audio.channels != audio.channels || decoded.audio.format != audio.format ||
-        coded_size < s->header_size) {
-        av_log(ctx, AV_LOG_ERROR, "neco decoded a different layout than it was given\n");
+        decoded.info.units != unit + 1 + (next ? 1 : 0) || !bytes ||
+        decoded.info.chunk_frames != (uint32_t)s->chunk_frames) {
+        av_log(ctx, AV_LOG_ERROR, "neco coded the window in another layout than expected\n");
         ret = AVERROR_BUG;
         goto fail;
     }
-    out = ff_get_audio_buffer(outlink, in->nb_samples);
+    out = ff_get_audio_buffer(outlink, cur->nb_samples);
     if (!out) {
         ret = AVERROR(ENOMEM);
         goto fail;
     }
-    if ((ret = av_frame_copy_props(out, in)) < 0) goto fail;
-    memcpy(out->data[0], decoded.audio.data, bytes);
+    if ((ret = av_frame_copy_props(out, cur)) < 0) goto fail;
+    memcpy(out->data[0], (const uint8_t *)decoded.audio.data + n_prev * frame_bytes,
+           n_cur * frame_bytes);
 
     /* The chunk's share of a stream: its unit (length, payload, CRC) without the file header,
      * which a stream carries once; so `neco encode`'s file size is the header plus the sum of
      * neco.bytes over the frames. */
-    unit_bytes = coded_size - s->header_size;
-    if ((ret = set_metadata(out, "neco.bytes", "%.0f", (double)unit_bytes)) < 0 ||
-        (ret = set_metadata(out, "neco.kbps", "%.3f", unit_bytes * 8.0 / seconds / 1000.0)) < 0 ||
+    if ((ret = set_metadata(out, "neco.bytes", "%.0f", (double)bytes)) < 0 ||
+        (ret = set_metadata(out, "neco.kbps", "%.3f", bytes * 8.0 / seconds / 1000.0)) < 0 ||
         (ret = set_metadata(out, "neco.quality", "%.0f", decoded.info.quality)) < 0)
         goto fail;
     if (s->psnr) {
-        size_t n = (size_t)in->nb_samples * channels;
+        size_t first = n_prev * channels, n = n_cur * channels;
         double sse = 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = first; i < first + n; i++) {
             double d =
-                full_scale(s->format, audio.data, i) - full_scale(s->format, decoded.audio.data, i);
+                full_scale(s->format, s->window, i) - full_scale(s->format, decoded.audio.data, i);
             sse += d * d;
         }
         if ((ret = set_metadata(out, "neco.psnr", "%.3f",
@@ -371,13 +425,15 @@ static int filter_chunk(AVFilterContext *ctx, AVFrame *in)
             goto fail;
     }
     neco_decoded_free(&decoded);
-    av_frame_free(&in);
+    av_frame_free(&s->prev);
+    s->prev = s->cur;
+    s->cur = next;
     return ff_filter_frame(outlink, out);
 
 fail:
     neco_decoded_free(&decoded);
     av_frame_free(&out);
-    av_frame_free(&in);
+    av_frame_free(&next);
     return ret;
 }
 
@@ -387,24 +443,37 @@ static int activate(AVFilterContext *ctx)
     AVFilterLink *inlink = ctx->inputs[0];
     AVFilterLink *outlink = ctx->outputs[0];
     AVFrame *in = NULL;
-    int ret;
+    int64_t pts;
+    int ret, status;
 
     FF_FILTER_FORWARD_STATUS_BACK(outlink, inlink);
 
     /* Exactly one codec chunk; once the input has ended, consume_samples lowers min to what is
-     * left, so the last, shorter chunk is coded too and no sample is lost. */
+     * left, so the last, shorter chunk is taken too and no sample is lost. */
     ret = ff_inlink_consume_samples(inlink, s->chunk_frames, s->chunk_frames, &in);
     if (ret < 0) return ret;
     if (ret > 0) {
-        ret = filter_chunk(ctx, in);
-        if (ret >= 0 && ff_inlink_check_available_samples(inlink, s->chunk_frames) > 0)
+        if (s->cur) {
+            /* in is the right neighbour that s->cur waited for. */
+            ret = code_chunk(ctx, in);
+            if (ret >= 0 && ff_inlink_check_available_samples(inlink, s->chunk_frames) > 0)
+                ff_filter_set_ready(ctx, 100);
+            return ret;
+        }
+        s->cur = in; /* the first chunk: wait for its right neighbour */
+        if (ff_inlink_check_available_samples(inlink, s->chunk_frames) > 0) {
             ff_filter_set_ready(ctx, 100);
+            return 0;
+        }
+    }
+    if (ff_inlink_acknowledge_status(inlink, &status, &pts)) {
+        /* The end: the held chunk is the last one and has no right neighbour. */
+        ret = s->cur ? code_chunk(ctx, NULL) : 0;
+        ff_outlink_set_status(outlink, status, pts);
         return ret;
     }
-
-    FF_FILTER_FORWARD_STATUS(inlink, outlink);
     FF_FILTER_FORWARD_WANTED(outlink, inlink);
-    return FFERROR_NOT_READY;
+    return in ? 0 : FFERROR_NOT_READY;
 }
 
 static const AVFilterPad aneco_inputs[] = {
