@@ -606,9 +606,11 @@ def main():
     md_path = os.path.join(args.out, "summary.md")
     write_summary(md_path, summary, codecs, args, len(images), elapsed)
     png_path = os.path.join(args.out, "rd.png")
-    others = ", ".join(CODEC_LABEL[c].split(" ")[0] for c in codecs if c != "neco")
-    title = (f"neco image codec vs. {others}"
-             f" ({os.path.basename(os.path.dirname(args.images))}, {len(images)} images)"
+    short = {"neco": "neco", "jpeg": "JPEG", "webp": "WebP", "avif": "AVIF", "jxl": "JPEG XL",
+             "heic": "HEIC"}
+    others = ", ".join(short[c] for c in codecs if c != "neco")
+    title = ((f"neco image codec vs. {others}" if "neco" in codecs else others)
+             + f" ({os.path.basename(os.path.dirname(args.images))}, {len(images)} images)"
              + (f" — {args.label}" if args.label else ""))
     plot(png_path, summary, codecs, args.plot_max_bpp, title)
     with open(md_path) as f:
@@ -645,10 +647,10 @@ def merge_reused(path, rows, codecs, images, args):
         plan.setdefault(r["codec"], [])
         if r["setting"] not in plan[r["codec"]]:
             plan[r["codec"]].append(r["setting"])
-    for codec in plan:
+    for codec, settings in plan.items():
         if codec in codecs:
             continue
-        for setting in plan[codec]:
+        for setting in settings:
             have = {r["image"] for r in old if r["codec"] == codec and r["setting"] == setting}
             if have != set(names):
                 sys.exit(f"{path}: {codec} {setting} lacks {len(set(names) - have)} of the "
