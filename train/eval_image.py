@@ -6,7 +6,7 @@ real quantisation and code lengths from the integer coding tables (coding.py):
 
 Per quality level: mean bpp (all bits of y and z over the original pixel count), mean
 PSNR-RGB of the 8-bit decoded image, mean MS-SSIM (RGB average).  The image is padded to
-a multiple of 16 by edge replication, as the codec does, and cropped after decoding.
+a multiple of the model's stride (16 for img-wave) by edge replication, as the codec does, and cropped after decoding.
 The scale indices come from the integer h_s (float64 fake-quant, exact); a checkpoint
 trained without QAT is post-training-quantised from its calibration statistics.
 """
@@ -85,7 +85,7 @@ class Evaluator:
         m = self.model
         h, w, _ = img_u8.shape
         x = torch.from_numpy(img_u8).permute(2, 0, 1)[None].float() / 255.0
-        ph, pw = (-h) % 16, (-w) % 16
+        ph, pw = (-h) % m.stride, (-w) % m.stride
         xp = F.pad(x, (0, pw, 0, ph), mode="replicate")
         y = m.analysis(xp, q)
         z_hat = torch.round(m.h_a(y))

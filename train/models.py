@@ -51,6 +51,7 @@ class ImgWave(nn.Module):
                  hs_mean=True):
         super().__init__()
         self.levels_wpt = 2
+        self.stride = 16  # the codec pads images to multiples of this
         self.nw = 3 * 4**self.levels_wpt  # 48 wavelet channels
         self.latent, self.hyper, self.width, self.blocks = latent, hyper, width, blocks
         nw = self.nw

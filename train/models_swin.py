@@ -137,6 +137,7 @@ class ImgSwin(nn.Module):
     def __init__(self, dims=(96, 128, 128), latent=160, hyper=96, depth=2, heads=4, window=8, levels=len(LAMBDAS),
                  hs_mean=True):
         super().__init__()
+        self.stride = 64  # the codec pads images to multiples of this
         d1, d2, d3 = dims
         self.latent, self.hyper, self.window = latent, hyper, window
         self.g_a = nn.Sequential(
