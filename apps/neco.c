@@ -4,6 +4,9 @@
 #include <neco/neco.h>
 
 #include "audioio.h"
+#ifdef NECO_WITH_LIBAV
+#include "avinput.h"
+#endif
 #include "conformance.h"
 #include "filekind.h"
 #include "imageio.h"
@@ -437,9 +440,24 @@ static int cmd_encode(const options *o)
         return rc;
     double units = 0; /* pixels or seconds, for the summary */
     char what[128];
+    neco_media av_media = 0; /* set when FFmpeg's libraries read the input */
+    neco_image av_img = {0};
+    neco_audio av_au = {0};
+#ifdef NECO_WITH_LIBAV
+    /* What libpng and libsndfile do not read, FFmpeg's libraries may (JPEG, WebP, MP4, AAC,
+     * ...): read it here, then code it as a PNG or an audio file would be. */
+    if (kind == FILE_KIND_UNKNOWN) {
+        if (avinput_read(in, NULL, &av_media, &av_img, &av_au, err, sizeof err)) {
+            fail_line(in, "unsupported input: %s", err);
+            neco_context_destroy(ctx);
+            return EXIT_INPUT;
+        }
+        kind = av_media == NECO_MEDIA_IMAGE ? FILE_KIND_PNG : FILE_KIND_AUDIO;
+    }
+#endif
     if (kind == FILE_KIND_PNG) {
-        neco_image img;
-        if (imageio_read_png(in, &img, err, sizeof err)) {
+        neco_image img = av_img;
+        if (av_media != NECO_MEDIA_IMAGE && imageio_read_png(in, &img, err, sizeof err)) {
             fail_line(in, "%s", err);
             neco_context_destroy(ctx);
             return EXIT_INPUT;
@@ -450,8 +468,8 @@ static int cmd_encode(const options *o)
                  channel_name(img.channels), img.bit_depth);
         free(img.data);
     } else if (kind == FILE_KIND_AUDIO) {
-        neco_audio au;
-        if (audioio_read(in, &au, err, sizeof err)) {
+        neco_audio au = av_au;
+        if (av_media != NECO_MEDIA_AUDIO && audioio_read(in, &au, err, sizeof err)) {
             fail_line(in, "%s", err);
             neco_context_destroy(ctx);
             return EXIT_INPUT;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks to build and test neco (run as root).
 set -euo pipefail
-packages=(build-essential cmake pkg-config libpng-dev libsndfile1-dev libdnnl-dev libcunit1-dev)
+packages=(build-essential cmake pkg-config libpng-dev libsndfile1-dev libdnnl-dev libcunit1-dev
+  libavformat-dev libavcodec-dev libswscale-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

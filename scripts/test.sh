@@ -7,7 +7,7 @@ bash scripts/deps.sh
 jobs=$(nproc)
 
 echo "== release build (warnings are errors)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNECO_WERROR=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNECO_WERROR=ON -DNECO_FFMPEG_TEST=ON >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
