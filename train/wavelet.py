@@ -12,8 +12,7 @@ Convention (normative for the C side, see ARCH.md "Wavelet"):
   the sign and scale of PyWavelets' 'bior4.4': for every even N,
       low  == pywt.dwt(x, 'bior4.4', mode='reflect')[0][2:2+N//2]
       high == pywt.dwt(x, 'bior4.4', mode='reflect')[1][2:2+N//2]
-  and with periodic instead of symmetric extension it equals mode='periodization'
-  exactly (tested in test_wavelet.py).  The inverse undoes the lifting steps in
+  for N >= 8 (tested in test_wavelet.py).  The inverse undoes the lifting steps in
   reverse order, so reconstruction is perfect to float precision for any even size.
 
 2-D one level: transform along the width (last axis), then along the height.
