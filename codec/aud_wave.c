@@ -11,7 +11,8 @@
  * the decoded samples of a chunk are those of the whole signal's transform: the margin covers
  * the support of the wavelet and the decoder's receptive field, so chunk seams are invisible
  * (tests/test_aud_wave.c measures it). One chunk = one rANS stream of the symbols y_hat in the
- * order (coded channel, latent channel, frame); the table of a symbol is its latent channel. */
+ * order (coded channel, latent channel, frame); the table of a symbol of latent channel c at
+ * quality level q (0-based) is q C + c: each level has its own densities. */
 #include "models.h"
 
 #include "aud_wave.h"
@@ -53,7 +54,7 @@ typedef struct aw_state {
     const float *gain, *inv_gain;  /* [Q][C] */
     const float *res_gain;         /* [Q][16]: per-level scale of the conv path */
     double nominal_kbps[AW_MAX_Q]; /* per level, measured on stereo music (metadata) */
-    neco_cdf_tables *tables;       /* one factorized table per latent channel */
+    neco_cdf_tables *tables;       /* one factorized table per level and latent channel */
 } aw_state;
 
 /* ---- Loading ------------------------------------------------------------------------------ */
@@ -80,7 +81,7 @@ static int meta_int(const nn_weights *w, const char *key, int lo, int hi, int *o
     return 0;
 }
 
-/* The metadata list "[r1, r2, ...]" of the nominal rate of each level: q numbers, increasing. */
+/* The metadata list "[r1, r2, ...]" of the nominal rate of each level: q positive numbers. */
 static int parse_kbps(const char *v, int q, double *out)
 {
     if (!v || *v != '[') return -1;
@@ -88,7 +89,7 @@ static int parse_kbps(const char *v, int q, double *out)
     for (int i = 0; i < q; i++) {
         char *end;
         out[i] = strtod(v, &end);
-        if (end == v || !(out[i] > 0 && out[i] < 1e6) || (i > 0 && out[i] <= out[i - 1])) return -1;
+        if (end == v || !(out[i] > 0 && out[i] < 1e6)) return -1;
         v = end;
         while (*v == ' ')
             v++;
@@ -132,8 +133,8 @@ static int aw_spec(const aw_state *s, nn_weight_spec *spec)
     F("dec.conv_out.weight", AW_NW, H, 1);
     F("dec.conv_out.bias", AW_NW);
 #undef F
-    spec[n++] = (nn_weight_spec){"y.cdf_length", NN_I32, 1, {C}};
-    spec[n++] = (nn_weight_spec){"y.offset", NN_I32, 1, {C}};
+    spec[n++] = (nn_weight_spec){"y.cdf_length", NN_I32, 1, {Q * C}};
+    spec[n++] = (nn_weight_spec){"y.offset", NN_I32, 1, {Q * C}};
     for (int i = 0; i < n; i++) {
         spec[i].ndim = 0;
         while (spec[i].ndim < NN_WEIGHT_MAX_DIMS && spec[i].shape[spec[i].ndim])
@@ -213,7 +214,7 @@ static neco_status aw_load(neco_context *ctx, const char *path, void **out)
         aw_unload(s);
         return codec_fail(ctx, NECO_ERR_MODEL,
                           "model aud-wave: %s: metadata nominal_kbps is not a list of %d "
-                          "increasing rates",
+                          "positive rates",
                           path, q);
     }
     nn_weight_spec spec[32];
@@ -239,11 +240,11 @@ static neco_status aw_load(neco_context *ctx, const char *path, void **out)
     const nn_weight *cdf = nn_weights_find(s->weights, "y.cdf");
     const int32_t *lengths = nn_weights_find(s->weights, "y.cdf_length")->ints;
     int64_t total = 0;
-    for (int c = 0; c < s->C; c++)
+    for (int c = 0; c < s->Q * s->C; c++)
         total += lengths[c] > 0 ? lengths[c] : 0;
     if (!cdf || cdf->dtype != NN_I32 || cdf->ndim != 1 || total != cdf->shape[0] ||
-        neco_factorized_tables_create(&s->tables, NECO_CDF_PRECISION, s->C, cdf->ints, lengths,
-                                      nn_weights_find(s->weights, "y.offset")->ints) !=
+        neco_factorized_tables_create(&s->tables, NECO_CDF_PRECISION, s->Q * s->C, cdf->ints,
+                                      lengths, nn_weights_find(s->weights, "y.offset")->ints) !=
             NECO_ENTROPY_OK) {
         aw_unload(s);
         return codec_fail(ctx, NECO_ERR_MODEL, "model aud-wave: %s: entropy tables invalid", path);
@@ -454,7 +455,7 @@ static neco_status aw_encode_chunk(neco_context *ctx, void *state, const neco_au
     for (size_t i = 0; i < n; i++) {
         float v = nearbyintf(y.data[i]);
         yq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
-        idx[i] = (int32_t)(i / T % (size_t)s->C);
+        idx[i] = (int32_t)((size_t)q * s->C + i / T % (size_t)s->C);
     }
     if (neco_rans_encode_with_indexes(&enc, s->tables, yq, idx, n) != NECO_ENTROPY_OK) {
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "entropy coding failed in chunk %u", index);
@@ -481,15 +482,15 @@ done:
     return st;
 }
 
-/* Entropy-decodes a chunk payload into yq [A C T] (allocated by the caller). */
-static neco_status aw_decode_symbols(neco_context *ctx, const aw_state *s, uint32_t index,
+/* Entropy-decodes a chunk payload of level q into yq [A C T] (allocated by the caller). */
+static neco_status aw_decode_symbols(neco_context *ctx, const aw_state *s, int q, uint32_t index,
                                      const uint8_t *payload, size_t size, size_t n, size_t T,
                                      int32_t *yq)
 {
     int32_t *idx = malloc(sizeof(int32_t) * n);
     if (!idx) return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
     for (size_t i = 0; i < n; i++)
-        idx[i] = (int32_t)(i / T % (size_t)s->C);
+        idx[i] = (int32_t)((size_t)q * s->C + i / T % (size_t)s->C);
     neco_rans_decoder dec;
     neco_status st = NECO_OK;
     if (neco_rans_decoder_init(&dec, payload, size) != NECO_ENTROPY_OK ||
@@ -519,7 +520,7 @@ static neco_status aw_decode_chunk(neco_context *ctx, void *state, const neco_in
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
-    if ((st = aw_decode_symbols(ctx, s, index, payload, size, n, T, yq)) != NECO_OK) goto done;
+    if ((st = aw_decode_symbols(ctx, s, q, index, payload, size, n, T, yq)) != NECO_OK) goto done;
     if ((rc = nn_tensor_alloc3(&u, A, s->C, (int)T)) != NN_OK) {
         st = nn_fail(ctx, rc, index, "synthesis");
         goto done;
@@ -584,7 +585,7 @@ static neco_status aw_unit_symbols(neco_context *ctx, void *state, const neco_in
     size_t n = (size_t)info->audio_channels * s->C * T;
     int32_t *yq = malloc(sizeof(int32_t) * n);
     st = !yq ? codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory")
-             : aw_decode_symbols(ctx, s, index, payload, size, n, T, yq);
+             : aw_decode_symbols(ctx, s, (int)info->quality - 1, index, payload, size, n, T, yq);
     for (size_t i = 0; st == NECO_OK && i < n; i++) {
         uint8_t le[4];
         store_u32(le, (uint32_t)yq[i]);
@@ -622,7 +623,7 @@ neco_status aud_wave_chunk_symbols(neco_context *ctx, const uint8_t *data, size_
     *frames = (int)T;
     *symbols = malloc(sizeof(int32_t) * *n);
     if (!*symbols) return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
-    st = aw_decode_symbols(ctx, s, index, payload, len, *n, T, *symbols);
+    st = aw_decode_symbols(ctx, s, (int)info.quality - 1, index, payload, len, *n, T, *symbols);
     if (st != NECO_OK) {
         free(*symbols);
         *symbols = NULL;

@@ -78,7 +78,10 @@ class AudWave(nn.Module):
         # and step aside at high rates.  (With free inverse gains the shared conv path took
         # over half of the reconstruction at every level and capped the SNR of high levels.)
         self.res_gain = nn.Parameter(torch.ones(levels, NW))
-        self.prior = FactorizedPrior(latent, init_scale=50.0)
+        # One density per (level, latent channel): table q * C + c codes channel c at level q.
+        # A prior shared by all levels is a compromise that overcharges the low levels (their
+        # mostly-zero latents) and wastes bits at every level.
+        self.prior = FactorizedPrior(latent * levels, init_scale=50.0)
         self.dec_lin = nn.Conv1d(latent, NW, 1)
         self.dec_in = nn.Conv1d(latent, hidden, 5, padding=2)
         self.blocks = nn.ModuleList([ResBlock(hidden) for _ in range(blocks)])
@@ -126,10 +129,30 @@ class AudWave(nn.Module):
         w = self.dec_lin(u) + self.dec_out(h) * (r[:, :, None] if r.dim() == 2 else r[None, :, None])
         return wpt_inverse(w)
 
+    def likelihood(self, y, q):
+        """P(y +- 1/2) of (N, C, T) values under the densities of level q (an int)."""
+        P, C = self.prior, self.latent
+        sl = slice(q * C, (q + 1) * C)
+        n, _, t = y.shape
+        v = y.permute(1, 0, 2).reshape(C, 1, -1)
+
+        def logits(x):  # FactorizedPrior.logits_cdf restricted to the channels of level q
+            for i in range(len(P.matrices)):
+                x = torch.matmul(F.softplus(P.matrices[i][sl]), x) + P.biases[i][sl]
+                if i < len(P.factors):
+                    x = x + torch.tanh(P.factors[i][sl]) * torch.tanh(x)
+            return x
+
+        lower, upper = logits(v - 0.5), logits(v + 0.5)
+        sign = -torch.sign(lower + upper).detach()
+        p = (torch.sigmoid(sign * upper) - torch.sigmoid(sign * lower)).abs()
+        return p.reshape(C, n, t).permute(1, 0, 2)
+
     def forward(self, x, q):
+        """x (N, L), q: the level (an int, one per batch)."""
         y = self.analysis(x, q)
         noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
-        lik = self.prior.likelihood(noisy[..., None])[..., 0].clamp_min(1e-9)
+        lik = self.likelihood(noisy, q).clamp_min(1e-9)
         bits = -torch.log2(lik).sum(dim=(1, 2))  # per item
         x_hat = self.synthesis(round_ste(y), q)
         return x_hat, bits

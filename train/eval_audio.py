@@ -83,7 +83,7 @@ def code(model, a, q, counter):
         xs = torch.from_numpy(np.stack([window(s, start, length) for s in sigs]))
         y_hat = torch.round(model.analysis(xs, q))
         sym = y_hat.long().numpy()  # (channels, C, T): coding order a, c, t
-        idx = np.broadcast_to(np.arange(sym.shape[1])[None, :, None], sym.shape)
+        idx = np.broadcast_to(q * sym.shape[1] + np.arange(sym.shape[1])[None, :, None], sym.shape)
         b, _ = counter(sym, idx)
         bits += b
         xr = model.synthesis(y_hat, q).numpy()

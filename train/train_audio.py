@@ -5,7 +5,7 @@
   python3 train/train_audio.py --model aud-wave --minutes 30 --resume     # continues the run
 
 aud-wave: loss = bits per sample + lambda_q * MSE (waveform in [-1, 1)), the quality level q
-drawn per batch item; each level's lambda is steered by a rate controller towards the level's
+drawn per batch; each level's lambda is steered by a rate controller towards the level's
 nominal rate (audio_models.TARGET_KBPS), so one weights file spans 32..160 kbps per channel.
 Quantisation: additive uniform noise for the rate term, straight-through rounding for the
 decoder input (the "mixed" proxy of Minnen & Singh 2020).  Checkpoints (train/runs/<model>/
@@ -121,8 +121,9 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr * (5 if g.get("prior") else 1)  # the density model must track the gains
         x = torch.from_numpy(sampler.batch(a.batch)).to(dev)
-        q = torch.randint(0, Q, (a.batch,), device=dev)
-        x_hat, bits = model(x, q)
+        qi = int(torch.randint(0, Q, (1,)))  # one level per batch (its own density tables)
+        q = torch.full((a.batch,), qi, device=dev)
+        x_hat, bits = model(x, qi)
         mse = ((x_hat - x) ** 2).mean(dim=1)
         bps = bits / x.shape[1]
         lam = torch.exp(log_lam[q])
@@ -138,14 +139,14 @@ def main():
                 m = q == lv
                 if m.any():
                     r = bps[m].mean()
-                    ema_rate[lv] = 0.98 * ema_rate[lv] + 0.02 * r
-                    ema_snr[lv] = 0.98 * ema_snr[lv] + 0.02 * snr[m].mean().cpu()
+                    ema_rate[lv] = 0.9 * ema_rate[lv] + 0.1 * r
+                    ema_snr[lv] = 0.9 * ema_snr[lv] + 0.1 * snr[m].mean().cpu()
                     # rate controller: too many bits -> smaller lambda (and vice versa); it waits
                     # until the prior has fitted the latents, moves slowly and stays bounded, so
                     # that an early rate excess cannot wind lambda down to nothing
                     if step >= 400:
-                        log_lam[lv] -= 0.003 * torch.log(ema_rate[lv].clamp_min(1e-3) / targets[lv])
-                        log_lam[lv].clamp_(math.log(1.0), math.log(3e6))
+                        log_lam[lv] -= 0.015 * torch.log(ema_rate[lv].clamp_min(1e-3) / targets[lv])
+                        log_lam[lv].clamp_(math.log(1.0), math.log(1e9))
         step += 1
         trained += time.time() - now
         if time.time() - t_log > 60 or step == 1:
