@@ -88,7 +88,7 @@ class Evaluator:
         ph, pw = (-h) % m.stride, (-w) % m.stride
         xp = F.pad(x, (0, pw, 0, ph), mode="replicate")
         y = m.analysis(xp, q)
-        z_hat = torch.round(m.h_a(y))
+        z_hat = torch.round(m.hyper_analysis(y))
         idx, mean = m.h_s(z_hat.double())
         idx = idx.round().long()
         if mean is None:

@@ -50,7 +50,7 @@ def export_img_wave(model):
     T["inv_gain"] = f32(torch.exp(model.log_inv_gain))
     # hyper analysis h_a
     for i, j in enumerate((0, 2, 4)):
-        conv("h_a.conv%d" % i, model.h_a[j])
+        conv("h_a.conv%d" % i, model.h_a[j], in_scale=model.ha_in_scale if i == 0 else 1.0)
     # integer hyper synthesis h_s
     for i, L in enumerate(model.h_s.export_int()):
         name = "h_s.l%d" % i if i < 4 else "h_s.mean"
@@ -93,7 +93,7 @@ def check_hs(model, path, images):
     for _, img in images:
         for q in (0, len(LAMBDAS) - 1):
             x = torch.from_numpy(np.ascontiguousarray(img[:128, :128])).permute(2, 0, 1)[None].float() / 255
-            z_hat = torch.round(model.h_a(model.analysis(x, q)))
+            z_hat = torch.round(model.hyper_analysis(model.analysis(x, q)))
             got, got_mean = model.h_s(z_hat.double())
             ref, ref_mean = ref_decode.hs_from_file(W, z_hat[0].long().numpy())
             if not np.array_equal(got[0].numpy(), ref.astype(np.float64)):

@@ -48,7 +48,7 @@ class ConvNeXtBlock(nn.Module):
 
 class ImgWave(nn.Module):
     def __init__(self, latent=24, hyper=32, width=96, blocks=3, enc_width=64, hyper_width=64, levels=len(LAMBDAS),
-                 hs_mean=True):
+                 hs_mean=True, ha_in_scale=1.0):
         super().__init__()
         self.levels_wpt = 2
         self.stride = 16  # the codec pads images to multiples of this
@@ -72,6 +72,9 @@ class ImgWave(nn.Module):
             nn.Conv2d(latent, hyper_width, 3, padding=1), nn.LeakyReLU(0.1),
             nn.Conv2d(hyper_width, hyper_width, 5, stride=2, padding=2), nn.LeakyReLU(0.1),
             nn.Conv2d(hyper_width, hyper, 5, stride=2, padding=2))
+        # fixed input scale of h_a (folded into h_a.conv0 on export): at low-rate levels the
+        # gained y is ~1, so z starts below the rounding step and the hyperprior can collapse
+        self.ha_in_scale = ha_in_scale
         self.prior_z = FactorizedPrior(hyper)
         self.h_s = IntHyperSynthesis(hyper, latent, mean=hs_mean)
         # --- synthesis g_s ---
@@ -116,6 +119,9 @@ class ImgWave(nn.Module):
         c = self.dec_lin(u) + OUT_SCALE * self.dec_out(h)
         return (wavelet.iwpt2(c, self.levels_wpt) + 127.5) / 255.0
 
+    def hyper_analysis(self, y):
+        return self.h_a(y * self.ha_in_scale)
+
     def hyper_index(self, z_hat):
         return self.h_s(z_hat)
 
@@ -124,7 +130,7 @@ class ImgWave(nn.Module):
         """Training forward: returns (x_hat, bits_y, bits_z) with noise-based rates and
         straight-through rounding for the decoder input."""
         y = self.analysis(x01, q)
-        z = self.h_a(y)
+        z = self.hyper_analysis(y)
         z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
         z_hat = round_ste(z)
         p_z = self.prior_z.likelihood(z_noisy)

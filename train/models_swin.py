@@ -164,6 +164,9 @@ class ImgSwin(nn.Module):
     def gains(self, q):
         return torch.exp(self.log_gain[q]), torch.exp(self.log_inv_gain[q])
 
+    def hyper_analysis(self, y):
+        return self.h_a(y)
+
     def analysis(self, x01, q):
         g, _ = self.gains(q)
         return self.g_a((x01 - 0.5) * 4.0) * 16.0 * g.view(1, -1, 1, 1)
@@ -174,7 +177,7 @@ class ImgSwin(nn.Module):
 
     def forward(self, x01, q):
         y = self.analysis(x01, q)
-        z = self.h_a(y)
+        z = self.hyper_analysis(y)
         z_hat = round_ste(z)
         p_z = self.prior_z.likelihood(z + torch.empty_like(z).uniform_(-0.5, 0.5))
         t, mu = self.h_s(z_hat)

@@ -110,7 +110,8 @@ def main():
         cfg = json.loads(a.config)
         st0 = torch.load(a.init, map_location="cpu", weights_only=False) if a.init else None
         if st0 is not None:
-            cfg = st0["config"]  # the architecture of the checkpoint it starts from
+            # the architecture of the checkpoint it starts from, with --config's overrides
+            cfg = dict(st0["config"], **cfg)
         model, cfg = build_model(a.model, cfg, st0["model"] if st0 is not None else None)
         if st0 is not None:
             if "h_s.mean_layer.conv.weight" not in st0["model"]:
