@@ -117,10 +117,10 @@ def main():
         save_png(p, arr)
         jobs.append((name, p, opts, desc))
 
-    def aud(name, samples, rate, fmt, desc):
+    def aud(name, samples, rate, fmt, desc, opts=("--model", "raw")):
         p = os.path.join(tmp, name + ".wav")
         write_wav(p, samples, rate, fmt)
-        jobs.append((name, p, ["--model", "raw"], desc))
+        jobs.append((name, p, list(opts), desc))
 
     # img-wave: every quality level on two photo crops, then odd sizes, gray, 16-bit, tiles.
     for q in range(1, 9):
@@ -145,6 +145,23 @@ def main():
     aud("raw_6ch_f32", tone(1000, 6, 48000, 4), 48000, "f32", "raw 6 channels float")
     aud("raw_stereo_s32", tone(300, 2, 22050, 5), 22050, "s32", "raw stereo 32-bit")
     aud("raw_empty", tone(0, 1, 16000, 6), 16000, "s16", "raw, no frames")
+    # aud-wave: every quality level (as many as the weights have), then chunking and channels.
+    if os.path.exists(os.path.join(a.weights, "aud-wave.safetensors")):
+        clip = tone(22050, 2, 44100, 7)
+        for q in range(1, 17):
+            probe = os.path.join(tmp, "probe.wav")
+            write_wav(probe, clip[:64], 44100, "s16")
+            if subprocess.run([a.neco, "encode", probe, os.path.join(tmp, "probe.neco"), "--model", "aud-wave",
+                               "--quality", str(q), "--weights", a.weights, "--quiet"], capture_output=True).returncode:
+                break
+            aud("awave_q%d" % q, clip, 44100, "s16", "aud-wave stereo 44.1 kHz 0.5 s, quality %d" % q,
+                ("--model", "aud-wave", "--quality", str(q)))
+        aud("awave_mono_short", tone(300, 1, 48000, 8), 48000, "s16", "aud-wave mono 48 kHz, 300 frames",
+            ("--model", "aud-wave", "--quality", "2"))
+        aud("awave_stereo_chunks", tone(131072 * 2 + 77, 2, 48000, 9), 48000, "s16", "aud-wave stereo 48 kHz, 3 chunks",
+            ("--model", "aud-wave", "--quality", "1"))
+        aud("awave_6ch_f32", tone(2000, 6, 44100, 10), 44100, "f32", "aud-wave 6 channels float",
+            ("--model", "aud-wave", "--quality", "3"))
 
     lines = ["# conformance streams: name, SHA-256 of the ref decoder's output, SHA-256 of the",
              "# entropy-decoded symbols (BITSTREAM.md section 4), description. Made by",

@@ -114,7 +114,7 @@ static void test_agreement_ref(void)
 
 static void test_agreement_onednn(void)
 {
-#ifdef NN_HAVE_ONEDNN
+#ifdef NECO_HAVE_ONEDNN
     agreement(1, "onednn");
     agreement(8, "onednn");
 #endif
