@@ -243,6 +243,50 @@ static void test_seamless_chunks(void)
     free(sd);
 }
 
+/* A stream cut at a chunk boundary: without concealment it is refused as truncated; with it the
+ * chunks before the cut decode to exactly the samples of the whole stream and the rest is
+ * silence (chunks are independent). */
+static void test_cut_stream(void)
+{
+    const uint64_t frames = CHUNK + 30000;
+    int16_t *s = synth(frames, 2, 0);
+    neco_audio a = {44100, 2, frames, NECO_SAMPLE_S16, s};
+    neco_context *ctx = context(WEIGHTS_DIR);
+    uint8_t *coded;
+    size_t size;
+    CU_ASSERT_FATAL(encode(ctx, &a, 2, &coded, &size) == NECO_OK);
+    neco_decoded whole, cut;
+    CU_ASSERT_FATAL(neco_decode(ctx, coded, size, &whole) == NECO_OK);
+    neco_info info;
+    CU_ASSERT_FATAL(neco_read_info(ctx, coded, size, &info) == NECO_OK);
+    size_t p = (size_t)info.header_size;
+    uint32_t len = (uint32_t)coded[p] | (uint32_t)coded[p + 1] << 8 | (uint32_t)coded[p + 2] << 16 |
+                   (uint32_t)coded[p + 3] << 24;
+    size_t cut_at = p + 8 + len; /* just after chunk 0 */
+    CU_ASSERT_FATAL(cut_at < size);
+    CU_ASSERT_EQUAL(neco_decode(ctx, coded, cut_at, &cut), NECO_ERR_TRUNCATED);
+    neco_context_destroy(ctx);
+    neco_config cfg;
+    neco_config_default(&cfg);
+    cfg.weights_dir = WEIGHTS_DIR;
+    cfg.threads = 1;
+    cfg.conceal = 1;
+    CU_ASSERT_FATAL(neco_context_create(&cfg, &ctx) == NECO_OK);
+    CU_ASSERT_FATAL(neco_decode(ctx, coded, cut_at, &cut) == NECO_OK);
+    CU_ASSERT_EQUAL(cut.concealed, 1);
+    CU_ASSERT(memcmp(cut.audio.data, whole.audio.data, (size_t)CHUNK * 2 * sizeof(int16_t)) == 0);
+    const int16_t *rest = (const int16_t *)cut.audio.data + (size_t)CHUNK * 2;
+    int silent = 1;
+    for (size_t i = 0; i < (size_t)(frames - CHUNK) * 2; i++)
+        silent &= rest[i] == 0;
+    CU_ASSERT(silent);
+    neco_decoded_free(&cut);
+    neco_decoded_free(&whole);
+    neco_free(coded);
+    neco_context_destroy(ctx);
+    free(s);
+}
+
 static void test_unsupported_refused(void)
 {
     int16_t s[64] = {0};
@@ -421,6 +465,7 @@ void neco_test_register(void)
     NECO_SUITE("aud-wave", {"agreement with PyTorch", test_agreement},
                {"round trips at every level", test_round_trips},
                {"seamless chunks", test_seamless_chunks},
+               {"stream cut at a chunk boundary", test_cut_stream},
                {"unsupported input refused", test_unsupported_refused},
                {"wrong weights refused", test_wrong_weights_refused},
                {"damaged payload", test_damaged_payload}, {"--kbps mapping", test_kbps_mapping},
