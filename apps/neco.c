@@ -52,6 +52,7 @@ static const char usage_text[] =
     "  --model ID        model to encode with (see 'neco models')\n"
     "  --quality N       quality level, 1..the model's number of levels\n"
     "  --bpp B           images: the highest quality whose file is at most B bits per pixel\n"
+    "  --kbps K          audio: the highest quality whose file is at most K kbps\n"
     "  --backend B       ref, onednn or cuda (default: the fastest available; also $NECO_BACKEND)\n"
     "  --threads N       worker threads (default: one per CPU)\n"
     "  --max-pixels N    refuse to decode images with more pixels (default 268435456)\n"
@@ -79,6 +80,7 @@ typedef struct options {
     const char *model;
     int quality;
     double bpp;
+    double kbps;
     const char *backend;
     const char *weights;
     int threads;
@@ -175,6 +177,13 @@ static int parse_options(int argc, char **argv, options *o)
                     return -1;
                 }
                 o->quality = (int)v;
+            } else if (strcmp(a, "--kbps") == 0) {
+                char *end;
+                o->kbps = strtod(val, &end);
+                if (*end || end == val || !(o->kbps > 0) || o->kbps > 100000) {
+                    fail_line(NULL, "--kbps needs a positive bitrate in kbps, not '%s'", val);
+                    return -1;
+                }
             } else if (strcmp(a, "--bpp") == 0) {
                 char *end;
                 o->bpp = strtod(val, &end);
@@ -431,6 +440,7 @@ static int cmd_encode(const options *o)
     params.model = o->model;
     params.quality = o->quality;
     params.bpp = o->bpp;
+    params.kbps = o->kbps;
     uint8_t *coded = NULL;
     size_t coded_size = 0;
     neco_status st;

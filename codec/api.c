@@ -250,6 +250,43 @@ static neco_status encode_units(neco_context *ctx, encode_job *j, bytebuf *out)
     return st;
 }
 
+/* Rate control: the highest quality level whose stream fits in `budget` bytes, by bisection
+ * over the levels (the rate grows with the level). On NECO_ERR_LIMIT (no level fits), out->size
+ * is the size of the smallest stream tried, for the message, and out holds no data. */
+static neco_status encode_within(neco_context *ctx, encode_job *j, neco_info *info, double budget,
+                                 bytebuf *out)
+{
+    int lo = 1, hi = codec_model_levels(j->model, j->state);
+    bytebuf best, buf;
+    bytebuf_init(&best);
+    size_t smallest = SIZE_MAX;
+    while (lo <= hi) {
+        int q = (lo + hi) / 2;
+        info->quality = (uint32_t)q;
+        neco_status st = encode_units(ctx, j, &buf);
+        if (st != NECO_OK) {
+            bytebuf_free(&best);
+            return st;
+        }
+        if (buf.size < smallest)
+            smallest = buf.size;
+        if ((double)buf.size <= budget) {
+            bytebuf_free(&best);
+            best = buf;
+            lo = q + 1;
+        } else {
+            bytebuf_free(&buf);
+            hi = q - 1;
+        }
+    }
+    *out = best;
+    if (!best.data) {
+        out->size = smallest;
+        return NECO_ERR_LIMIT;
+    }
+    return NECO_OK;
+}
+
 neco_status neco_encode_image(neco_context *ctx, const neco_image *image,
                               const neco_encode_params *params, uint8_t **out, size_t *out_size)
 {
@@ -280,37 +317,15 @@ neco_status neco_encode_image(neco_context *ctx, const neco_image *image,
             return st;
         return encode_finish(ctx, &buf, out, out_size);
     }
-    /* Rate control: the highest quality level whose stream fits the budget, by bisection over
-     * the levels (the rate grows with the level). */
+    /* Rate control: a budget in bits per pixel. */
     double pixels = (double)image->width * image->height;
-    size_t budget = (size_t)(params->bpp * pixels / 8.0);
-    int lo = 1, hi = codec_model_levels(j.model, j.state);
-    bytebuf best;
-    bytebuf_init(&best);
-    size_t smallest = SIZE_MAX;
-    while (lo <= hi) {
-        int q = (lo + hi) / 2;
-        info.quality = (uint32_t)q;
-        if ((st = encode_units(ctx, &j, &buf)) != NECO_OK) {
-            bytebuf_free(&best);
-            return st;
-        }
-        if (buf.size < smallest)
-            smallest = buf.size;
-        if (buf.size <= budget) {
-            bytebuf_free(&best);
-            best = buf;
-            lo = q + 1;
-        } else {
-            bytebuf_free(&buf);
-            hi = q - 1;
-        }
+    if ((st = encode_within(ctx, &j, &info, params->bpp * pixels / 8.0, &buf)) != NECO_OK) {
+        if (st == NECO_ERR_LIMIT)
+            codec_fail(ctx, st, "cannot meet %.4f bpp: the lowest quality of model '%s' needs %.4f bpp",
+                       params->bpp, j.model->id, buf.size * 8.0 / pixels);
+        return st;
     }
-    if (!best.data)
-        return codec_fail(ctx, NECO_ERR_LIMIT,
-                          "cannot meet %.4f bpp: the lowest quality of model '%s' needs %.4f bpp",
-                          params->bpp, j.model->id, smallest * 8.0 / pixels);
-    return encode_finish(ctx, &best, out, out_size);
+    return encode_finish(ctx, &buf, out, out_size);
 }
 
 neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
@@ -322,6 +337,8 @@ neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
     *out_size = 0;
     if (!audio->data && audio->frames)
         return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "audio has no data");
+    if (params && (params->kbps < 0 || params->kbps != params->kbps))
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "invalid bit budget");
     encode_job j = {0};
     neco_info info;
     neco_status st = encode_setup(ctx, params, NECO_MEDIA_AUDIO, &j.model, &j.state, &info);
@@ -343,8 +360,21 @@ neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
     j.info = &info;
     j.audio = audio;
     bytebuf buf;
-    if ((st = encode_units(ctx, &j, &buf)) != NECO_OK)
+    if (!params || params->kbps == 0) {
+        if ((st = encode_units(ctx, &j, &buf)) != NECO_OK)
+            return st;
+        return encode_finish(ctx, &buf, out, out_size);
+    }
+    /* Rate control: a budget in kilobits per second of audio (whole file). */
+    double seconds = audio->sample_rate ? (double)audio->frames / audio->sample_rate : 0;
+    if ((st = encode_within(ctx, &j, &info, params->kbps * 1000.0 / 8.0 * seconds, &buf)) !=
+        NECO_OK) {
+        if (st == NECO_ERR_LIMIT)
+            codec_fail(ctx, st, "cannot meet %.1f kbps: the lowest quality of model '%s' needs %.1f kbps",
+                       params->kbps, j.model->id,
+                       seconds > 0 ? buf.size * 8.0 / seconds / 1000.0 : 0.0);
         return st;
+    }
     return encode_finish(ctx, &buf, out, out_size);
 }
 

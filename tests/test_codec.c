@@ -77,7 +77,7 @@ static neco_image random_image(uint32_t w, uint32_t h, uint32_t c, uint32_t dept
     return img;
 }
 
-static const neco_encode_params raw_params = {"raw", 0, 0};
+static const neco_encode_params raw_params = {"raw", 0, 0, 0};
 
 static void encode_small_image(neco_context *ctx, uint8_t **out, size_t *size)
 {

@@ -40,6 +40,7 @@ static neco_context *context(int threads, const char *backend)
 
 static uint8_t *read_all(const char *path, size_t *size)
 {
+    *size = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;

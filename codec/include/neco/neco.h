@@ -131,6 +131,9 @@ typedef struct neco_encode_params {
      * encoder picks the highest quality level whose stream fits (quality is then ignored) and
      * fails with NECO_ERR_LIMIT when even the lowest does not. */
     double bpp;
+    /* Audio: when > 0, a bit budget in kilobits per second of audio (whole file, header
+     * included): the highest quality level whose stream fits, as bpp does for images. */
+    double kbps;
 } neco_encode_params;
 
 NECO_API void neco_encode_params_default(neco_encode_params *params);
