@@ -12,7 +12,7 @@
 #define L97_K 1.149604398860241f
 
 /* One level on a contiguous line x of 2 m samples -> lo[m], hi[m]. e, o: scratch of m each. */
-static void dwt_line(const float *x, int m, float *lo, float *hi, float *e, float *o)
+void nn_lifting97_line_forward(const float *x, int m, float *lo, float *hi, float *e, float *o)
 {
     for (int i = 0; i < m; i++) {
         e[i] = x[2 * i];
@@ -33,7 +33,8 @@ static void dwt_line(const float *x, int m, float *lo, float *hi, float *e, floa
 }
 
 /* The inverse: lo[m], hi[m] -> x[2 m], undoing the steps in reverse order. */
-static void idwt_line(const float *lo, const float *hi, int m, float *x, float *e, float *o)
+void nn_lifting97_line_inverse(const float *lo, const float *hi, int m, float *x, float *e,
+                               float *o)
 {
     for (int i = 0; i < m; i++) {
         e[i] = lo[i] / L97_K;
@@ -55,8 +56,8 @@ static void idwt_line(const float *lo, const float *hi, int m, float *x, float *
 
 /* Scratch for one plane of h x w: a copy of the plane and line buffers. */
 typedef struct plane_scratch {
-    float *tmp;  /* h x w */
-    float *line; /* 2 n: a gathered line */
+    float *tmp;           /* h x w */
+    float *line;          /* 2 n: a gathered line */
     float *a, *b, *e, *o; /* n/2 each, n = max(h, w) */
 } plane_scratch;
 
@@ -64,8 +65,7 @@ static int scratch_alloc(plane_scratch *s, int h, int w)
 {
     int n = h > w ? h : w;
     s->tmp = malloc(sizeof(float) * ((size_t)h * w + 2 * (size_t)n + 4 * (size_t)(n / 2 + 1)));
-    if (!s->tmp)
-        return NN_ERR_NOMEM;
+    if (!s->tmp) return NN_ERR_NOMEM;
     s->line = s->tmp + (size_t)h * w;
     s->a = s->line + 2 * (size_t)n;
     s->b = s->a + n / 2 + 1;
@@ -80,13 +80,13 @@ static void dwt2_plane(const float *x, int h, int w, float *const bands[4], plan
     int mw = w / 2, mh = h / 2;
     /* along the width: row r of tmp = [low (mw) | high (mw)] */
     for (int r = 0; r < h; r++)
-        dwt_line(x + (size_t)r * w, mw, s->tmp + (size_t)r * w, s->tmp + (size_t)r * w + mw, s->e,
-                 s->o);
+        nn_lifting97_line_forward(x + (size_t)r * w, mw, s->tmp + (size_t)r * w,
+                                  s->tmp + (size_t)r * w + mw, s->e, s->o);
     /* along the height of each column of the two halves */
     for (int c = 0; c < w; c++) {
         for (int r = 0; r < h; r++)
             s->line[r] = s->tmp[(size_t)r * w + c];
-        dwt_line(s->line, mh, s->a, s->b, s->e, s->o);
+        nn_lifting97_line_forward(s->line, mh, s->a, s->b, s->e, s->o);
         int half = c >= mw; /* 0: low along the width, 1: high */
         int col = c - half * mw;
         for (int r = 0; r < mh; r++) {
@@ -107,13 +107,13 @@ static void idwt2_plane(const float *const bands[4], int h, int w, float *x, pla
             s->a[r] = bands[half][(size_t)r * mw + col];
             s->b[r] = bands[2 + half][(size_t)r * mw + col];
         }
-        idwt_line(s->a, s->b, mh, s->line, s->e, s->o);
+        nn_lifting97_line_inverse(s->a, s->b, mh, s->line, s->e, s->o);
         for (int r = 0; r < h; r++)
             s->tmp[(size_t)r * w + c] = s->line[r];
     }
     for (int r = 0; r < h; r++)
-        idwt_line(s->tmp + (size_t)r * w, s->tmp + (size_t)r * w + mw, mw, x + (size_t)r * w,
-                  s->e, s->o);
+        nn_lifting97_line_inverse(s->tmp + (size_t)r * w, s->tmp + (size_t)r * w + mw, mw,
+                                  x + (size_t)r * w, s->e, s->o);
 }
 
 /* One 2-D level over a whole tensor [N, C, h, w] -> [N, 4C, h/2, w/2] (channel 4 c + b). */
@@ -121,8 +121,7 @@ static int dwt2_tensor(const nn_tensor *x, nn_tensor *y)
 {
     int n = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
     int st = nn_tensor_alloc4(y, n, 4 * c, h / 2, w / 2);
-    if (st != NN_OK)
-        return st;
+    if (st != NN_OK) return st;
     plane_scratch s;
     if ((st = scratch_alloc(&s, h, w)) != NN_OK) {
         nn_tensor_free(y);
@@ -142,8 +141,7 @@ static int idwt2_tensor(const nn_tensor *y, nn_tensor *x)
 {
     int n = y->shape[0], c = y->shape[1] / 4, h = y->shape[2] * 2, w = y->shape[3] * 2;
     int st = nn_tensor_alloc4(x, n, c, h, w);
-    if (st != NN_OK)
-        return st;
+    if (st != NN_OK) return st;
     plane_scratch s;
     if ((st = scratch_alloc(&s, h, w)) != NN_OK) {
         nn_tensor_free(x);
@@ -161,25 +159,21 @@ static int idwt2_tensor(const nn_tensor *y, nn_tensor *x)
 
 int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y)
 {
-    if (!x || !y || x->ndim != 4 || levels < 0 || levels > 8)
-        return NN_ERR_ARG;
+    if (!x || !y || x->ndim != 4 || levels < 0 || levels > 8) return NN_ERR_ARG;
     int f = 1 << levels;
-    if (x->shape[2] % f || x->shape[3] % f || x->shape[2] < f || x->shape[3] < f)
-        return NN_ERR_ARG;
+    if (x->shape[2] % f || x->shape[3] % f || x->shape[2] < f || x->shape[3] < f) return NN_ERR_ARG;
     nn_tensor cur = *x;
     cur.owns = 0;
     for (int l = 0; l < levels; l++) {
         nn_tensor next = {0};
         int st = dwt2_tensor(&cur, &next);
         nn_tensor_free(&cur);
-        if (st != NN_OK)
-            return st;
+        if (st != NN_OK) return st;
         cur = next;
     }
     if (levels == 0) {
         int st = nn_tensor_alloc(y, 4, x->shape);
-        if (st == NN_OK)
-            memcpy(y->data, x->data, sizeof(float) * nn_tensor_numel(x));
+        if (st == NN_OK) memcpy(y->data, x->data, sizeof(float) * nn_tensor_numel(x));
         return st;
     }
     nn_tensor_free(y);
@@ -189,25 +183,21 @@ int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y)
 
 int nn_lifting97_inverse(const nn_tensor *y, int levels, nn_tensor *x)
 {
-    if (!x || !y || y->ndim != 4 || levels < 0 || levels > 8)
-        return NN_ERR_ARG;
+    if (!x || !y || y->ndim != 4 || levels < 0 || levels > 8) return NN_ERR_ARG;
     int f = 1 << (2 * levels);
-    if (y->shape[1] % f)
-        return NN_ERR_ARG;
+    if (y->shape[1] % f) return NN_ERR_ARG;
     nn_tensor cur = *y;
     cur.owns = 0;
     for (int l = 0; l < levels; l++) {
         nn_tensor next = {0};
         int st = idwt2_tensor(&cur, &next);
         nn_tensor_free(&cur);
-        if (st != NN_OK)
-            return st;
+        if (st != NN_OK) return st;
         cur = next;
     }
     if (levels == 0) {
         int st = nn_tensor_alloc(x, 4, y->shape);
-        if (st == NN_OK)
-            memcpy(x->data, y->data, sizeof(float) * nn_tensor_numel(y));
+        if (st == NN_OK) memcpy(x->data, y->data, sizeof(float) * nn_tensor_numel(y));
         return st;
     }
     nn_tensor_free(x);

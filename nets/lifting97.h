@@ -17,6 +17,13 @@
 #define NECO_NETS_LIFTING97_H
 #include "nets/tensor.h"
 
+/* One level of the 1-D transform above on a contiguous line x of 2 m samples: m low and m high
+ * coefficients; e and o are scratch of m floats each. The inverse undoes the steps in reverse
+ * order. Shared by the 2-D packet here and the 1-D one of nets/lifting97_1d.c. */
+void nn_lifting97_line_forward(const float *x, int m, float *lo, float *hi, float *e, float *o);
+void nn_lifting97_line_inverse(const float *lo, const float *hi, int m, float *x, float *e,
+                               float *o);
+
 /* x [N, C, H, W] with H and W divisible by 2^levels -> y [N, C 4^levels, H/2^L, W/2^L].
  * Returns NN_OK, NN_ERR_ARG or NN_ERR_NOMEM. y is allocated as in nets/layers.h. */
 int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y);

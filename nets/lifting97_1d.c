@@ -1,58 +1,9 @@
 #include "nets/lifting97_1d.h"
 
+#include "nets/lifting97.h" /* the 1-D lifting steps, shared with the 2-D packet */
+
 #include <stdlib.h>
 #include <string.h>
-
-/* Lifting constants of the CDF 9/7 wavelet (Daubechies & Sweldens 1998, table 1), with the
- * sign and scale of PyWavelets' bior4.4 (train/wavelet.py); the same as nets/lifting97.c. Each
- * step is evaluated as x + C * (a + b) in float, the order of the PyTorch twin. */
-#define L97_A (-1.586134342059924f)
-#define L97_B (-0.052980118572961f)
-#define L97_G 0.882911075530934f
-#define L97_D 0.443506852043971f
-#define L97_K 1.149604398860241f
-
-/* One level on x[2 m] -> lo[m], hi[m]; e, o: scratch of m each. */
-static void dwt_line(const float *x, int m, float *lo, float *hi, float *e, float *o)
-{
-    for (int i = 0; i < m; i++) {
-        e[i] = x[2 * i];
-        o[i] = x[2 * i + 1];
-    }
-    for (int i = 0; i < m; i++)
-        o[i] = o[i] + L97_A * (e[i] + e[i + 1 < m ? i + 1 : m - 1]);
-    for (int i = 0; i < m; i++)
-        e[i] = e[i] + L97_B * (o[i > 0 ? i - 1 : 0] + o[i]);
-    for (int i = 0; i < m; i++)
-        o[i] = o[i] + L97_G * (e[i] + e[i + 1 < m ? i + 1 : m - 1]);
-    for (int i = 0; i < m; i++)
-        e[i] = e[i] + L97_D * (o[i > 0 ? i - 1 : 0] + o[i]);
-    for (int i = 0; i < m; i++) {
-        lo[i] = L97_K * e[i];
-        hi[i] = -o[i] / L97_K;
-    }
-}
-
-/* The inverse: lo[m], hi[m] -> x[2 m], the steps undone in reverse order. */
-static void idwt_line(const float *lo, const float *hi, int m, float *x, float *e, float *o)
-{
-    for (int i = 0; i < m; i++) {
-        e[i] = lo[i] / L97_K;
-        o[i] = -hi[i] * L97_K;
-    }
-    for (int i = 0; i < m; i++)
-        e[i] = e[i] - L97_D * (o[i > 0 ? i - 1 : 0] + o[i]);
-    for (int i = 0; i < m; i++)
-        o[i] = o[i] - L97_G * (e[i] + e[i + 1 < m ? i + 1 : m - 1]);
-    for (int i = 0; i < m; i++)
-        e[i] = e[i] - L97_B * (o[i > 0 ? i - 1 : 0] + o[i]);
-    for (int i = 0; i < m; i++)
-        o[i] = o[i] - L97_A * (e[i] + e[i + 1 < m ? i + 1 : m - 1]);
-    for (int i = 0; i < m; i++) {
-        x[2 * i] = e[i];
-        x[2 * i + 1] = o[i];
-    }
-}
 
 /* One level over [N, C, L] -> [N, 2C, L/2] (channel 2 c + b). */
 static int dwt_tensor(const nn_tensor *x, nn_tensor *y)
@@ -67,7 +18,7 @@ static int dwt_tensor(const nn_tensor *x, nn_tensor *y)
     }
     for (size_t i = 0; i < (size_t)n * c; i++) {
         float *out = y->data + i * 2 * m;
-        dwt_line(x->data + i * len, m, out, out + m, scratch, scratch + m);
+        nn_lifting97_line_forward(x->data + i * len, m, out, out + m, scratch, scratch + m);
     }
     free(scratch);
     return NN_OK;
@@ -85,7 +36,7 @@ static int idwt_tensor(const nn_tensor *y, nn_tensor *x)
     }
     for (size_t i = 0; i < (size_t)n * c; i++) {
         const float *in = y->data + i * 2 * m;
-        idwt_line(in, in + m, m, x->data + i * 2 * m, scratch, scratch + m);
+        nn_lifting97_line_inverse(in, in + m, m, x->data + i * 2 * m, scratch, scratch + m);
     }
     free(scratch);
     return NN_OK;
