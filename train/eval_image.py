@@ -3,6 +3,7 @@
 real quantisation and code lengths from the integer coding tables (coding.py):
 
   python3 train/eval_image.py train/runs/wave1/ckpt.pt [--levels 0,3,7] [--images 68] [--json out.json]
+  python3 train/eval_image.py weights/img-wave.safetensors     (an exported file: its own tables and integer h_s)
 
 Per quality level: mean bpp (all bits of y and z over the original pixel count), mean
 PSNR-RGB of the 8-bit decoded image, mean MS-SSIM (RGB average).  The image is padded to
@@ -42,6 +43,68 @@ def load_model(path):
     return model, st
 
 
+class _FileHyperSynthesis(torch.nn.Module):
+    """The integer h_s of a weights file, run by the numpy reference (hs_int_ref.py)."""
+
+    def __init__(self, W):
+        super().__init__()
+        self.W = W
+        self.quant = True
+
+    def forward(self, z_hat):
+        import ref_decode
+        idx, mean = [], []
+        for zz in z_hat.round().long().numpy():
+            i, mu = ref_decode.hs_from_file(self.W, zz)
+            idx.append(i)
+            mean.append(mu if mu is not None else np.zeros_like(i))
+        return (torch.from_numpy(np.stack(idx)).double(), torch.from_numpy(np.stack(mean)).double() / 4.0)
+
+
+def load_weights_file(path):
+    """An ImgWave whose float weights come from an exported file (scales of export.py
+    unfolded) and whose h_s is the file's integer h_s."""
+    from safetensors.numpy import load_file
+    from safetensors import safe_open
+    from models import IN_SCALE, OUT_SCALE, ImgWave
+    W = load_file(path)
+    meta = safe_open(path, "np").metadata()
+    m = ImgWave(latent=int(meta["latent_channels"]), hyper=int(meta["hyper_channels"]),
+                width=int(meta["dec_width"]), blocks=int(meta["dec_blocks"]), enc_width=int(meta["enc_width"]),
+                hyper_width=int(meta["hyper_width"]))
+    t = lambda n, scale=1.0: torch.from_numpy(W[n]).float() / scale  # noqa: E731
+    with torch.no_grad():
+        def setc(mod, name, in_scale=1.0, out_scale=1.0):
+            mod.weight.copy_(t(name + ".weight", in_scale * out_scale))
+            if mod.bias is not None:
+                mod.bias.copy_(t(name + ".bias", out_scale))
+        setc(m.enc_lin, "g_a.lin")
+        setc(m.enc_branch[0], "g_a.branch0", in_scale=IN_SCALE)
+        setc(m.enc_branch[2], "g_a.branch1")
+        setc(m.enc_branch[4], "g_a.branch2", out_scale=OUT_SCALE)
+        m.log_gain.copy_(torch.log(t("gain")))
+        m.log_inv_gain.copy_(torch.log(t("inv_gain")))
+        for i, j in enumerate((0, 2, 4)):
+            setc(m.h_a[j], "h_a.conv%d" % i)  # ha_in_scale is folded: keep it 1 here
+        setc(m.dec_lin, "g_s.lin")
+        setc(m.dec_in, "g_s.conv_in", in_scale=IN_SCALE)
+        for i, b in enumerate(m.dec_blocks):
+            setc(b.dw, "g_s.block%d.dw" % i)
+            setc(b.pw1, "g_s.block%d.pw1" % i)
+            setc(b.pw2, "g_s.block%d.pw2" % i)
+        setc(m.dec_out, "g_s.conv_out", out_scale=OUT_SCALE)
+    m.h_s = _FileHyperSynthesis(W)
+    cdf, lengths, offsets = W["z.cdf"], W["z.cdf_length"], W["z.offset"]
+    tables, pos = [], 0
+    for n, off in zip(lengths, offsets):
+        tables.append((int(off), [int(v) for v in cdf[pos:pos + n]]))
+        pos += n
+    m.eval()
+    st = dict(step=int(meta.get("trained_steps", -1)), trained_seconds=60 * float(meta.get("trained_minutes", 0)),
+              hs_quant=True)
+    return m, st, tables
+
+
 def _gauss_window(size=11, sigma=1.5):
     g = torch.exp(-((torch.arange(size) - size // 2).double() ** 2) / (2 * sigma**2))
     return g / g.sum()
@@ -73,11 +136,11 @@ def ms_ssim(a, b, max_val=255.0):
 
 
 class Evaluator:
-    def __init__(self, model):
+    def __init__(self, model, z_tables=None):
         self.model = model
         _, gt = coding.gaussian_tables()
         self.bits_y = coding.BitCounter(gt)
-        self.bits_z = coding.BitCounter(coding.factorized_tables(model.prior_z))
+        self.bits_z = coding.BitCounter(z_tables or coding.factorized_tables(model.prior_z))
 
     @torch.no_grad()
     def code(self, img_u8, q):
@@ -112,8 +175,8 @@ def load_images(folder, n):
     return [(os.path.basename(f), np.asarray(Image.open(f).convert("RGB"))) for f in files]
 
 
-def evaluate(model, images, levels):
-    ev = Evaluator(model)
+def evaluate(model, images, levels, z_tables=None):
+    ev = Evaluator(model, z_tables)
     res = []
     for q in levels:
         rows = [ev.code(img, q) for _, img in images]
@@ -136,11 +199,15 @@ def main():
     ap.add_argument("--json")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    model, st = load_model(a.ckpt)
+    z_tables = None
+    if a.ckpt.endswith(".safetensors"):  # an exported weights file (img-wave)
+        model, st, z_tables = load_weights_file(a.ckpt)
+    else:
+        model, st = load_model(a.ckpt)
     levels = list(range(len(LAMBDAS))) if a.levels == "all" else [int(v) for v in a.levels.split(",")]
     images = load_images(a.valid, a.images)
     t = time.time()
-    res = evaluate(model, images, levels)
+    res = evaluate(model, images, levels, z_tables)
     print("checkpoint %s: step %d, %.1f min trained, h_s QAT %s; %d images of %s; %.0f s"
           % (a.ckpt, st["step"], st["trained_seconds"] / 60, bool(st.get("hs_quant")), len(images), a.valid, time.time() - t))
     print("level  lambda    bpp     (z)     PSNR-RGB  MS-SSIM  escapes")
