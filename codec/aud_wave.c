@@ -70,17 +70,6 @@ static void bind_conv(const aw_state *s, aw_conv *c, const char *name)
     c->b = b ? b->f32 : NULL;
 }
 
-static int meta_int(const nn_weights *w, const char *key, int lo, int hi, int *out)
-{
-    const char *v = nn_weights_metadata(w, key);
-    if (!v) return -1;
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (*end || end == v || x < lo || x > hi) return -1;
-    *out = (int)x;
-    return 0;
-}
-
 /* The metadata list "[r1, r2, ...]" of the nominal rate of each level: q positive numbers. */
 static int parse_kbps(const char *v, int q, double *out)
 {
@@ -155,57 +144,21 @@ static void aw_unload(void *state)
 static neco_status aw_load(neco_context *ctx, const char *path, void **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return codec_fail(ctx, NECO_ERR_MODEL, "model aud-wave: cannot open weights %s", path);
-    uint8_t *buf = NULL;
-    size_t size = 0, cap = 0;
-    for (;;) {
-        if (size == cap) {
-            size_t ncap = cap ? cap * 2 : 1 << 18;
-            uint8_t *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory loading %s", path);
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + size, 1, cap - size, f);
-        size += got;
-        if (got == 0) break;
-    }
-    fclose(f);
     aw_state *s = calloc(1, sizeof *s);
-    if (!s) {
-        free(buf);
-        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
-    }
-    /* The stream names the weights by the first 16 bytes of their SHA-256 (BITSTREAM.md 1.2). */
-    sha256_state sh;
-    uint8_t digest[32];
-    sha256_init(&sh);
-    sha256_update(&sh, buf, size);
-    sha256_final(&sh, digest);
-    memcpy(s->hash, digest, NECO_WEIGHTS_HASH_SIZE);
-    char err[200];
-    int rc = nn_weights_load_memory(buf, size, &s->weights, err, sizeof err);
-    free(buf);
-    if (rc != NN_OK) {
+    if (!s) return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    neco_status st = codec_load_weights(ctx, "aud-wave", path, &s->weights, s->hash);
+    if (st != NECO_OK) {
         free(s);
-        return codec_fail(ctx, rc == NN_ERR_NOMEM ? NECO_ERR_NO_MEMORY : NECO_ERR_MODEL,
-                          "model aud-wave: %s: %s", path, err);
+        return st;
     }
-    const char *model = nn_weights_metadata(s->weights, "model");
     int levels = 0, subbands = 0;
-    if (!model || strcmp(model, "aud-wave") != 0 ||
-        meta_int(s->weights, "latent_channels", 1, 256, &s->C) ||
-        meta_int(s->weights, "quality_levels", 1, AW_MAX_Q, &s->Q) ||
-        meta_int(s->weights, "wavelet_levels", 1, 16, &levels) || levels != AW_LEVELS ||
-        meta_int(s->weights, "subbands", 1, 65536, &subbands) || subbands != AW_NW) {
+    if (codec_meta_int(s->weights, "latent_channels", 1, 256, &s->C) ||
+        codec_meta_int(s->weights, "quality_levels", 1, AW_MAX_Q, &s->Q) ||
+        codec_meta_int(s->weights, "wavelet_levels", 1, 16, &levels) || levels != AW_LEVELS ||
+        codec_meta_int(s->weights, "subbands", 1, 65536, &subbands) || subbands != AW_NW) {
         aw_unload(s);
         return codec_fail(ctx, NECO_ERR_MODEL,
-                          "model aud-wave: %s: metadata (model, latent_channels, quality_levels, "
+                          "model aud-wave: %s: metadata (latent_channels, quality_levels, "
                           "wavelet_levels 4, subbands 16) missing or wrong",
                           path);
     }
@@ -219,6 +172,7 @@ static neco_status aw_load(neco_context *ctx, const char *path, void **out)
     }
     nn_weight_spec spec[32];
     int n = aw_spec(s, spec);
+    char err[200];
     if (nn_weights_check(s->weights, spec, (size_t)n, err, sizeof err) != NN_OK) {
         aw_unload(s);
         return codec_fail(ctx, NECO_ERR_MODEL, "model aud-wave: %s: %s", path, err);

@@ -79,19 +79,6 @@ static void bind_conv(wave_state *s, wave_conv *c, const char *name)
     c->b = b ? b->f32 : NULL;
 }
 
-static int meta_int(const nn_weights *w, const char *key, int lo, int hi, int *out)
-{
-    const char *v = nn_weights_metadata(w, key);
-    if (!v)
-        return -1;
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (*end || end == v || x < lo || x > hi)
-        return -1;
-    *out = (int)x;
-    return 0;
-}
-
 /* The first extent of a tensor, or 0 when it is missing (nn_weights_check then names it). */
 static int extent0(const wave_state *s, const char *name)
 {
@@ -214,57 +201,22 @@ static void wave_unload(void *state)
 static neco_status wave_load(neco_context *ctx, const char *path, void **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return codec_fail(ctx, NECO_ERR_MODEL, "model img-wave: cannot open weights %s", path);
-    uint8_t *buf = NULL;
-    size_t size = 0, cap = 0;
-    for (;;) {
-        if (size == cap) {
-            size_t ncap = cap ? cap * 2 : 1 << 20;
-            uint8_t *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory loading %s", path);
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + size, 1, cap - size, f);
-        size += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
     wave_state *s = calloc(1, sizeof *s);
-    if (!s) {
-        free(buf);
+    if (!s)
         return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
-    }
-    /* The stream names the weights by the first 16 bytes of their SHA-256 (BITSTREAM.md 1.2). */
-    sha256_state sh;
-    uint8_t digest[32];
-    sha256_init(&sh);
-    sha256_update(&sh, buf, size);
-    sha256_final(&sh, digest);
-    memcpy(s->hash, digest, NECO_WEIGHTS_HASH_SIZE);
-    char err[200];
-    int rc = nn_weights_load_memory(buf, size, &s->weights, err, sizeof err);
-    free(buf);
-    if (rc != NN_OK) {
+    neco_status st = codec_load_weights(ctx, "img-wave", path, &s->weights, s->hash);
+    if (st != NECO_OK) {
         free(s);
-        return codec_fail(ctx, rc == NN_ERR_NOMEM ? NECO_ERR_NO_MEMORY : NECO_ERR_MODEL,
-                          "model img-wave: %s: %s", path, err);
+        return st;
     }
-    const char *model = nn_weights_metadata(s->weights, "model");
-    if (!model || strcmp(model, "img-wave") != 0 ||
-        meta_int(s->weights, "latent_channels", 1, 256, &s->C) ||
-        meta_int(s->weights, "hyper_channels", 1, 256, &s->CZ) ||
-        meta_int(s->weights, "quality_levels", 1, WAVE_MAX_Q, &s->Q)) {
+    char err[200];
+    int rc;
+    if (codec_meta_int(s->weights, "latent_channels", 1, 256, &s->C) ||
+        codec_meta_int(s->weights, "hyper_channels", 1, 256, &s->CZ) ||
+        codec_meta_int(s->weights, "quality_levels", 1, WAVE_MAX_Q, &s->Q)) {
         wave_unload(s);
         return codec_fail(ctx, NECO_ERR_MODEL,
-                          "model img-wave: %s: metadata (model, latent_channels, "
+                          "model img-wave: %s: metadata (latent_channels, "
                           "hyper_channels, quality_levels) missing or wrong",
                           path);
     }

@@ -1,6 +1,10 @@
 #include "models.h"
 
+#include "nets/safetensors.h"
+#include "sha256.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -105,4 +109,66 @@ void codec_chunk_span(const neco_info *info, uint32_t index, uint64_t *first, ui
     *first = (uint64_t)index * info->chunk_frames;
     uint64_t left = info->frames - *first;
     *count = left < info->chunk_frames ? (uint32_t)left : info->chunk_frames;
+}
+
+neco_status codec_load_weights(neco_context *ctx, const char *model_id, const char *path,
+                               nn_weights **weights, uint8_t hash[NECO_WEIGHTS_HASH_SIZE])
+{
+    *weights = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return codec_fail(ctx, NECO_ERR_MODEL, "model %s: cannot open weights %s", model_id, path);
+    uint8_t *buf = NULL;
+    size_t size = 0, cap = 0;
+    for (;;) {
+        if (size == cap) {
+            size_t ncap = cap ? cap * 2 : 1 << 20;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory loading %s", path);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + size, 1, cap - size, f);
+        size += got;
+        if (got == 0)
+            break;
+    }
+    fclose(f);
+    sha256_state sh;
+    uint8_t digest[32];
+    sha256_init(&sh);
+    sha256_update(&sh, buf, size);
+    sha256_final(&sh, digest);
+    memcpy(hash, digest, NECO_WEIGHTS_HASH_SIZE);
+    char err[200];
+    int rc = nn_weights_load_memory(buf, size, weights, err, sizeof err);
+    free(buf);
+    if (rc != NN_OK)
+        return codec_fail(ctx, rc == NN_ERR_NOMEM ? NECO_ERR_NO_MEMORY : NECO_ERR_MODEL,
+                          "model %s: %s: %s", model_id, path, err);
+    const char *model = nn_weights_metadata(*weights, "model");
+    if (!model || strcmp(model, model_id) != 0) {
+        nn_weights_free(*weights);
+        *weights = NULL;
+        return codec_fail(ctx, NECO_ERR_MODEL, "model %s: %s holds the weights of model '%s'",
+                          model_id, path, model ? model : "(none)");
+    }
+    return NECO_OK;
+}
+
+int codec_meta_int(const nn_weights *weights, const char *key, int lo, int hi, int *out)
+{
+    const char *v = nn_weights_metadata(weights, key);
+    if (!v)
+        return -1;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || end == v || x < lo || x > hi)
+        return -1;
+    *out = (int)x;
+    return 0;
 }

@@ -52,6 +52,17 @@ neco_status codec_model_state(neco_context *ctx, const codec_model *model, void 
 /* Quality levels of a model (its state decides for models with weights). */
 int codec_model_levels(const codec_model *model, const void *state);
 
+/* Reads a weights file, names it by the first 16 bytes of its SHA-256 (BITSTREAM.md 1.2) and
+ * parses it with the strict safetensors loader; its metadata must say `"model": model_id`.
+ * Fails with NECO_ERR_MODEL (or NO_MEMORY) and a message naming the model and the file. */
+struct nn_weights;
+neco_status codec_load_weights(neco_context *ctx, const char *model_id, const char *path,
+                               struct nn_weights **weights,
+                               uint8_t hash[NECO_WEIGHTS_HASH_SIZE]);
+
+/* An integer metadata entry of a weights file in [lo, hi]; 0, or -1 when missing or wrong. */
+int codec_meta_int(const struct nn_weights *weights, const char *key, int lo, int hi, int *out);
+
 /* The model with this id, or NULL. */
 const codec_model *codec_find_model(const char *id);
 
