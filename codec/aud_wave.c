@@ -415,17 +415,7 @@ static neco_status aw_encode_chunk(neco_context *ctx, void *state, const neco_au
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "entropy coding failed in chunk %u", index);
         goto done;
     }
-    size_t bound = neco_rans_encoder_bound(&enc), size = 0;
-    uint8_t *dst = bytebuf_extend(out, bound);
-    if (!dst) {
-        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
-        goto done;
-    }
-    if (neco_rans_encoder_flush(&enc, dst, bound, &size) != NECO_ENTROPY_OK) {
-        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "entropy coding failed in chunk %u", index);
-        goto done;
-    }
-    out->size -= bound - size;
+    st = codec_flush_rans(ctx, &enc, out);
 done:
     neco_rans_encoder_release(&enc);
     free(yq);

@@ -1,5 +1,6 @@
 #include "models.h"
 
+#include "entropy/rans.h"
 #include "nets/safetensors.h"
 #include "sha256.h"
 
@@ -171,4 +172,16 @@ int codec_meta_int(const nn_weights *weights, const char *key, int lo, int hi, i
         return -1;
     *out = (int)x;
     return 0;
+}
+
+neco_status codec_flush_rans(neco_context *ctx, neco_rans_encoder *enc, bytebuf *out)
+{
+    size_t bound = neco_rans_encoder_bound(enc), size = 0;
+    uint8_t *dst = bytebuf_extend(out, bound);
+    if (!dst)
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    if (neco_rans_encoder_flush(enc, dst, bound, &size) != NECO_ENTROPY_OK)
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "entropy coding failed");
+    out->size -= bound - size;
+    return NECO_OK;
 }

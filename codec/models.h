@@ -63,6 +63,10 @@ neco_status codec_load_weights(neco_context *ctx, const char *model_id, const ch
 /* An integer metadata entry of a weights file in [lo, hi]; 0, or -1 when missing or wrong. */
 int codec_meta_int(const struct nn_weights *weights, const char *key, int lo, int hi, int *out);
 
+/* Writes the rANS stream of what enc holds to the end of out (a unit's payload). */
+struct neco_rans_encoder;
+neco_status codec_flush_rans(neco_context *ctx, struct neco_rans_encoder *enc, bytebuf *out);
+
 /* The model with this id, or NULL. */
 const codec_model *codec_find_model(const char *id);
 
