@@ -138,6 +138,7 @@ class ImgSwin(nn.Module):
                  hs_mean=True):
         super().__init__()
         self.stride = 64  # the codec pads images to multiples of this
+        self.amp = False  # bf16 autocast inside g_a / g_s (training on CUDA); rates stay fp32
         d1, d2, d3 = dims
         self.latent, self.hyper, self.window = latent, hyper, window
         self.g_a = nn.Sequential(
@@ -169,11 +170,15 @@ class ImgSwin(nn.Module):
 
     def analysis(self, x01, q):
         g, _ = self.gains(q)
-        return self.g_a((x01 - 0.5) * 4.0) * 16.0 * g.view(1, -1, 1, 1)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+            y = self.g_a((x01 - 0.5) * 4.0)
+        return y.float() * 16.0 * g.view(1, -1, 1, 1)
 
     def synthesis(self, y_hat, q):
         _, ig = self.gains(q)
-        return self.g_s(y_hat * ig.view(1, -1, 1, 1) / 16.0) / 4.0 + 0.5
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+            x = self.g_s(y_hat * ig.view(1, -1, 1, 1) / 16.0)
+        return x.float() / 4.0 + 0.5
 
     def forward(self, x01, q):
         y = self.analysis(x01, q)

@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import LAMBDAS, ImgWave  # noqa: E402
+from pack_images import load_pack  # noqa: E402
 
 
 def build_model(name, cfg=None, state=None):
@@ -58,6 +59,49 @@ def batch_from(crops, rng, bs, patch, device):
     return x
 
 
+class PackSampler:
+    """Random crops from whole images held on the training device (a pack_images.py folder)."""
+
+    def __init__(self, folder, device, patch):
+        imgs = [a for a in load_pack(folder, patch)]
+        self.imgs = [torch.from_numpy(np.array(a)).to(device) for a in imgs]
+        area = np.array([a.shape[0] * a.shape[1] for a in imgs], dtype=np.float64)
+        self.p = area / area.sum()
+        print("pack %s: %d images, %.1f Mpixel" % (folder, len(imgs), area.sum() / 1e6), flush=True)
+
+    def batch(self, rng, bs, patch):
+        out = []
+        for j in rng.choice(len(self.imgs), bs, p=self.p):
+            im = self.imgs[j]
+            y0 = int(rng.integers(0, im.shape[0] - patch + 1))
+            x0 = int(rng.integers(0, im.shape[1] - patch + 1))
+            c = im[y0:y0 + patch, x0:x0 + patch]
+            if rng.integers(2):
+                c = c.flip(1)
+            if rng.integers(2):
+                c = c.flip(0)
+            if rng.integers(2):
+                c = c.transpose(0, 1)
+            out.append(c)
+        return torch.stack(out).permute(0, 3, 1, 2).float() / 255.0
+
+
+def save_light(prefix, state, part_mib=15):
+    """Model-only checkpoint (no optimiser state) split into parts of at most part_mib MiB,
+    so that it comes back from a lent GPU machine (16 MiB per file):
+    cat PREFIX.part* > ckpt.pt  gives a checkpoint that --init and export.py read."""
+    import io
+    buf = io.BytesIO()
+    torch.save({k: v for k, v in state.items() if k != "opt"}, buf)
+    data = buf.getvalue()
+    for old in [f for f in os.listdir(os.path.dirname(prefix) or ".") if f.startswith(os.path.basename(prefix) + ".part")]:
+        os.remove(os.path.join(os.path.dirname(prefix) or ".", old))
+    step = part_mib * 2**20
+    for i in range(0, len(data), step):
+        with open("%s.part%d" % (prefix, i // step), "wb") as f:
+            f.write(data[i:i + step])
+
+
 def save_ckpt(path, state):
     tmp = path + ".tmp"
     torch.save(state, tmp)
@@ -80,10 +124,15 @@ def main():
     ap.add_argument("--fast-lr-mult", type=float, default=10.0, help="lr multiplier of gains and z density")
     ap.add_argument("--decay-frac", type=float, default=0.2)
     ap.add_argument("--qat-frac", type=float, default=0.1)
+    ap.add_argument("--warmup-frac", type=float, default=0.0, help="linear lr warm-up over this part of the run")
     ap.add_argument("--ckpt-minutes", type=float, default=4.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--log-every", type=int, default=200)
     ap.add_argument("--config", default="{}", help="JSON model config for a fresh run")
+    ap.add_argument("--lambdas", help="JSON list of the levels' lambdas for a fresh or --init run "
+                    "(default models.LAMBDAS; a resumed run keeps its checkpoint's)")
+    ap.add_argument("--amp", action="store_true", help="bf16 autocast in the img-swin transforms (CUDA)")
+    ap.add_argument("--light", help="also write a model-only checkpoint in <=15 MiB parts with this prefix")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -91,8 +140,17 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     ckpt_path = os.path.join(a.out, "ckpt.pt")
     dev = torch.device(a.device)
-    crops = np.load(a.data, mmap_mode="r")
-    assert crops.shape[1] >= a.patch
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    if os.path.isdir(a.data):
+        sampler = PackSampler(a.data, dev, a.patch)
+        crops = None
+    else:
+        sampler = None
+        crops = np.load(a.data, mmap_mode="r")
+        assert crops.shape[1] >= a.patch
 
     resume = a.resume and os.path.exists(ckpt_path)
     if resume:
@@ -102,6 +160,7 @@ def main():
         if st.get("hs_quant"):
             model.h_s.quant = True
         step, trained_s = st["step"], st["trained_seconds"]
+        lambdas = list(st.get("lambdas", LAMBDAS))
         seed = st["seed"] + step  # a resumed run draws new batches
         print("resumed from", ckpt_path, "step", step, "trained %.1f min" % (trained_s / 60), flush=True)
     else:
@@ -109,6 +168,8 @@ def main():
         torch.manual_seed(seed)
         cfg = json.loads(a.config)
         st0 = torch.load(a.init, map_location="cpu", weights_only=False) if a.init else None
+        lambdas = json.loads(a.lambdas) if a.lambdas else list(st0.get("lambdas", LAMBDAS) if st0 else LAMBDAS)
+        cfg.setdefault("levels", len(lambdas))
         if st0 is not None:
             # the architecture of the checkpoint it starts from, with --config's overrides
             cfg = dict(st0["config"], **cfg)
@@ -127,6 +188,9 @@ def main():
                 print("init: missing", missing, "unexpected", unexpected, flush=True)
             model.h_s.quant = bool(st0.get("hs_quant"))
         elif hasattr(model, "init_pca"):
+            if crops is None:
+                crops = np.stack([sampler.batch(np.random.default_rng(seed), 1, 128)[0].permute(1, 2, 0).mul(255).round()
+                                  .byte().cpu().numpy() for _ in range(1000)])
             rng0 = np.random.default_rng(seed)
             sel = np.sort(rng0.choice(len(crops), min(len(crops), 1000), replace=False))
             ev = model.init_pca(np.asarray(crops[sel]))
@@ -134,6 +198,8 @@ def main():
                   "kept energy %.5f" % float(ev[:model.latent].sum() / ev.sum()), flush=True)
         step, trained_s = 0, 0.0
     model.to(dev).train()
+    if a.amp:
+        model.amp = True
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -149,7 +215,8 @@ def main():
             opt.load_state_dict(st["opt"])
         except ValueError as e:  # parameter set changed: start the optimiser afresh
             print("optimiser state not loaded:", e, flush=True)
-    n_levels = len(LAMBDAS)
+    n_levels = len(lambdas)
+    assert n_levels == model.log_gain.shape[0], "lambdas and the model's quality levels differ"
     budget = a.minutes * 60.0
     t0 = time.time()
     last_ckpt = t0
@@ -162,7 +229,7 @@ def main():
         return dict(model_name=a.model if not resume else st["model_name"], config=cfg,
                     model=model.state_dict(), opt=opt.state_dict(), step=step,
                     trained_seconds=trained_s + (time.time() - t0), seed=a.seed if not resume else st["seed"],
-                    hs_quant=bool(model.h_s.quant), lambdas=LAMBDAS,
+                    hs_quant=bool(model.h_s.quant), lambdas=lambdas,
                     args=vars(a))
 
     while True:
@@ -173,6 +240,8 @@ def main():
         # schedule
         dstart = 1.0 - a.decay_frac
         lr = a.lr if frac < dstart else a.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (frac - dstart) / a.decay_frac)))
+        if frac < a.warmup_frac:
+            lr *= max(0.01, frac / a.warmup_frac)
         for g in opt.param_groups:
             g["lr"] = lr * g["mult"]
         if not model.h_s.quant and frac >= 1.0 - a.qat_frac:
@@ -181,12 +250,12 @@ def main():
             print("step %d: h_s switched to integer fake-quant (QAT)" % step, flush=True)
 
         q = int(rng.integers(n_levels))
-        x = batch_from(crops, rng, a.batch, a.patch, dev)
+        x = sampler.batch(rng, a.batch, a.patch) if sampler else batch_from(crops, rng, a.batch, a.patch, dev)
         x_hat, bits_y, bits_z = model(x, q)
         npix = x.shape[0] * x.shape[2] * x.shape[3]
         mse = ((x_hat - x) * 255.0).pow(2).mean()
         bpp = (bits_y + bits_z) / npix
-        loss = LAMBDAS[q] * mse + bpp
+        loss = lambdas[q] * mse + bpp
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -212,8 +281,12 @@ def main():
             last_log, last_log_step = now, step
         if now - last_ckpt > a.ckpt_minutes * 60:
             save_ckpt(ckpt_path, state())
+            if a.light:
+                save_light(a.light, state())
             last_ckpt = now
     save_ckpt(ckpt_path, state())
+    if a.light:
+        save_light(a.light, state())
     print("done: step %d, %.1f min trained in total; checkpoint %s" % (step, state()["trained_seconds"] / 60, ckpt_path),
           flush=True)
 
