@@ -101,7 +101,7 @@ def load_weights_file(path):
         pos += n
     m.eval()
     st = dict(step=int(meta.get("trained_steps", -1)), trained_seconds=60 * float(meta.get("trained_minutes", 0)),
-              hs_quant=True)
+              hs_quant=True, lambdas=json.loads(meta["lambdas"]) if "lambdas" in meta else LAMBDAS)
     return m, st, tables
 
 
@@ -175,12 +175,12 @@ def load_images(folder, n):
     return [(os.path.basename(f), np.asarray(Image.open(f).convert("RGB"))) for f in files]
 
 
-def evaluate(model, images, levels, z_tables=None):
+def evaluate(model, images, levels, z_tables=None, lambdas=LAMBDAS):
     ev = Evaluator(model, z_tables)
     res = []
     for q in levels:
         rows = [ev.code(img, q) for _, img in images]
-        res.append(dict(level=q, lam=LAMBDAS[q],
+        res.append(dict(level=q, lam=lambdas[q],
                         bpp=float(np.mean([r["bpp"] for r in rows])),
                         bpp_z=float(np.mean([r["bits_z"] for r in rows]) / np.mean([i.shape[0] * i.shape[1] for _, i in images])),
                         psnr=float(np.mean([r["psnr"] for r in rows])),
@@ -204,10 +204,11 @@ def main():
         model, st, z_tables = load_weights_file(a.ckpt)
     else:
         model, st = load_model(a.ckpt)
-    levels = list(range(len(LAMBDAS))) if a.levels == "all" else [int(v) for v in a.levels.split(",")]
+    lambdas = list(st.get("lambdas", LAMBDAS))
+    levels = list(range(len(lambdas))) if a.levels == "all" else [int(v) for v in a.levels.split(",")]
     images = load_images(a.valid, a.images)
     t = time.time()
-    res = evaluate(model, images, levels, z_tables)
+    res = evaluate(model, images, levels, z_tables, lambdas)
     print("checkpoint %s: step %d, %.1f min trained, h_s QAT %s; %d images of %s; %.0f s"
           % (a.ckpt, st["step"], st["trained_seconds"] / 60, bool(st.get("hs_quant")), len(images), a.valid, time.time() - t))
     print("level  lambda    bpp     (z)     PSNR-RGB  MS-SSIM  escapes")

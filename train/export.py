@@ -33,7 +33,7 @@ def f32(t):
     return np.ascontiguousarray(t.detach().cpu().float().numpy())
 
 
-def export_img_wave(model):
+def export_img_wave(model, lambdas=LAMBDAS):
     T = {}
 
     def conv(name, m, in_scale=1.0, out_scale=1.0):
@@ -76,10 +76,10 @@ def export_img_wave(model):
     conv("g_s.conv_out", model.dec_out, out_scale=OUT_SCALE)
     gs, hs = model.decoder_macs_per_pixel()
     meta = dict(model="img-wave", format_version=str(FORMAT_VERSION), wavelet="bior4.4", wavelet_levels="2",
-                latent_channels=str(model.latent), hyper_channels=str(model.hyper), quality_levels=str(len(LAMBDAS)),
+                latent_channels=str(model.latent), hyper_channels=str(model.hyper), quality_levels=str(len(lambdas)),
                 enc_width=str(model.enc_branch[0].out_channels), hyper_width=str(model.h_a[0].out_channels),
                 dec_width=str(model.width), dec_blocks=str(model.blocks),
-                lambdas=json.dumps(LAMBDAS), cdf_precision=str(coding.PRECISION), stride="16",
+                lambdas=json.dumps(list(lambdas)), cdf_precision=str(coding.PRECISION), stride="16",
                 decoder_macs_per_pixel=json.dumps(dict(g_s=gs, h_s=hs)),
                 hs_mean=str(int(model.h_s.mean_layer is not None)), mean_frac_bits="2")
     return T, meta
@@ -129,9 +129,10 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(2)
     model, st = load_model(a.ckpt)
-    T, meta = export_img_wave(model)
-    meta["trained_steps"] = str(st["step"])
-    meta["trained_minutes"] = "%.1f" % (st["trained_seconds"] / 60)
+    T, meta = export_img_wave(model, st.get("lambdas", LAMBDAS))
+    prior = st.get("prior", dict(steps=0, seconds=0.0))  # training before an --init run
+    meta["trained_steps"] = str(st["step"] + prior["steps"])
+    meta["trained_minutes"] = "%.1f" % ((st["trained_seconds"] + prior["seconds"]) / 60)
     save_file(T, a.out, metadata=meta)
     n = check_hs(model, a.out, load_images(VALID, 3))
     worst = check_decoder(model, a.out, load_images(VALID, 2))

@@ -135,7 +135,7 @@ def up(cin, cout):
 
 class ImgSwin(nn.Module):
     def __init__(self, dims=(96, 128, 128), latent=160, hyper=96, depth=2, heads=4, window=8, levels=len(LAMBDAS),
-                 hs_mean=True):
+                 hs_mean=True, norm_init=1.0):
         super().__init__()
         self.stride = 64  # the codec pads images to multiples of this
         self.amp = False  # bf16 autocast inside g_a / g_s (training on CUDA); rates stay fp32
@@ -161,6 +161,15 @@ class ImgSwin(nn.Module):
             up(d2, d1), stage(d1, depth, heads, window),
             up(d1, d1), stage(d1, depth, heads, window),
             up(d1, 3))
+        # res-post-norm blocks add LN(f(x)) to the stream; with the LN gain at 1 every block
+        # starts by adding unit-variance noise to the features that carry the image, and the
+        # codec learns slowly.  A small initial gain (ReZero / LayerScale-like, Bachlechner et
+        # al. 2020, Touvron et al. 2021) starts every block near the identity.
+        if norm_init != 1.0:
+            for m in self.modules():
+                if isinstance(m, SwinV2Block):
+                    nn.init.constant_(m.norm1.weight, norm_init)
+                    nn.init.constant_(m.norm2.weight, norm_init)
 
     def gains(self, q):
         return torch.exp(self.log_gain[q]), torch.exp(self.log_inv_gain[q])

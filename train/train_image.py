@@ -161,6 +161,7 @@ def main():
             model.h_s.quant = True
         step, trained_s = st["step"], st["trained_seconds"]
         lambdas = list(st.get("lambdas", LAMBDAS))
+        prior = st.get("prior", dict(steps=0, seconds=0.0))
         seed = st["seed"] + step  # a resumed run draws new batches
         print("resumed from", ckpt_path, "step", step, "trained %.1f min" % (trained_s / 60), flush=True)
     else:
@@ -170,6 +171,10 @@ def main():
         st0 = torch.load(a.init, map_location="cpu", weights_only=False) if a.init else None
         lambdas = json.loads(a.lambdas) if a.lambdas else list(st0.get("lambdas", LAMBDAS) if st0 else LAMBDAS)
         cfg.setdefault("levels", len(lambdas))
+        # training before --init (steps and seconds of the checkpoint it starts from, and its own prior)
+        p0 = st0.get("prior", dict(steps=0, seconds=0.0)) if st0 else dict(steps=0, seconds=0.0)
+        prior = dict(steps=p0["steps"] + (st0["step"] if st0 else 0),
+                     seconds=p0["seconds"] + (st0["trained_seconds"] if st0 else 0.0))
         if st0 is not None:
             # the architecture of the checkpoint it starts from, with --config's overrides
             cfg = dict(st0["config"], **cfg)
@@ -229,7 +234,7 @@ def main():
         return dict(model_name=a.model if not resume else st["model_name"], config=cfg,
                     model=model.state_dict(), opt=opt.state_dict(), step=step,
                     trained_seconds=trained_s + (time.time() - t0), seed=a.seed if not resume else st["seed"],
-                    hs_quant=bool(model.h_s.quant), lambdas=lambdas,
+                    hs_quant=bool(model.h_s.quant), lambdas=lambdas, prior=prior,
                     args=vars(a))
 
     while True:
