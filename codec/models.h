@@ -82,6 +82,7 @@ void codec_chunk_span(const neco_info *info, uint32_t index, uint64_t *first, ui
 
 extern const codec_model codec_model_raw;
 extern const codec_model codec_model_img_wave;
+extern const codec_model codec_model_img_swin;
 extern const codec_model codec_model_aud_wave;
 
 #endif

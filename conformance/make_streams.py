@@ -4,8 +4,10 @@ Inputs are generated here (synthetic images and tones, crops of a validation pho
 the `neco` CLI, and the expected checksums are the digests that `neco info` prints with the
 ref backend (ARCHITECTURE.md: the ref backend defines conformance output).
 
-usage: python3 conformance/make_streams.py path/to/neco [--weights DIR]
-Rerun whenever a model's weights or the bitstream change; commit the result."""
+usage: python3 conformance/make_streams.py path/to/neco [--weights DIR] [--only PREFIX]
+Rerun whenever a model's weights or the bitstream change; commit the result. With --only, only
+the streams whose names start with PREFIX are remade (e.g. --only swin_ after new img-swin
+weights); the others and their MANIFEST lines are kept as they are."""
 import argparse
 import math
 import os
@@ -103,11 +105,17 @@ def main():
     ap.add_argument("neco")
     ap.add_argument("--weights", default=os.path.join(HERE, "..", "weights"))
     ap.add_argument("--out", default=STREAMS)
+    ap.add_argument("--only", default="", help="remake only the streams whose names start with this")
     a = ap.parse_args()
     streams = a.out
     os.makedirs(streams, exist_ok=True)
+    kept = {}  # name -> MANIFEST line of the streams --only leaves alone
+    if a.only and os.path.exists(os.path.join(streams, "MANIFEST")):
+        for line in open(os.path.join(streams, "MANIFEST")):
+            if not line.startswith("#") and line.strip():
+                kept[line.split()[0][:-len(".neco")]] = line.rstrip("\n")
     for f in os.listdir(streams):
-        if f.endswith(".neco") or f == "MANIFEST":
+        if (f.endswith(".neco") and f.startswith(a.only)) or (f == "MANIFEST" and not a.only):
             os.remove(os.path.join(streams, f))
     tmp = tempfile.mkdtemp()
     jobs = []  # (name, input path, encode options, description)
@@ -163,11 +171,28 @@ def main():
         aud("awave_6ch_f32", tone(2000, 6, 44100, 10), 44100, "f32", "aud-wave 6 channels float",
             ("--model", "aud-wave", "--quality", "3"))
 
+    # img-swin (when its weights are there): every quality level on a photo crop, then 1x1, odd
+    # sizes (a map of one shifted Swin window at 1/16; padded windows), gray, 16-bit, two tiles.
+    if os.path.exists(os.path.join(a.weights, "img-swin.safetensors")):
+        from safetensors import safe_open
+        with safe_open(os.path.join(a.weights, "img-swin.safetensors"), "np") as f:
+            levels = int(f.metadata()["quality_levels"])
+        for q in range(1, levels + 1):
+            img("swin_photo_q%d" % q, photo(128, 96, 0), ["--model", "img-swin", "--quality", str(q)], "img-swin, photo 128x96, quality %d" % q)
+        img("swin_1x1", synthetic(1, 1, 3, 8, 12), ["--model", "img-swin", "--quality", "4"], "img-swin 1x1")
+        img("swin_photo2_q3", photo(200, 130, 5), ["--model", "img-swin", "--quality", "3"], "img-swin, photo 200x130 (padded windows), quality 3")
+        img("swin_gray", synthetic(61, 47, 1, 8, 13), ["--model", "img-swin", "--quality", "5"], "img-swin gray 61x47")
+        img("swin_rgb16", synthetic(40, 24, 3, 16, 14), ["--model", "img-swin", "--quality", "6"], "img-swin RGB 16-bit 40x24")
+        img("swin_530x40", synthetic(530, 40, 3, 8, 15), ["--model", "img-swin", "--quality", "2"], "img-swin 530x40, 2 tiles")
+
     lines = ["# conformance streams: name, SHA-256 of the ref decoder's output, SHA-256 of the",
              "# entropy-decoded symbols (BITSTREAM.md section 4), description. Made by",
              "# conformance/make_streams.py; check with: neco conformance conformance/streams"]
     for name, src, opts, desc in jobs:
         out = os.path.join(streams, name + ".neco")
+        if a.only and not name.startswith(a.only) and name in kept:
+            lines.append(kept[name])
+            continue
         subprocess.run([a.neco, "encode", src, out, "--backend", "ref", "--threads", "1", "--weights", a.weights, "--quiet"] + opts, check=True)
         info = subprocess.run([a.neco, "info", out, "--backend", "ref", "--weights", a.weights], check=True, capture_output=True, text=True).stdout
         d = {k.strip(): v.strip() for k, v in (l.split(":", 1) for l in info.splitlines() if ":" in l)}

@@ -114,13 +114,19 @@ static int alloc_bufs(bufs *s, size_t hw, int c, int nh, int nt, int nwin, int h
 
 int nn_swin_block_forward(nn_context *ctx, const nn_swin_block *b, nn_tensor *x)
 {
+    return nn_swin_block_forward_ex(ctx, b, x, 0);
+}
+
+int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor *x,
+                             int keep_shift)
+{
     if (!b || !x || !x->data || x->ndim != 4 || x->shape[1] != b->dim || b->heads < 1 ||
         b->dim % b->heads || b->window < 1 || b->shift < 0 || b->shift >= b->window ||
         b->hidden < 1 || b->cpb_hidden < 1)
         return NN_ERR_ARG;
     int c = b->dim, h = x->shape[2], w = x->shape[3], ws = b->window, nh = b->heads;
     if (h % ws || w % ws || (size_t)h * w > (size_t)INT_MAX / 4) return NN_ERR_ARG;
-    int shift = (h <= ws && w <= ws) ? 0 : b->shift;
+    int shift = (h <= ws && w <= ws && !keep_shift) ? 0 : b->shift;
     int hd = c / nh, nt = ws * ws, nwin = (h / ws) * (w / ws);
     size_t hw = (size_t)h * w, rows = hw; /* every token is in exactly one window */
     bufs s = {0};

@@ -38,4 +38,8 @@ typedef struct nn_swin_block {
 } nn_swin_block;
 
 int nn_swin_block_forward(nn_context *ctx, const nn_swin_block *blk, nn_tensor *x);
+/* The same, keeping the shift on a map of a single window when keep_shift is 1 (img-swin's
+ * train/models_swin.py shifts every odd block whatever the map size; train/ARCH.md "img-swin"). */
+int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *blk, nn_tensor *x,
+                             int keep_shift);
 #endif

@@ -1,0 +1,463 @@
+/* The mean-scale hyperprior payload and pixel maps shared by img-wave and img-swin (see
+ * hyperprior.h; train/ARCH.md "Integer hyper synthesis" and "Entropy coding of y", BITSTREAM.md
+ * 3.1). Balle et al. 2018 (scale hyperprior), Minnen, Balle & Toderici 2018 (means); the
+ * integer h_s makes the scale indices identical on every machine (ARCHITECTURE.md
+ * "Determinism"). */
+#include "hyperprior.h"
+
+#include "container.h"
+#include "models.h"
+
+#include "entropy/factorized.h"
+#include "entropy/gaussian.h"
+#include "entropy/rans.h"
+#include "nets/layers.h"
+#include "nets/safetensors.h"
+#include "sha256.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HP_Z_CLAMP 255 /* h_s input range (ARCH.md) */
+
+/* ---- Loading ------------------------------------------------------------------------------ */
+
+static int32_t scalar(const nn_weights *w, const char *name)
+{
+    const nn_weight *t = nn_weights_find(w, name);
+    return t && t->dtype == NN_I32 && t->numel == 1 ? *(const int32_t *)t->ints : -1;
+}
+
+static void layer_name(int l, const char *what, char *out, size_t n)
+{
+    if (l == CODEC_HS_MEAN)
+        snprintf(out, n, "h_s.mean.%s", what);
+    else
+        snprintf(out, n, "h_s.l%d.%s", l, what);
+}
+
+void codec_hp_release(codec_hyperprior *hp)
+{
+    for (int l = 0; l <= CODEC_HS_LAYERS; l++)
+        free(hp->hs_shift[l]);
+    neco_cdf_tables_destroy(hp->z_tables);
+    neco_cdf_tables_destroy(hp->y_tables);
+    memset(hp, 0, sizeof *hp);
+}
+
+neco_status codec_hp_load(neco_context *ctx, const char *model, const char *path,
+                          const nn_weights *w, int C, int CZ, int has_mean, codec_hyperprior *hp)
+{
+    memset(hp, 0, sizeof *hp);
+    hp->C = C;
+    hp->CZ = CZ;
+    hp->has_mean = has_mean;
+    /* h_s: 3x3 integer convs; the input of each is the output of the previous after its pixel
+     * shuffle, l3 ends with C scale indices and the mean layer reads l3's input. Widths come
+     * from the shapes; every shape must be consistent with C, CZ and the previous layer. */
+    char names[7 * (CODEC_HS_LAYERS + 1) + 2][32];
+    nn_weight_spec spec[7 * (CODEC_HS_LAYERS + 1) + 2];
+    int n = 0, cin = CZ, cin_l3 = 0;
+    for (int l = 0; l < CODEC_HS_LAYERS + has_mean; l++) {
+        char wname[32], sname[32];
+        layer_name(l, "weight", wname, sizeof wname);
+        layer_name(l, "shuffle", sname, sizeof sname);
+        const nn_weight *wt = nn_weights_find(w, wname);
+        int cout = l >= CODEC_HS_LAYERS - 1 ? C : wt && wt->ndim >= 1 ? wt->shape[0] : 0;
+        if (l == CODEC_HS_LAYERS - 1)
+            cin_l3 = cin;
+        if (l == CODEC_HS_MEAN)
+            cin = cin_l3;
+        const char *what[6] = {"weight", "bias", "mult", "shift", "out_max", "shuffle"};
+        for (int k = 0; k < 6 + (l == CODEC_HS_MEAN); k++) {
+            layer_name(l, k < 6 ? what[k] : "out_min", names[n], sizeof names[n]);
+            nn_weight_spec sp = {names[n], k == 0 ? NN_I8 : NN_I32, 1, {1}};
+            if (k == 0) {
+                sp.ndim = 4;
+                sp.shape[0] = cout;
+                sp.shape[1] = cin;
+                sp.shape[2] = sp.shape[3] = 3;
+            } else if (k <= 2) {
+                sp.shape[0] = cout;
+            }
+            spec[n++] = sp;
+        }
+        int r = scalar(w, sname);
+        cin = r >= 1 && r <= 2 && cout % (r * r) == 0 ? cout / (r * r) : -1;
+    }
+    snprintf(names[n], sizeof names[n], "z.cdf_length");
+    spec[n] = (nn_weight_spec){names[n], NN_I32, 1, {CZ}};
+    n++;
+    snprintf(names[n], sizeof names[n], "z.offset");
+    spec[n] = (nn_weight_spec){names[n], NN_I32, 1, {CZ}};
+    n++;
+    char err[200];
+    if (nn_weights_check(w, spec, (size_t)n, err, sizeof err) != NN_OK)
+        return codec_fail(ctx, NECO_ERR_MODEL, "model %s: %s: %s", model, path, err);
+    for (int l = 0; l < CODEC_HS_LAYERS + has_mean; l++) {
+        char name[32];
+        nn_int_conv *c = &hp->hs[l];
+        layer_name(l, "weight", name, sizeof name);
+        const nn_weight *wt = nn_weights_find(w, name);
+        c->cout = wt->shape[0];
+        c->cin = wt->shape[1];
+        c->kh = c->kw = 3;
+        c->p = nn_conv_default();
+        c->p.pad_h = c->p.pad_w = 1;
+        c->w8 = wt->ints;
+        layer_name(l, "bias", name, sizeof name);
+        c->bias = nn_weights_find(w, name)->ints;
+        layer_name(l, "mult", name, sizeof name);
+        c->mult = nn_weights_find(w, name)->ints;
+        layer_name(l, "shift", name, sizeof name);
+        int32_t shift = scalar(w, name);
+        layer_name(l, "out_max", name, sizeof name);
+        c->out_max = scalar(w, name);
+        layer_name(l, "out_min", name, sizeof name);
+        c->out_min = l == CODEC_HS_MEAN ? scalar(w, name) : 0;
+        layer_name(l, "shuffle", name, sizeof name);
+        hp->hs_shuffle[l] = scalar(w, name);
+        hp->hs_shift[l] = malloc(sizeof(int32_t) * (size_t)c->cout);
+        if (!hp->hs_shift[l])
+            return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        for (int o = 0; o < c->cout; o++)
+            hp->hs_shift[l][o] = shift;
+        c->shift = hp->hs_shift[l];
+        int r = hp->hs_shuffle[l];
+        if (nn_int_conv_check(c) != NN_OK || r < 1 || r > 2 ||
+            (l >= CODEC_HS_LAYERS - 1 && r != 1)) {
+            layer_name(l, "", name, sizeof name);
+            return codec_fail(ctx, NECO_ERR_MODEL, "model %s: %s: h_s layer %s invalid", model,
+                              path, name);
+        }
+    }
+    /* h_s must end at the stride of y (two shuffles of 2 from z to y) and in scale indices of
+     * the table. */
+    const nn_weight *scales = nn_weights_find(w, "y.scales_q16");
+    const nn_weight *cdf = nn_weights_find(w, "z.cdf");
+    if (hp->hs_shuffle[0] * hp->hs_shuffle[1] * hp->hs_shuffle[2] * hp->hs_shuffle[3] != 4 ||
+        !scales || scales->dtype != NN_I32 || scales->ndim != 1 || !cdf ||
+        cdf->dtype != NN_I32 || cdf->ndim != 1 ||
+        hp->hs[CODEC_HS_LAYERS - 1].out_max >= scales->shape[0])
+        return codec_fail(ctx, NECO_ERR_MODEL, "model %s: %s: entropy tables invalid", model,
+                          path);
+    hp->num_scales = scales->shape[0];
+    int64_t total = 0;
+    const int32_t *lengths = nn_weights_find(w, "z.cdf_length")->ints;
+    for (int c = 0; c < CZ; c++)
+        total += lengths[c] > 0 ? lengths[c] : 0;
+    if (total != cdf->shape[0] ||
+        neco_factorized_tables_create(&hp->z_tables, NECO_CDF_PRECISION, CZ, cdf->ints, lengths,
+                                      nn_weights_find(w, "z.offset")->ints) != NECO_ENTROPY_OK ||
+        neco_gc_tables_create(&hp->y_tables, NECO_CDF_PRECISION, scales->ints,
+                              hp->num_scales) != NECO_ENTROPY_OK)
+        return codec_fail(ctx, NECO_ERR_MODEL, "model %s: %s: entropy tables invalid", model,
+                          path);
+    return NECO_OK;
+}
+
+/* ---- Integer h_s -------------------------------------------------------------------------- */
+
+int codec_hp_synthesis(const codec_hyperprior *hp, const int32_t *z_hat, int hz, int wz,
+                       int32_t *idx, int32_t *mu)
+{
+    /* Buffer size: the largest layer output (before its pixel shuffle). */
+    size_t cap = (size_t)hp->CZ * hz * wz;
+    int res = 1;
+    for (int l = 0; l < CODEC_HS_LAYERS + hp->has_mean; l++) {
+        size_t out = (size_t)hp->hs[l].cout * (res * (size_t)hz) * (res * (size_t)wz);
+        cap = out > cap ? out : cap;
+        if (l < CODEC_HS_LAYERS - 1)
+            res *= hp->hs_shuffle[l];
+    }
+    int16_t *a = malloc(sizeof(int16_t) * cap), *b = malloc(sizeof(int16_t) * cap);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return NN_ERR_NOMEM;
+    }
+    nn_itensor x = {a, 1, hp->CZ, hz, wz};
+    for (size_t i = 0; i < (size_t)hp->CZ * hz * wz; i++) {
+        int32_t v = z_hat[i];
+        a[i] = (int16_t)(v < -HP_Z_CLAMP ? -HP_Z_CLAMP : v > HP_Z_CLAMP ? HP_Z_CLAMP : v);
+    }
+    int rc = NN_OK;
+    for (int l = 0; l < CODEC_HS_LAYERS - 1 && rc == NN_OK; l++) {
+        nn_itensor y = {x.data == a ? b : a, 0, 0, 0, 0};
+        rc = nn_int_conv2d(&hp->hs[l], &x, &y);
+        if (rc == NN_OK && hp->hs_shuffle[l] > 1) {
+            nn_itensor sh = {x.data, 0, 0, 0, 0}; /* x's buffer is free again */
+            rc = nn_int_pixel_shuffle(&y, hp->hs_shuffle[l], &sh);
+            y = sh;
+        }
+        x = y;
+    }
+    /* l3 (scale indices) and the mean layer both read l2's output. */
+    nn_itensor out = {x.data == a ? b : a, 0, 0, 0, 0};
+    if (rc == NN_OK)
+        rc = nn_int_conv2d(&hp->hs[CODEC_HS_LAYERS - 1], &x, &out);
+    size_t n = (size_t)hp->C * x.h * x.w;
+    if (rc == NN_OK)
+        for (size_t i = 0; i < n; i++)
+            idx[i] = out.data[i];
+    if (rc == NN_OK && hp->has_mean)
+        rc = nn_int_conv2d(&hp->hs[CODEC_HS_MEAN], &x, &out);
+    if (rc == NN_OK)
+        for (size_t i = 0; i < n; i++)
+            mu[i] = hp->has_mean ? out.data[i] : 0;
+    free(a);
+    free(b);
+    return rc;
+}
+
+/* ---- Payload ------------------------------------------------------------------------------ */
+
+neco_status codec_nn_fail(neco_context *ctx, int rc, uint32_t index, const char *what)
+{
+    if (rc == NN_ERR_NOMEM)
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory (%s, tile %u)", what, index);
+    return codec_fail(ctx, NECO_ERR_BACKEND, "%s failed in tile %u (nets error %d)", what, index,
+                      rc);
+}
+
+neco_status codec_hp_encode(neco_context *ctx, const codec_hyperprior *hp, const nn_tensor *y,
+                            const nn_tensor *z, uint32_t index, bytebuf *out)
+{
+    size_t ny = nn_tensor_numel(y), nz = nn_tensor_numel(z);
+    int hz = z->shape[2], wz = z->shape[3];
+    neco_status st;
+    int rc;
+    int32_t *zq = malloc(sizeof(int32_t) * nz), *zi = malloc(sizeof(int32_t) * nz);
+    int32_t *yq = malloc(sizeof(int32_t) * ny), *idx = malloc(sizeof(int32_t) * ny);
+    int32_t *mu = malloc(sizeof(int32_t) * ny);
+    neco_rans_encoder enc;
+    neco_rans_encoder_init(&enc);
+    if (!zq || !zi || !yq || !idx || !mu) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    /* Rounding of z and of y's residual is the encoder's choice: z to nearest, ties to even
+     * (torch.round), the residual floor(y - mean + 1/2) (ARCH.md); values beyond the int32 range
+     * are clamped. */
+    for (size_t i = 0; i < nz; i++) {
+        float v = nearbyintf(z->data[i]);
+        zq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
+        zi[i] = (int32_t)(i / ((size_t)hz * wz));
+    }
+    if ((rc = codec_hp_synthesis(hp, zq, hz, wz, idx, mu)) != NN_OK) {
+        st = codec_nn_fail(ctx, rc, index, "h_s");
+        goto done;
+    }
+    for (size_t i = 0; i < ny; i++) {
+        float v = floorf(y->data[i] - (float)mu[i] / (1 << CODEC_MEAN_BITS) + 0.5f);
+        yq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
+    }
+    if (neco_rans_encode_with_indexes(&enc, hp->z_tables, zq, zi, nz) != NECO_ENTROPY_OK ||
+        neco_rans_encode_with_indexes(&enc, hp->y_tables, yq, idx, ny) != NECO_ENTROPY_OK) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "entropy coding failed in tile %u", index);
+        goto done;
+    }
+    st = codec_flush_rans(ctx, &enc, out);
+done:
+    neco_rans_encoder_release(&enc);
+    free(zq);
+    free(zi);
+    free(yq);
+    free(idx);
+    free(mu);
+    return st;
+}
+
+neco_status codec_hp_decode(neco_context *ctx, const codec_hyperprior *hp, uint32_t index,
+                            const uint8_t *payload, size_t size, int hz, int wz, int32_t *zq,
+                            int32_t *yq, int32_t *idx, int32_t *mu)
+{
+    size_t nz = (size_t)hp->CZ * hz * wz, ny = (size_t)hp->C * 16 * hz * wz;
+    int32_t *zi = malloc(sizeof(int32_t) * nz);
+    if (!zi)
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < nz; i++)
+        zi[i] = (int32_t)(i / ((size_t)hz * wz));
+    neco_rans_decoder dec;
+    neco_status st = NECO_OK;
+    int rc;
+    if (neco_rans_decoder_init(&dec, payload, size) != NECO_ENTROPY_OK ||
+        neco_rans_decode_with_indexes(&dec, hp->z_tables, zi, nz, zq) != NECO_ENTROPY_OK)
+        st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
+    else if ((rc = codec_hp_synthesis(hp, zq, hz, wz, idx, mu)) != NN_OK)
+        st = codec_nn_fail(ctx, rc, index, "h_s");
+    else if (neco_rans_decode_with_indexes(&dec, hp->y_tables, idx, ny, yq) != NECO_ENTROPY_OK ||
+             neco_rans_decoder_finish(&dec) != NECO_ENTROPY_OK)
+        st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
+    free(zi);
+    return st;
+}
+
+neco_status codec_hp_decode_alloc(neco_context *ctx, const codec_hyperprior *hp, uint32_t index,
+                                  const uint8_t *payload, size_t size, int hz, int wz,
+                                  int32_t **z, size_t *nz, int32_t **y, size_t *ny)
+{
+    *nz = (size_t)hp->CZ * hz * wz;
+    *ny = (size_t)hp->C * 16 * hz * wz;
+    *z = malloc(sizeof(int32_t) * *nz);
+    *y = malloc(sizeof(int32_t) * *ny);
+    int32_t *idx = malloc(sizeof(int32_t) * *ny), *mu = malloc(sizeof(int32_t) * *ny);
+    neco_status st;
+    if (!*z || !*y || !idx || !mu)
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    else
+        st = codec_hp_decode(ctx, hp, index, payload, size, hz, wz, *z, *y, idx, mu);
+    free(idx);
+    free(mu);
+    if (st != NECO_OK) {
+        free(*z);
+        free(*y);
+        *z = *y = NULL;
+    }
+    return st;
+}
+
+neco_status codec_hp_hash_symbols(neco_context *ctx, const codec_hyperprior *hp, uint32_t index,
+                                  const uint8_t *payload, size_t size, int hz, int wz,
+                                  sha256_state *hash)
+{
+    int32_t *zq, *yq;
+    size_t nz, ny;
+    neco_status st = codec_hp_decode_alloc(ctx, hp, index, payload, size, hz, wz, &zq, &nz, &yq,
+                                           &ny);
+    for (size_t i = 0; st == NECO_OK && i < nz + ny; i++) {
+        uint8_t le[4];
+        store_u32(le, (uint32_t)(i < nz ? zq[i] : yq[i - nz]));
+        sha256_update(hash, le, 4);
+    }
+    if (st == NECO_OK) {
+        free(zq);
+        free(yq);
+    }
+    return st;
+}
+
+neco_status codec_hp_decode_latent(neco_context *ctx, const codec_hyperprior *hp, uint32_t index,
+                                   const uint8_t *payload, size_t size, int hz, int wz,
+                                   nn_tensor *y)
+{
+    size_t nz = (size_t)hp->CZ * hz * wz, ny = (size_t)hp->C * 16 * hz * wz;
+    int32_t *zq = malloc(sizeof(int32_t) * nz), *yq = malloc(sizeof(int32_t) * ny);
+    int32_t *idx = malloc(sizeof(int32_t) * ny), *mu = malloc(sizeof(int32_t) * ny);
+    neco_status st = NECO_OK;
+    int rc;
+    if (!zq || !yq || !idx || !mu) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    st = codec_hp_decode(ctx, hp, index, payload, size, hz, wz, zq, yq, idx, mu);
+    if (st != NECO_OK)
+        goto done;
+    if ((rc = nn_tensor_alloc4(y, 1, hp->C, 4 * hz, 4 * wz)) != NN_OK) {
+        st = codec_nn_fail(ctx, rc, index, "synthesis");
+        goto done;
+    }
+    /* y_hat = residual + mean, exact in float (ARCH.md, BITSTREAM.md 3.1). */
+    for (size_t i = 0; i < ny; i++)
+        y->data[i] =
+            (float)((int64_t)yq[i] * (1 << CODEC_MEAN_BITS) + mu[i]) / (1 << CODEC_MEAN_BITS);
+done:
+    free(zq);
+    free(yq);
+    free(idx);
+    free(mu);
+    return st;
+}
+
+neco_status codec_stream_tile(neco_context *ctx, const char *model, const uint8_t *data,
+                              size_t size, uint32_t index, neco_info *info, const uint8_t **payload,
+                              size_t *len, uint32_t *w, uint32_t *h)
+{
+    neco_status st = neco_read_info(ctx, data, size, info);
+    if (st != NECO_OK)
+        return st;
+    if (strcmp(info->model, model) != 0 || index >= info->units)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "not an %s stream or no tile %u", model,
+                          index);
+    size_t pos = info->header_size;
+    for (uint32_t i = 0; i <= index && st == NECO_OK; i++)
+        st = container_next_unit(ctx, info, data, size, &pos, i, payload, len);
+    if (st != NECO_OK)
+        return st;
+    uint32_t x0, y0;
+    codec_tile_rect(info, index, &x0, &y0, w, h);
+    return NECO_OK;
+}
+
+/* ---- Pixels ------------------------------------------------------------------------------- */
+
+/* The 8-bit value of sample i of an image (16-bit samples are rounded to 8 bits). */
+static float sample8(const neco_image *img, size_t i)
+{
+    if (img->bit_depth == 8)
+        return ((const uint8_t *)img->data)[i];
+    return (float)((((const uint16_t *)img->data)[i] * 2u + 257u) / 514u);
+}
+
+void codec_tile_to_tensor(const neco_image *img, uint32_t x0, uint32_t y0, uint32_t w, uint32_t h,
+                          nn_tensor *p)
+{
+    int hp = p->shape[2], wp = p->shape[3];
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < hp; y++) {
+            uint32_t sy = y0 + (y < (int)h ? (uint32_t)y : h - 1);
+            float *row = p->data + ((size_t)c * hp + y) * wp;
+            for (int x = 0; x < wp; x++) {
+                uint32_t sx = x0 + (x < (int)w ? (uint32_t)x : w - 1);
+                size_t i = ((size_t)sy * img->width + sx) * img->channels +
+                           (img->channels >= 3 ? (uint32_t)c : 0);
+                row[x] = sample8(img, i) - 127.5f;
+            }
+        }
+}
+
+static uint8_t to8(float v)
+{
+    float r = nearbyintf(v + 127.5f);
+    return (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+}
+
+void codec_tensor_to_tile(const nn_tensor *p, uint32_t x0, uint32_t y0, uint32_t w, uint32_t h,
+                          neco_image *img)
+{
+    int hp = p->shape[2], wp = p->shape[3];
+    size_t plane = (size_t)hp * wp;
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++) {
+            size_t at = (size_t)y * wp + x;
+            uint8_t rgb[3] = {to8(p->data[at]), to8(p->data[plane + at]),
+                              to8(p->data[2 * plane + at])};
+            size_t o = ((size_t)(y0 + y) * img->width + x0 + x) * img->channels;
+            if (img->channels >= 3) {
+                for (int c = 0; c < 3; c++)
+                    if (img->bit_depth == 8)
+                        ((uint8_t *)img->data)[o + c] = rgb[c];
+                    else
+                        ((uint16_t *)img->data)[o + c] = (uint16_t)(rgb[c] * 257u);
+            } else {
+                /* gray: the mean of the three decoded channels */
+                unsigned g = (rgb[0] + rgb[1] + rgb[2] + 1u) / 3u;
+                if (img->bit_depth == 8)
+                    ((uint8_t *)img->data)[o] = (uint8_t)g;
+                else
+                    ((uint16_t *)img->data)[o] = (uint16_t)(g * 257u);
+            }
+        }
+}
+
+neco_status codec_check_no_alpha(neco_context *ctx, const char *model, const neco_info *info)
+{
+    if (info->channels == 2 || info->channels == 4)
+        return codec_fail(ctx, NECO_ERR_UNSUPPORTED,
+                          "model %s codes RGB and gray images; alpha channels are not "
+                          "supported (use --model raw)",
+                          model);
+    return NECO_OK;
+}
