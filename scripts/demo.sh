@@ -29,7 +29,7 @@ run() {
   $neco compare "$f" "$out/$name.$ext"
 }
 
-run samples/chelsea.png png --model img-wave --quality 4
+run samples/chelsea.png png --model img-wave --quality 6
 run samples/chelsea.png png --model img-wave --quality 8
 run samples/drums_120bpm_44k_stereo.flac wav --model aud-wave --quality 3
 # aud-wave codes 44.1/48 kHz only; this 8 kHz speech clip goes through raw (no compression).
