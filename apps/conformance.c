@@ -152,7 +152,8 @@ static int check_stream(const conformance_options *o, neco_context *ctx, neco_co
                            o->tolerance);
                     ok = 0;
                 } else if (o->verbose) {
-                    printf("     %s: max |%s - ref| = %g\n", path, o->backend, d);
+                    printf("     %s: max |%s - ref| = %g\n", path,
+                           o->backend ? o->backend : "default backend", d);
                 }
                 neco_decoded_free(&b);
             }
