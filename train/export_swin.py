@@ -109,6 +109,19 @@ def export_img_swin(model):
     return T, meta
 
 
+def canonical_header(path):
+    """Rewrites the safetensors header with sorted keys: safetensors writes the metadata (a Rust
+    HashMap) in a random order, so without this every export would have another SHA-256 and
+    therefore another weights hash in every stream.  Tensor offsets are unchanged; the header is
+    padded with spaces to a multiple of 8 bytes as safetensors does."""
+    data = open(path, "rb").read()
+    n = int.from_bytes(data[:8], "little")
+    head = json.loads(data[8:8 + n])
+    text = json.dumps(head, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    open(path, "wb").write(len(text).to_bytes(8, "little") + text + data[8 + n:])
+
+
 def _crop(img, h, w):
     return torch.from_numpy(np.ascontiguousarray(img[:h, :w])).permute(2, 0, 1)[None].float()
 
@@ -170,6 +183,7 @@ def main():
     meta["trained_steps"] = str(st["step"])
     meta["trained_minutes"] = "%.1f" % (st.get("trained_seconds", 0) / 60)
     save_file(T, a.out, metadata=meta)
+    canonical_header(a.out)
     n = check_hs(model, a.out, load_images(VALID, 2), levels)
     worst, worst_y = check_decoder(model, a.out, load_images(VALID, 1), levels, int(meta["window"]), int(meta["depth"]))
     size = os.path.getsize(a.out)
