@@ -1,7 +1,7 @@
 /* The onednn backend against ref (the dav1d checkasm idea: every fast op checked against its
  * C twin) on deterministic random input. Each case prints its maximum abs error; the bound is
  * tol * max(1, max |ref|) with tol = 1e-5 for every op (float32, sums of at most ~1200 terms
- * accumulated in another order by oneDNN). */
+ * accumulated in another order by oneDNN, or through Winograd's transforms). */
 #define _POSIX_C_SOURCE 200809L
 #include "nets/layers.h"
 #include "nets/swin.h"
@@ -88,6 +88,9 @@ static void test_conv(void)
         {"tconv2d 5x5 s2 g2 outpad 1", 1, 8, 6, 5, 6, 5, 5, {2, 2, 2, 2, 1, 1, 2, 1, 1}, 1},
         {"tconv2d 3x3 s2 outpad>pad (ref)", 1, 4, 5, 5, 4, 3, 3, {2, 2, 0, 0, 1, 1, 1, 1, 1}, 1},
         {"tconv1d k8 s4 (as 2-D)", 2, 6, 1, 40, 5, 1, 8, {1, 4, 0, 2, 1, 1, 1, 0, 0}, 1},
+        /* At the Winograd thresholds of onednn.c (3x3, stride 1, >= 32 channels, >= 64x64
+         * positions): Winograd where the library has the kernel, the direct conv elsewhere. */
+        {"conv2d 3x3 64->64 (Winograd)", 1, 64, 64, 64, 64, 3, 3, {1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_conv(&cx, &cases[i], &seed);
@@ -138,6 +141,64 @@ static void test_matmul(void)
     close_ctxs(&cx);
 }
 
+/* The context's primitive cache (onednn.c): a layer is keyed by its weights' address, shapes and
+ * parameters, and its reordered weights are reused while the weights' contents are unchanged. */
+static void test_cache(void)
+{
+    ctxs cx;
+    if (!open_ctxs(&cx)) return;
+    uint64_t seed = 5;
+    nn_conv_params p = nn_conv_default();
+    p.pad_h = p.pad_w = 1;
+    int xs[4] = {1, 32, 12, 10}, ws[4] = {40, 32, 3, 3}, bs[1] = {40};
+    nn_tensor x = {0}, w = {0}, b = {0}, yr = {0}, y1 = {0}, y2 = {0};
+    rand_tensor(&x, 4, xs, &seed);
+    rand_tensor(&w, 4, ws, &seed);
+    rand_tensor(&b, 1, bs, &seed);
+    /* A second call (cache hit) gives the first call's bits. */
+    CU_ASSERT_EQUAL(nn_conv2d(cx.dnn, &x, &w, b.data, &p, &y1), NN_OK);
+    CU_ASSERT_EQUAL(nn_conv2d(cx.dnn, &x, &w, b.data, &p, &y2), NN_OK);
+    CU_ASSERT_EQUAL(fx_max_err(y1.data, y2.data, nn_tensor_numel(&y1)), 0.0);
+    /* Weights changed in place (same address, same shape) are used, not the cached reorder. */
+    for (size_t i = 0; i < nn_tensor_numel(&w); i += 7)
+        w.data[i] = -2.0f * w.data[i];
+    CU_ASSERT_EQUAL(nn_conv2d(cx.ref, &x, &w, b.data, &p, &yr), NN_OK);
+    CU_ASSERT_EQUAL(nn_conv2d(cx.dnn, &x, &w, b.data, &p, &y2), NN_OK);
+    CU_ASSERT(fx_close("cache: weights changed in place", &y2, &yr, TOL));
+    CU_ASSERT(fx_max_err(y1.data, y2.data, nn_tensor_numel(&y1)) > 0.1);
+    /* The same weights with another input size and without bias: other entries. */
+    nn_tensor x2 = {0};
+    int xs2[4] = {2, 32, 7, 9};
+    rand_tensor(&x2, 4, xs2, &seed);
+    nn_tensor_free(&yr), nn_tensor_free(&y2);
+    CU_ASSERT_EQUAL(nn_conv2d(cx.ref, &x2, &w, NULL, &p, &yr), NN_OK);
+    CU_ASSERT_EQUAL(nn_conv2d(cx.dnn, &x2, &w, NULL, &p, &y2), NN_OK);
+    CU_ASSERT(fx_close("cache: same weights, other shape", &y2, &yr, TOL));
+    /* More layers than the cache holds (300 weight sets, least recently used evicted), then
+     * the first ones again: recreated, still right. */
+    enum { LAYERS = 300 };
+    int wsmall[4] = {LAYERS * 4, 4, 1, 1}, xsmall[4] = {1, 4, 3, 3};
+    nn_tensor wl = {0}, xl = {0};
+    rand_tensor(&wl, 4, wsmall, &seed);
+    rand_tensor(&xl, 4, xsmall, &seed);
+    nn_conv_params p1 = nn_conv_default();
+    int ok = 1;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < LAYERS; i += pass ? 37 : 1) {
+            int one[4] = {4, 4, 1, 1};
+            nn_tensor wi = nn_tensor_view(wl.data + (size_t)i * 16, 4, one), ya = {0}, yb = {0};
+            ok &= nn_conv2d(cx.ref, &xl, &wi, NULL, &p1, &ya) == NN_OK;
+            ok &= nn_conv2d(cx.dnn, &xl, &wi, NULL, &p1, &yb) == NN_OK;
+            ok &= fx_max_err(ya.data, yb.data, nn_tensor_numel(&ya)) <= TOL * 10;
+            nn_tensor_free(&ya), nn_tensor_free(&yb);
+        }
+    CU_ASSERT(ok);
+    nn_tensor_free(&wl), nn_tensor_free(&xl), nn_tensor_free(&x2);
+    nn_tensor_free(&x), nn_tensor_free(&w), nn_tensor_free(&b);
+    nn_tensor_free(&yr), nn_tensor_free(&y1), nn_tensor_free(&y2);
+    close_ctxs(&cx);
+}
+
 /* GDN / IGDN: the normaliser is a oneDNN 1x1 conv. */
 static void test_gdn(void)
 {
@@ -172,29 +233,31 @@ static void test_swin(void)
     nn_weights *ws = fx_load("swin_shift");
     CU_ASSERT_PTR_NOT_NULL_FATAL(ws);
     const int32_t *cfg = fx_ints(ws, "cfg");
-    nn_swin_block b = {cfg[0],
-                       cfg[1],
-                       cfg[2],
-                       cfg[3],
-                       cfg[4],
-                       cfg[5],
-                       fx_tensor(ws, "qkv_w").data,
-                       fx_tensor(ws, "q_bias").data,
-                       fx_tensor(ws, "v_bias").data,
-                       fx_tensor(ws, "logit_scale").data,
-                       fx_tensor(ws, "cpb_w1").data,
-                       fx_tensor(ws, "cpb_b1").data,
-                       fx_tensor(ws, "cpb_w2").data,
-                       fx_tensor(ws, "proj_w").data,
-                       fx_tensor(ws, "proj_b").data,
-                       fx_tensor(ws, "norm1_w").data,
-                       fx_tensor(ws, "norm1_b").data,
-                       fx_tensor(ws, "norm2_w").data,
-                       fx_tensor(ws, "norm2_b").data,
-                       fx_tensor(ws, "fc1_w").data,
-                       fx_tensor(ws, "fc1_b").data,
-                       fx_tensor(ws, "fc2_w").data,
-                       fx_tensor(ws, "fc2_b").data};
+    /* Designated: fields added to nn_swin_block later (flags) stay 0, the reference code's
+     * behaviour. */
+    nn_swin_block b = {.dim = cfg[0],
+                       .heads = cfg[1],
+                       .window = cfg[2],
+                       .shift = cfg[3],
+                       .hidden = cfg[4],
+                       .cpb_hidden = cfg[5],
+                       .qkv_w = fx_tensor(ws, "qkv_w").data,
+                       .q_bias = fx_tensor(ws, "q_bias").data,
+                       .v_bias = fx_tensor(ws, "v_bias").data,
+                       .logit_scale = fx_tensor(ws, "logit_scale").data,
+                       .cpb_w1 = fx_tensor(ws, "cpb_w1").data,
+                       .cpb_b1 = fx_tensor(ws, "cpb_b1").data,
+                       .cpb_w2 = fx_tensor(ws, "cpb_w2").data,
+                       .proj_w = fx_tensor(ws, "proj_w").data,
+                       .proj_b = fx_tensor(ws, "proj_b").data,
+                       .norm1_w = fx_tensor(ws, "norm1_w").data,
+                       .norm1_b = fx_tensor(ws, "norm1_b").data,
+                       .norm2_w = fx_tensor(ws, "norm2_w").data,
+                       .norm2_b = fx_tensor(ws, "norm2_b").data,
+                       .fc1_w = fx_tensor(ws, "fc1_w").data,
+                       .fc1_b = fx_tensor(ws, "fc1_b").data,
+                       .fc2_w = fx_tensor(ws, "fc2_w").data,
+                       .fc2_b = fx_tensor(ws, "fc2_b").data};
     nn_tensor x = fx_tensor(ws, "x"), yr = {0}, yd = {0};
     nn_tensor_alloc(&yr, x.ndim, x.shape);
     nn_tensor_alloc(&yd, x.ndim, x.shape);
@@ -239,6 +302,6 @@ static void test_threads_restored(void)
 
 void neco_test_register(void)
 {
-    NECO_SUITE("nets_onednn", {"conv", test_conv}, {"matmul", test_matmul}, {"gdn", test_gdn},
-               {"swin", test_swin}, {"threads_restored", test_threads_restored});
+    NECO_SUITE("nets_onednn", {"conv", test_conv}, {"matmul", test_matmul}, {"cache", test_cache},
+               {"gdn", test_gdn}, {"swin", test_swin}, {"threads_restored", test_threads_restored});
 }

@@ -6,11 +6,39 @@
  * differ; everything else is common to both.
  *
  * Layouts: the convolutions are created with format "any", so oneDNN picks its fast blocked
- * layouts (e.g. nChw16c on AVX-512); the plain NCHW/OIHW user buffers are reordered in and out
- * when the chosen layout differs. oneDNN caches primitives itself (primitive cache, on by
- * default), so re-creating one for a shape seen before is cheap. Threads: oneDNN uses its own
- * OpenMP runtime; the context's thread count is applied to it around each call (see
- * threads_enter), not through the ref pool. */
+ * layouts (e.g. nChw16c on AVX-512); the plain NCHW user activations are reordered in and out
+ * when the chosen layout differs (the op interface, ops.h, passes plain NCHW tensors between
+ * ops, and the ops borrowed from ref read them, so activations cannot stay blocked between
+ * layers).
+ *
+ * Primitive cache (per context, so no global state and no locking: a context is used by one
+ * thread at a time, ops.h): a conv layer is identified by its weights' address plus every
+ * shape and parameter; its entry holds the primitive, the reorder primitives of its
+ * activations, and its weights already reordered into the primitive's layout. The weights are
+ * reordered once, on the first call; later calls only compare them with the plain copy they
+ * were made from (a memcmp, well under 1 % of a call's time), so a weights
+ * buffer that was changed, or freed and reused at the same address, is reordered again
+ * instead of silently running stale weights. Matmuls are cached by their shape only (their
+ * B operand is often an activation: keys and values in attention). The blocked copies of the
+ * activations live in two scratch buffers of the context that grow to the largest layer and
+ * are reused by every layer. oneDNN's own primitive cache (global, inside the library) makes
+ * creating a primitive cheap but still costs a descriptor, a lookup and, without ours, the
+ * weights reorder and fresh scratch pages on every call; measured on the 3x3 128->128 conv of
+ * the benchmark (nets/README.md) this was a third of the call's time.
+ *
+ * Algorithm: 3x3 convs with stride 1, no dilation, one group, at least 32 channels in and out
+ * and at least 64x64 output positions run oneDNN's Winograd convolution (Lavin & Gray 2016,
+ * "Fast Algorithms for Convolutional Neural Networks"; oneDNN 2.x picks F(2x2, 3x3) or
+ * F(4x4, 3x3) by shape and thread count, jit_fp32_wino_2x3 / jit_wino_4x3 on AVX-512): about 2x the
+ * direct conv's speed at the same size. Its weights transform is done once per layer, in the cache;
+ * at 64x64 it costs about one direct call. Its error against ref is of the same order as the
+ * direct conv's (tests/test_nets_onednn.c prints both). Where the library has no Winograd
+ * kernel for the shape (other CPUs; oneDNN 3.x removed it on x86) creation fails and the
+ * direct conv is used. The choice depends on the shape and the library only, never on timing
+ * or on what ran before, so a layer gives the same bits on every call.
+ *
+ * Threads: oneDNN uses its own OpenMP runtime; the context's thread count is applied to it
+ * around each call (see threads_enter), not through the ref pool. */
 #define _POSIX_C_SOURCE 200809L
 #include "nets/onednn/onednn.h"
 
@@ -28,6 +56,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Cached layers per context: far more than any graph of the four models has (a full
+ * img-swin decoder is a few dozen convs and matmul shapes), so a network never evicts its own
+ * layers; the bound only keeps a long-lived context that meets ever new shapes (images of
+ * many sizes) from growing without limit. Least recently used entries go first. */
+enum { CACHE_MAX = 256 };
+
+/* Winograd thresholds (see the top of the file): measured on AVX-512 (Zen 5), the weights
+ * transform of a 128->128 layer costs about one direct call at 64x64; from 32 channels on the
+ * Winograd kernel beat the direct one at every map size tried (8x8 to 384x256). */
+enum { WINO_MIN_CHANNELS = 32, WINO_MIN_POSITIONS = 64 * 64 };
+
+typedef struct conv_key {
+    int transposed, has_bias;
+    int x[4], y[4], w[4];
+    nn_conv_params p;
+} conv_key;
+
+typedef struct cache_entry cache_entry;
+struct cache_entry {
+    cache_entry *prev, *next; /* most recently used first */
+    int is_conv;
+    conv_key conv;           /* conv: key (with wid) */
+    const float *wid;        /* conv: address of the user's weights */
+    nn_matmul_params matmul; /* matmul: key (with matmul_bias) */
+    int matmul_bias;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    /* Activations: the user's plain buffers and the primitive's layout (the same object when
+     * the layouts agree; otherwise a context scratch buffer, filled and drained by reorders). */
+    dnnl_memory_t src_user, src, dst_user, dst, bias;
+    dnnl_primitive_t src_reorder, dst_reorder;
+    size_t src_bytes, dst_bytes; /* scratch sizes; 0 when the user buffer is used directly */
+    /* Weights: used in place (wplain NULL) or reordered once into wbuf from wplain, the plain
+     * copy that each call compares the user's weights with. */
+    dnnl_memory_t wei_user, wei;
+    float *wplain;
+    void *wbuf;
+    size_t wbytes;
+    int wready;
+};
+
 typedef struct onednn_state {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
@@ -36,6 +105,12 @@ typedef struct onednn_state {
      * library that libdnnl loaded (so neco links no OpenMP library itself); NULL when absent. */
     int (*omp_get)(void);
     void (*omp_set)(int);
+    cache_entry *head, *tail;
+    int entries;
+    /* 0, 1: blocked src / dst of the running conv; 2: x^2 of GDN. Grow only, reused by every
+     * call (fresh buffers of this size cost a page fault per 4 KiB on every call). */
+    void *scratch[3];
+    size_t scratch_size[3];
 } onednn_state;
 
 /* oneDNN (OpenMP runtime) sizes its parallel regions, and the primitives it creates, from the
@@ -74,7 +149,7 @@ static void md_free(md_t *m)
     *m = NULL;
 }
 static dnnl_status_t conv_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, int transposed,
-                             md_cptr src, md_cptr w, md_cptr b, md_cptr dst,
+                             int winograd, md_cptr src, md_cptr w, md_cptr b, md_cptr dst,
                              const dnnl_dims_t strides, const dnnl_dims_t dil, const dnnl_dims_t pl,
                              const dnnl_dims_t pr)
 {
@@ -82,9 +157,10 @@ static dnnl_status_t conv_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, int t
         return dnnl_deconvolution_forward_primitive_desc_create(pd, eng, dnnl_forward_inference,
                                                                 dnnl_deconvolution_direct, src, w,
                                                                 b, dst, strides, dil, pl, pr, NULL);
-    return dnnl_convolution_forward_primitive_desc_create(pd, eng, dnnl_forward_inference,
-                                                          dnnl_convolution_direct, src, w, b, dst,
-                                                          strides, dil, pl, pr, NULL);
+    return dnnl_convolution_forward_primitive_desc_create(
+        pd, eng, dnnl_forward_inference,
+        winograd ? dnnl_convolution_winograd : dnnl_convolution_direct, src, w, b, dst, strides,
+        dil, pl, pr, NULL);
 }
 static dnnl_status_t matmul_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, md_cptr a, md_cptr b,
                                md_cptr bias, md_cptr c)
@@ -108,7 +184,7 @@ static void md_free(md_t *m)
     (void)m;
 }
 static dnnl_status_t conv_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, int transposed,
-                             md_cptr src, md_cptr w, md_cptr b, md_cptr dst,
+                             int winograd, md_cptr src, md_cptr w, md_cptr b, md_cptr dst,
                              const dnnl_dims_t strides, const dnnl_dims_t dil, const dnnl_dims_t pl,
                              const dnnl_dims_t pr)
 {
@@ -117,9 +193,10 @@ static dnnl_status_t conv_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, int t
         transposed ? dnnl_dilated_deconvolution_forward_desc_init(&d, dnnl_forward_inference,
                                                                   dnnl_deconvolution_direct, src, w,
                                                                   b, dst, strides, dil, pl, pr)
-                   : dnnl_dilated_convolution_forward_desc_init(&d, dnnl_forward_inference,
-                                                                dnnl_convolution_direct, src, w, b,
-                                                                dst, strides, dil, pl, pr);
+                   : dnnl_dilated_convolution_forward_desc_init(
+                         &d, dnnl_forward_inference,
+                         winograd ? dnnl_convolution_winograd : dnnl_convolution_direct, src, w, b,
+                         dst, strides, dil, pl, pr);
     if (st != dnnl_success) return st;
     return dnnl_primitive_desc_create(pd, &d, NULL, eng, NULL);
 }
@@ -133,10 +210,103 @@ static dnnl_status_t matmul_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, md_
 }
 #endif
 
+/* ---- cache ---- */
+
+static void entry_free(cache_entry *e)
+{
+    if (!e) return;
+    if (e->src && e->src != e->src_user) dnnl_memory_destroy(e->src);
+    if (e->dst && e->dst != e->dst_user) dnnl_memory_destroy(e->dst);
+    dnnl_memory_t mems[5] = {e->src_user, e->dst_user, e->bias, e->wei_user, e->wei};
+    for (int i = 0; i < 5; i++)
+        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    dnnl_primitive_t prims[3] = {e->prim, e->src_reorder, e->dst_reorder};
+    for (int i = 0; i < 3; i++)
+        if (prims[i]) dnnl_primitive_destroy(prims[i]);
+    if (e->pd) dnnl_primitive_desc_destroy(e->pd);
+    free(e->wplain);
+    free(e->wbuf);
+    free(e);
+}
+
+static void cache_unlink(onednn_state *s, cache_entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        s->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        s->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void cache_push_front(onednn_state *s, cache_entry *e)
+{
+    e->prev = NULL;
+    e->next = s->head;
+    if (s->head) s->head->prev = e;
+    s->head = e;
+    if (!s->tail) s->tail = e;
+}
+
+/* Inserts a new entry as the most recent one, evicting the least recent beyond CACHE_MAX. */
+static void cache_insert(onednn_state *s, cache_entry *e)
+{
+    cache_push_front(s, e);
+    if (++s->entries > CACHE_MAX) {
+        cache_entry *old = s->tail;
+        cache_unlink(s, old);
+        entry_free(old);
+        s->entries--;
+    }
+}
+
+static cache_entry *cache_find_conv(onednn_state *s, const conv_key *k, const float *wid)
+{
+    for (cache_entry *e = s->head; e; e = e->next)
+        if (e->is_conv && e->wid == wid && memcmp(&e->conv, k, sizeof *k) == 0) {
+            if (e != s->head) cache_unlink(s, e), cache_push_front(s, e);
+            return e;
+        }
+    return NULL;
+}
+
+static cache_entry *cache_find_matmul(onednn_state *s, const nn_matmul_params *k, int bias)
+{
+    for (cache_entry *e = s->head; e; e = e->next)
+        if (!e->is_conv && e->matmul_bias == bias && memcmp(&e->matmul, k, sizeof *k) == 0) {
+            if (e != s->head) cache_unlink(s, e), cache_push_front(s, e);
+            return e;
+        }
+    return NULL;
+}
+
+/* Scratch buffer i with at least size bytes (contents not kept); NULL when out of memory. */
+static void *scratch(onednn_state *s, int i, size_t size)
+{
+    if (s->scratch_size[i] < size) {
+        free(s->scratch[i]);
+        s->scratch_size[i] = 0;
+        s->scratch[i] = aligned_alloc(64, (size + 63) / 64 * 64);
+        if (!s->scratch[i]) return NULL;
+        s->scratch_size[i] = size;
+    }
+    return s->scratch[i];
+}
+
 static void state_free(void *p)
 {
     onednn_state *s = p;
     if (!s) return;
+    while (s->head) {
+        cache_entry *e = s->head;
+        cache_unlink(s, e);
+        entry_free(e);
+    }
+    for (int i = 0; i < 3; i++)
+        free(s->scratch[i]);
     if (s->stream) dnnl_stream_destroy(s->stream);
     if (s->engine) dnnl_engine_destroy(s->engine);
     free(s);
@@ -168,129 +338,186 @@ int nn_onednn_init(nn_context *ctx, char *err, size_t errlen)
     return NN_OK;
 }
 
-/* A buffer in the layout a primitive chose: the user's own when it is the same as the plain
- * layout, otherwise an aligned scratch filled (inputs) or drained (outputs) by a reorder. */
-typedef struct io {
-    dnnl_memory_t user, mem;
-    void *scratch;
-} io;
-
-static void io_free(io *b)
+static int reorder_create(onednn_state *s, md_cptr from, md_cptr to, dnnl_primitive_t *out)
 {
-    if (b->mem && b->mem != b->user) dnnl_memory_destroy(b->mem);
-    if (b->user) dnnl_memory_destroy(b->user);
-    free(b->scratch);
-    memset(b, 0, sizeof *b);
-}
-
-static int run_reorder(onednn_state *s, dnnl_memory_t from, dnnl_memory_t to)
-{
-    md_cptr fmd, tmd;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t p = NULL;
-    int ok = 0;
-    if (dnnl_memory_get_memory_desc(from, &fmd) != dnnl_success ||
-        dnnl_memory_get_memory_desc(to, &tmd) != dnnl_success)
-        return 0;
-    if (dnnl_reorder_primitive_desc_create(&pd, fmd, s->engine, tmd, s->engine, NULL) ==
-            dnnl_success &&
-        dnnl_primitive_create(&p, pd) == dnnl_success) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-        ok = dnnl_primitive_execute(p, s->stream, 2, args) == dnnl_success &&
-             dnnl_stream_wait(s->stream) == dnnl_success;
-    }
-    if (p) dnnl_primitive_destroy(p);
+    int ok = dnnl_reorder_primitive_desc_create(&pd, from, s->engine, to, s->engine, NULL) ==
+                 dnnl_success &&
+             dnnl_primitive_create(out, pd) == dnnl_success;
     if (pd) dnnl_primitive_desc_destroy(pd);
     return ok;
 }
 
-/* Sets up b for a user buffer with plain descriptor user_md and the primitive's chosen md. */
-static int io_setup(onednn_state *s, io *b, md_cptr user_md, md_cptr chosen, void *ptr,
-                    int is_input)
+static int reorder_run(onednn_state *s, dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to)
 {
-    if (dnnl_memory_create(&b->user, user_md, s->engine, ptr) != dnnl_success) return 0;
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    return dnnl_primitive_execute(r, s->stream, 2, args) == dnnl_success;
+}
+
+/* The user's plain buffer (user_md) and the primitive's layout (chosen): one memory object
+ * when they agree (*bytes = 0), else a second one on scratch (*bytes its size) and a reorder
+ * from the first to the second (input) or back (output). Handles are set per call. */
+static int io_create(onednn_state *s, md_cptr user_md, md_cptr chosen, int is_input,
+                     dnnl_memory_t *user, dnnl_memory_t *mem, dnnl_primitive_t *reorder,
+                     size_t *bytes)
+{
+    if (dnnl_memory_create(user, user_md, s->engine, DNNL_MEMORY_NONE) != dnnl_success) return 0;
     if (dnnl_memory_desc_equal(user_md, chosen)) {
-        b->mem = b->user;
+        *mem = *user;
+        *bytes = 0;
         return 1;
     }
-    size_t size = dnnl_memory_desc_get_size(chosen);
-    b->scratch = aligned_alloc(64, (size + 63) / 64 * 64);
-    if (!b->scratch || dnnl_memory_create(&b->mem, chosen, s->engine, b->scratch) != dnnl_success)
-        return 0;
-    return is_input ? run_reorder(s, b->user, b->mem) : 1;
+    *bytes = dnnl_memory_desc_get_size(chosen);
+    if (dnnl_memory_create(mem, chosen, s->engine, DNNL_MEMORY_NONE) != dnnl_success) return 0;
+    return is_input ? reorder_create(s, user_md, chosen, reorder)
+                    : reorder_create(s, chosen, user_md, reorder);
+}
+
+static int winograd_fits(const conv_key *k)
+{
+    return !k->transposed && k->w[2] == 3 && k->w[3] == 3 && k->p.stride_h == 1 &&
+           k->p.stride_w == 1 && k->p.dilation_h == 1 && k->p.dilation_w == 1 && k->p.groups == 1 &&
+           k->x[1] >= WINO_MIN_CHANNELS && k->y[1] >= WINO_MIN_CHANNELS &&
+           (long)k->y[2] * k->y[3] >= WINO_MIN_POSITIONS;
+}
+
+/* Creates the entry of a conv layer: primitive, activation memories and reorders, and the
+ * weights' memories (filled by conv_weights on first use). NULL on failure. */
+static cache_entry *conv_entry_create(onednn_state *s, const conv_key *k, const float *wid)
+{
+    cache_entry *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->is_conv = 1;
+    e->conv = *k;
+    e->wid = wid;
+    const nn_conv_params *p = &k->p;
+    int g = p->groups;
+    long pr_h = (long)p->pad_h - (k->transposed ? p->out_pad_h : 0);
+    long pr_w = (long)p->pad_w - (k->transposed ? p->out_pad_w : 0);
+    dnnl_dims_t xd = {k->x[0], k->x[1], k->x[2], k->x[3]};
+    dnnl_dims_t yd = {k->y[0], k->y[1], k->y[2], k->y[3]};
+    dnnl_dims_t wd, bd = {k->y[1]};
+    int wnd;
+    dnnl_format_tag_t wtag;
+    if (k->transposed) { /* PyTorch [C_in, O/g, KH, KW] is oneDNN's (g,) o, i order "iohw" */
+        if (g == 1) {
+            wnd = 4, wtag = dnnl_iohw;
+            wd[0] = k->y[1], wd[1] = k->x[1], wd[2] = k->w[2], wd[3] = k->w[3];
+        } else {
+            wnd = 5, wtag = dnnl_giohw;
+            wd[0] = g, wd[1] = k->y[1] / g, wd[2] = k->x[1] / g;
+            wd[3] = k->w[2], wd[4] = k->w[3];
+        }
+    } else if (g == 1) {
+        wnd = 4, wtag = dnnl_oihw;
+        wd[0] = k->w[0], wd[1] = k->w[1], wd[2] = k->w[2], wd[3] = k->w[3];
+    } else {
+        wnd = 5, wtag = dnnl_goihw;
+        wd[0] = g, wd[1] = k->w[0] / g, wd[2] = k->w[1], wd[3] = k->w[2], wd[4] = k->w[3];
+    }
+    dnnl_dims_t strides = {p->stride_h, p->stride_w};
+    dnnl_dims_t dil = {p->dilation_h - 1, p->dilation_w - 1}; /* oneDNN counts extra gaps */
+    dnnl_dims_t pl = {p->pad_h, p->pad_w}, pr = {pr_h, pr_w};
+    md_t ux = {0}, uw = {0}, ub = {0}, uy = {0}, ax = {0}, aw = {0}, ay = {0};
+    int ok = md_tag(&ux, 4, xd, dnnl_nchw) && md_tag(&uy, 4, yd, dnnl_nchw) &&
+             md_tag(&uw, wnd, wd, wtag) && md_tag(&ub, 1, bd, dnnl_x) &&
+             md_tag(&ax, 4, xd, dnnl_format_tag_any) && md_tag(&ay, 4, yd, dnnl_format_tag_any) &&
+             md_tag(&aw, wnd, wd, dnnl_format_tag_any);
+    md_cptr bias_md = k->has_bias ? MD(ub) : NULL;
+    if (ok && !(winograd_fits(k) && conv_pd(&e->pd, s->engine, 0, 1, MD(ax), MD(aw), bias_md,
+                                            MD(ay), strides, dil, pl, pr) == dnnl_success)) {
+        e->pd = NULL; /* no Winograd kernel for this shape or CPU: the direct conv */
+        ok = conv_pd(&e->pd, s->engine, k->transposed, 0, MD(ax), MD(aw), bias_md, MD(ay), strides,
+                     dil, pl, pr) == dnnl_success;
+    }
+    ok = ok && dnnl_primitive_create(&e->prim, e->pd) == dnnl_success;
+    ok = ok && io_create(s, MD(ux), dnnl_primitive_desc_query_md(e->pd, dnnl_query_src_md, 0), 1,
+                         &e->src_user, &e->src, &e->src_reorder, &e->src_bytes);
+    ok = ok && io_create(s, MD(uy), dnnl_primitive_desc_query_md(e->pd, dnnl_query_dst_md, 0), 0,
+                         &e->dst_user, &e->dst, &e->dst_reorder, &e->dst_bytes);
+    ok = ok && (!k->has_bias ||
+                dnnl_memory_create(&e->bias, MD(ub), s->engine, DNNL_MEMORY_NONE) == dnnl_success);
+    if (ok) {
+        md_cptr wchosen = dnnl_primitive_desc_query_md(e->pd, dnnl_query_weights_md, 0);
+        e->wbytes = dnnl_memory_desc_get_size(MD(uw));
+        if (dnnl_memory_desc_equal(MD(uw), wchosen)) {
+            ok = dnnl_memory_create(&e->wei, MD(uw), s->engine, DNNL_MEMORY_NONE) == dnnl_success;
+        } else {
+            size_t size = dnnl_memory_desc_get_size(wchosen);
+            e->wplain = malloc(e->wbytes);
+            e->wbuf = aligned_alloc(64, (size + 63) / 64 * 64);
+            ok = e->wplain && e->wbuf &&
+                 dnnl_memory_create(&e->wei_user, MD(uw), s->engine, e->wplain) == dnnl_success &&
+                 dnnl_memory_create(&e->wei, wchosen, s->engine, e->wbuf) == dnnl_success;
+        }
+    }
+    md_free(&ux), md_free(&uw), md_free(&ub), md_free(&uy);
+    md_free(&ax), md_free(&aw), md_free(&ay);
+    if (!ok) {
+        entry_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* Makes e's weights those of w: in place, or reordered from a plain copy when w's contents
+ * differ from the copy the current reorder was made from (first call, or changed weights). */
+static int conv_weights(onednn_state *s, cache_entry *e, const float *w)
+{
+    if (!e->wplain) return dnnl_memory_set_data_handle(e->wei, (void *)w) == dnnl_success;
+    if (e->wready && memcmp(e->wplain, w, e->wbytes) == 0) return 1;
+    e->wready = 0;
+    memcpy(e->wplain, w, e->wbytes);
+    md_cptr from, to;
+    dnnl_primitive_t r = NULL;
+    int ok = dnnl_memory_get_memory_desc(e->wei_user, &from) == dnnl_success &&
+             dnnl_memory_get_memory_desc(e->wei, &to) == dnnl_success &&
+             reorder_create(s, from, to, &r) && reorder_run(s, r, e->wei_user, e->wei) &&
+             dnnl_stream_wait(s->stream) == dnnl_success;
+    if (r) dnnl_primitive_destroy(r);
+    e->wready = ok;
+    return ok;
 }
 
 static int conv_common(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, const float *b,
                        const nn_conv_params *p, nn_tensor *y, int transposed)
 {
     onednn_state *s = ctx->backend;
-    int g = p->groups;
     /* oneDNN's deconvolution has no output padding: it becomes less right padding, which
      * oneDNN does not accept below zero; such shapes go to the ref kernel. */
-    long pr_h = (long)p->pad_h - (transposed ? p->out_pad_h : 0);
-    long pr_w = (long)p->pad_w - (transposed ? p->out_pad_w : 0);
-    if (pr_h < 0 || pr_w < 0) return nn_ref_conv_transpose2d(ctx, x, w, b, p, y);
-    dnnl_dims_t xd = {x->shape[0], x->shape[1], x->shape[2], x->shape[3]};
-    dnnl_dims_t yd = {y->shape[0], y->shape[1], y->shape[2], y->shape[3]};
-    dnnl_dims_t wd, bd = {y->shape[1]};
-    int wnd;
-    dnnl_format_tag_t wtag;
-    if (transposed) { /* PyTorch [C_in, O/g, KH, KW] is oneDNN's (g,) o, i order "iohw" */
-        if (g == 1) {
-            wnd = 4, wtag = dnnl_iohw;
-            wd[0] = y->shape[1], wd[1] = x->shape[1], wd[2] = w->shape[2], wd[3] = w->shape[3];
-        } else {
-            wnd = 5, wtag = dnnl_giohw;
-            wd[0] = g, wd[1] = y->shape[1] / g, wd[2] = x->shape[1] / g;
-            wd[3] = w->shape[2], wd[4] = w->shape[3];
-        }
-    } else if (g == 1) {
-        wnd = 4, wtag = dnnl_oihw;
-        wd[0] = w->shape[0], wd[1] = w->shape[1], wd[2] = w->shape[2], wd[3] = w->shape[3];
-    } else {
-        wnd = 5, wtag = dnnl_goihw;
-        wd[0] = g, wd[1] = w->shape[0] / g, wd[2] = w->shape[1], wd[3] = w->shape[2];
-        wd[4] = w->shape[3];
+    if (transposed && (p->out_pad_h > p->pad_h || p->out_pad_w > p->pad_w))
+        return nn_ref_conv_transpose2d(ctx, x, w, b, p, y);
+    conv_key k;
+    memset(&k, 0, sizeof k);
+    k.transposed = transposed, k.has_bias = b != NULL, k.p = *p;
+    for (int i = 0; i < 4; i++)
+        k.x[i] = x->shape[i], k.y[i] = y->shape[i], k.w[i] = w->shape[i];
+    cache_entry *e = cache_find_conv(s, &k, w->data);
+    if (!e) {
+        e = conv_entry_create(s, &k, w->data);
+        if (!e) return NN_ERR_BACKEND;
+        cache_insert(s, e);
     }
-    dnnl_dims_t strides = {p->stride_h, p->stride_w};
-    dnnl_dims_t dil = {p->dilation_h - 1, p->dilation_w - 1}; /* oneDNN counts extra gaps */
-    dnnl_dims_t pl = {p->pad_h, p->pad_w}, pr = {pr_h, pr_w};
-    md_t ux = {0}, uw = {0}, ub = {0}, uy = {0}, ax = {0}, aw = {0}, ay = {0};
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t prim = NULL;
-    io bx = {0}, bw = {0}, by = {0};
-    dnnl_memory_t mb = NULL;
-    int ok = md_tag(&ux, 4, xd, dnnl_nchw) && md_tag(&uy, 4, yd, dnnl_nchw) &&
-             md_tag(&uw, wnd, wd, wtag) && md_tag(&ub, 1, bd, dnnl_x) &&
-             md_tag(&ax, 4, xd, dnnl_format_tag_any) && md_tag(&ay, 4, yd, dnnl_format_tag_any) &&
-             md_tag(&aw, wnd, wd, dnnl_format_tag_any);
-    ok = ok && conv_pd(&pd, s->engine, transposed, MD(ax), MD(aw), b ? MD(ub) : NULL, MD(ay),
-                       strides, dil, pl, pr) == dnnl_success;
-    ok = ok && dnnl_primitive_create(&prim, pd) == dnnl_success;
-    ok = ok && io_setup(s, &bx, MD(ux), dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
-                        x->data, 1);
-    ok = ok && io_setup(s, &bw, MD(uw), dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
-                        w->data, 1);
-    ok = ok && io_setup(s, &by, MD(uy), dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
-                        y->data, 0);
-    ok = ok && (!b || dnnl_memory_create(&mb, MD(ub), s->engine, (void *)b) == dnnl_success);
+    void *xs = e->src_bytes ? scratch(s, 0, e->src_bytes) : x->data;
+    void *ys = e->dst_bytes ? scratch(s, 1, e->dst_bytes) : y->data;
+    if (!xs || !ys) return NN_ERR_NOMEM;
+    if (!conv_weights(s, e, w->data)) return NN_ERR_BACKEND;
+    int ok = dnnl_memory_set_data_handle(e->src_user, x->data) == dnnl_success &&
+             dnnl_memory_set_data_handle(e->dst_user, y->data) == dnnl_success &&
+             (e->src == e->src_user || dnnl_memory_set_data_handle(e->src, xs) == dnnl_success) &&
+             (e->dst == e->dst_user || dnnl_memory_set_data_handle(e->dst, ys) == dnnl_success) &&
+             (!b || dnnl_memory_set_data_handle(e->bias, (void *)b) == dnnl_success);
+    ok = ok && (!e->src_reorder || reorder_run(s, e->src_reorder, e->src_user, e->src));
     if (ok) {
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, bx.mem},
-                                   {DNNL_ARG_WEIGHTS, bw.mem},
-                                   {DNNL_ARG_DST, by.mem},
-                                   {DNNL_ARG_BIAS, mb}};
-        ok = dnnl_primitive_execute(prim, s->stream, b ? 4 : 3, args) == dnnl_success &&
-             dnnl_stream_wait(s->stream) == dnnl_success;
-        if (ok && by.mem != by.user) ok = run_reorder(s, by.mem, by.user);
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->src},
+                                   {DNNL_ARG_WEIGHTS, e->wei},
+                                   {DNNL_ARG_DST, e->dst},
+                                   {DNNL_ARG_BIAS, e->bias}};
+        ok = dnnl_primitive_execute(e->prim, s->stream, b ? 4 : 3, args) == dnnl_success;
     }
-    io_free(&bx);
-    io_free(&bw);
-    io_free(&by);
-    if (mb) dnnl_memory_destroy(mb);
-    if (prim) dnnl_primitive_destroy(prim);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    md_free(&ux), md_free(&uw), md_free(&ub), md_free(&uy);
-    md_free(&ax), md_free(&aw), md_free(&ay);
+    ok = ok && (!e->dst_reorder || reorder_run(s, e->dst_reorder, e->dst, e->dst_user));
+    /* The stream is in order: one wait covers the reorders and the conv. */
+    ok = dnnl_stream_wait(s->stream) == dnnl_success && ok;
     return ok ? NN_OK : NN_ERR_BACKEND;
 }
 
@@ -313,39 +540,62 @@ static int onednn_conv_transpose2d(nn_context *ctx, const nn_tensor *x, const nn
 }
 
 /* Batched matmul: A [batch, m, k] x B [batch | 1, k, n] (B^T given as [n][k] is described with
- * strides, no copy) + bias [1, 1, n] -> C [batch, m, n]. */
-static int matmul_run(nn_context *ctx, const nn_matmul_params *p, const float *a, const float *b,
-                      const float *bias, float *c)
+ * strides, no copy) + bias [1, 1, n] -> C [batch, m, n]. Plain layouts throughout, so only the
+ * primitive is cached; the buffers are attached per call. */
+static cache_entry *matmul_entry_create(onednn_state *s, const nn_matmul_params *p, int has_bias)
 {
-    onednn_state *s = ctx->backend;
+    cache_entry *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->matmul = *p;
+    e->matmul_bias = has_bias;
     dnnl_dims_t ad = {p->batch, p->m, p->k}, cd = {p->batch, p->m, p->n};
     dnnl_dims_t bd = {p->b_shared ? 1 : p->batch, p->k, p->n}, biasd = {1, 1, p->n};
     dnnl_dims_t bs = {(dnnl_dim_t)p->k * p->n, p->trans_b ? 1 : p->n, p->trans_b ? p->k : 1};
     md_t am = {0}, bm = {0}, cm = {0}, biasm = {0};
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t prim = NULL;
-    dnnl_memory_t ma = NULL, mb = NULL, mc = NULL, mbias = NULL;
     int ok = md_tag(&am, 3, ad, dnnl_abc) && md_tag(&cm, 3, cd, dnnl_abc) &&
              md_strides(&bm, 3, bd, bs) && md_tag(&biasm, 3, biasd, dnnl_abc);
-    ok = ok &&
-         matmul_pd(&pd, s->engine, MD(am), MD(bm), bias ? MD(biasm) : NULL, MD(cm)) == dnnl_success;
-    ok = ok && dnnl_primitive_create(&prim, pd) == dnnl_success;
-    ok = ok && dnnl_memory_create(&ma, MD(am), s->engine, (void *)a) == dnnl_success &&
-         dnnl_memory_create(&mb, MD(bm), s->engine, (void *)b) == dnnl_success &&
-         dnnl_memory_create(&mc, MD(cm), s->engine, c) == dnnl_success &&
-         (!bias || dnnl_memory_create(&mbias, MD(biasm), s->engine, (void *)bias) == dnnl_success);
+    ok = ok && matmul_pd(&e->pd, s->engine, MD(am), MD(bm), has_bias ? MD(biasm) : NULL, MD(cm)) ==
+                   dnnl_success;
+    ok = ok && dnnl_primitive_create(&e->prim, e->pd) == dnnl_success;
+    ok =
+        ok && dnnl_memory_create(&e->src_user, MD(am), s->engine, DNNL_MEMORY_NONE) == dnnl_success;
+    ok = ok && dnnl_memory_create(&e->wei, MD(bm), s->engine, DNNL_MEMORY_NONE) == dnnl_success;
+    ok =
+        ok && dnnl_memory_create(&e->dst_user, MD(cm), s->engine, DNNL_MEMORY_NONE) == dnnl_success;
+    ok = ok && (!has_bias || dnnl_memory_create(&e->bias, MD(biasm), s->engine, DNNL_MEMORY_NONE) ==
+                                 dnnl_success);
+    md_free(&am), md_free(&bm), md_free(&cm), md_free(&biasm);
+    if (!ok) {
+        entry_free(e);
+        return NULL;
+    }
+    e->src = e->src_user, e->dst = e->dst_user;
+    return e;
+}
+
+static int matmul_run(nn_context *ctx, const nn_matmul_params *p, const float *a, const float *b,
+                      const float *bias, float *c)
+{
+    onednn_state *s = ctx->backend;
+    nn_matmul_params k = *p;
+    cache_entry *e = cache_find_matmul(s, &k, bias != NULL);
+    if (!e) {
+        e = matmul_entry_create(s, &k, bias != NULL);
+        if (!e) return NN_ERR_BACKEND;
+        cache_insert(s, e);
+    }
+    int ok = dnnl_memory_set_data_handle(e->src, (void *)a) == dnnl_success &&
+             dnnl_memory_set_data_handle(e->wei, (void *)b) == dnnl_success &&
+             dnnl_memory_set_data_handle(e->dst, c) == dnnl_success &&
+             (!bias || dnnl_memory_set_data_handle(e->bias, (void *)bias) == dnnl_success);
     if (ok) {
-        dnnl_exec_arg_t args[4] = {
-            {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_BIAS, mbias}};
-        ok = dnnl_primitive_execute(prim, s->stream, bias ? 4 : 3, args) == dnnl_success &&
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->src},
+                                   {DNNL_ARG_WEIGHTS, e->wei},
+                                   {DNNL_ARG_DST, e->dst},
+                                   {DNNL_ARG_BIAS, e->bias}};
+        ok = dnnl_primitive_execute(e->prim, s->stream, bias ? 4 : 3, args) == dnnl_success &&
              dnnl_stream_wait(s->stream) == dnnl_success;
     }
-    dnnl_memory_t mems[4] = {ma, mb, mc, mbias};
-    for (int i = 0; i < 4; i++)
-        if (mems[i]) dnnl_memory_destroy(mems[i]);
-    if (prim) dnnl_primitive_destroy(prim);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    md_free(&am), md_free(&bm), md_free(&cm), md_free(&biasm);
     return ok ? NN_OK : NN_ERR_BACKEND;
 }
 
@@ -359,8 +609,8 @@ static int onednn_matmul(nn_context *ctx, const nn_matmul_params *p, const float
 }
 
 /* GDN / IGDN (Balle et al. 2016): the normaliser beta_i + sum_j gamma_ij x_j^2 is a 1x1
- * convolution of x^2 with weights gamma [C][C][1][1] and bias beta, run on oneDNN into y;
- * then y = x / sqrt(y) (or x * sqrt(y)) elementwise. */
+ * convolution of x^2 with weights gamma [C][C][1][1] and bias beta, run on oneDNN into y
+ * (cached like any conv, keyed by gamma); then y = x / sqrt(y) (or x * sqrt(y)) elementwise. */
 static int onednn_gdn(nn_context *ctx, const nn_tensor *x, const float *gamma, const float *beta,
                       int inverse, nn_tensor *y)
 {
@@ -369,18 +619,17 @@ static int onednn_gdn(nn_context *ctx, const nn_tensor *x, const float *gamma, c
     int c = x->shape[1];
     int s4[4] = {x->shape[0], c, 1, (int)s}, ws[4] = {c, c, 1, 1};
     if (s > (size_t)INT_MAX) return nn_ref_gdn(ctx, x, gamma, beta, inverse, y);
-    nn_tensor sq = {0};
-    int rc = nn_tensor_alloc(&sq, 4, s4);
-    if (rc) return rc;
+    float *sq = scratch(ctx->backend, 2, n * sizeof(float));
+    if (!sq) return NN_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
-        sq.data[i] = x->data[i] * x->data[i];
+        sq[i] = x->data[i] * x->data[i];
+    nn_tensor sqt = nn_tensor_view(sq, 4, s4);
     nn_tensor w = nn_tensor_view((float *)(uintptr_t)gamma, 4, ws);
     nn_tensor norm = nn_tensor_view(y->data, 4, s4);
     nn_conv_params p = {1, 1, 0, 0, 1, 1, 1, 0, 0};
     int old = threads_enter(ctx->backend);
-    rc = conv_common(ctx, &sq, &w, beta, &p, &norm, 0);
+    int rc = conv_common(ctx, &sqt, &w, beta, &p, &norm, 0);
     threads_leave(ctx->backend, old);
-    nn_tensor_free(&sq);
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) {
         float r = sqrtf(y->data[i]);
