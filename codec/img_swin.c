@@ -26,6 +26,9 @@
 
 #define SWIN_FILE "img-swin.safetensors"
 #define SWIN_TILE 512     /* tile side; a multiple of the stride (peak memory: README) */
+/* The decoder refuses tiles of more padded pixels than this (BITSTREAM.md 3.3): a stream may
+ * choose its tile size, and a 16384x16384 tile would need ~400 GB in the Swin stages. */
+#define SWIN_MAX_TILE_PIXELS (1024u * 1024u)
 #define SWIN_STRIDE 64    /* g_a (16) then h_a (4) */
 #define SWIN_MAX_DEPTH 8  /* blocks per stage */
 #define SWIN_MAX_Q 64
@@ -501,6 +504,11 @@ static neco_status swin_decode_tile(neco_context *ctx, void *state, const neco_i
     uint32_t x0, y0, w, h;
     int hz, wz;
     tile_geometry(info, index, &x0, &y0, &w, &h, &hz, &wz);
+    if ((uint64_t)hz * wz * SWIN_STRIDE * SWIN_STRIDE > SWIN_MAX_TILE_PIXELS)
+        return codec_fail(ctx, NECO_ERR_LIMIT,
+                          "tile %u: %ux%u pixels; model img-swin decodes tiles of at most %u "
+                          "pixels (padded to multiples of 64)",
+                          index, w, h, SWIN_MAX_TILE_PIXELS);
     nn_tensor u = {0}, p = {0};
     neco_status st = codec_hp_decode_latent(ctx, &s->hp, index, payload, size, hz, wz, &u);
     if (st == NECO_OK) {

@@ -428,6 +428,26 @@ static void test_bad_payloads(void)
     neco_context_destroy(ctx);
 }
 
+/* A stream whose tile is larger than img-swin decodes (2048x1024 padded pixels > 2^20) is
+ * refused as a size limit, naming the tile, before any network runs. */
+static void test_huge_tile_refused(void)
+{
+    size_t size;
+    uint8_t *stream = read_all(FIXTURES "/swin_q1.neco", &size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(stream);
+    put32(stream + 40, 2048); /* width */
+    put32(stream + 44, 1024); /* height */
+    put32(stream + 52, 2048); /* tile width */
+    put32(stream + 56, 1024); /* tile height */
+    put32(stream + 60, crc32(stream, 60));
+    neco_context *ctx = context(1, NULL);
+    neco_decoded dec;
+    CU_ASSERT_EQUAL(neco_decode(ctx, stream, size, &dec), NECO_ERR_LIMIT);
+    CU_ASSERT(strstr(neco_context_error(ctx), "tile 0: 2048x1024 pixels") != NULL);
+    neco_context_destroy(ctx);
+    free(stream);
+}
+
 static void test_other_weights_refused(void)
 {
     size_t size;
@@ -462,5 +482,6 @@ void neco_test_register(void)
                {"round trips: sizes, gray, 16-bit; alpha refused", test_round_trips},
                {"two tiles, 1 and 2 threads", test_spliced_tiles},
                {"truncated and corrupt payloads", test_bad_payloads},
+               {"huge tile refused", test_huge_tile_refused},
                {"other weights refused", test_other_weights_refused});
 }
