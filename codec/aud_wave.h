@@ -14,4 +14,10 @@ neco_status aud_wave_chunk_symbols(neco_context *ctx, const uint8_t *data, size_
  * music, mid/side coded) is closest to kbps on a log scale: the mapping of `--kbps K`. */
 neco_status aud_wave_quality_for_kbps(neco_context *ctx, double kbps, int *quality);
 
+/* Resamples x (nx samples at in_rate, zeros outside) to y[0..ny) at out_rate with the filter of
+ * BITSTREAM.md 3.2; one rate must be 44100 and the other one that aud-wave resamples. 0, or -1
+ * for other rates or when out of memory. For tests of the filter. */
+int aud_wave_resample(uint32_t in_rate, uint32_t out_rate, const float *x, size_t nx, float *y,
+                      size_t ny);
+
 #endif

@@ -170,6 +170,12 @@ def main():
             ("--model", "aud-wave", "--quality", "1"))
         aud("awave_6ch_f32", tone(2000, 6, 44100, 10), 44100, "f32", "aud-wave 6 channels float",
             ("--model", "aud-wave", "--quality", "3"))
+        # Other rates, coded at 44.1 kHz through the resampler (BITSTREAM.md 3.2): up at the
+        # encoder and down at the decoder, and the reverse over a chunk boundary.
+        aud("awave_16k_mono", tone(16000, 1, 16000, 11), 16000, "s16", "aud-wave mono 16 kHz (resampled), 1 s",
+            ("--model", "aud-wave", "--quality", "3"))
+        aud("awave_96k_stereo_chunks", tone(131072 + 300, 2, 96000, 12), 96000, "s24",
+            "aud-wave stereo 96 kHz 24-bit (resampled), 2 chunks", ("--model", "aud-wave", "--quality", "2"))
 
     # img-swin (when its weights are there): every quality level on a photo crop, then 1x1, odd
     # sizes (a map of one shifted Swin window at 1/16; padded windows), gray, 16-bit, two tiles.

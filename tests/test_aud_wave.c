@@ -7,6 +7,7 @@
 
 #include "codec/aud_wave.h"
 #include "codec/crc32.h"
+#include "codec/sha256.h"
 #include "nets/lifting97_1d.h"
 #include "nets/safetensors.h"
 
@@ -45,16 +46,16 @@ static neco_status encode(neco_context *ctx, const neco_audio *a, int quality, u
     return neco_encode_audio(ctx, a, &p, out, size);
 }
 
-/* A deterministic music-like S16 signal: harmonic tones with vibrato and decaying bursts of
- * low-passed noise (a 32-bit LCG through a one-pole filter: like real recordings, and unlike white
- * noise, little energy in the top octave), interleaved over `channels`. */
-static int16_t *synth(uint64_t frames, int channels, uint64_t delay)
+/* A deterministic music-like S16 signal at `rate` Hz: harmonic tones with vibrato and decaying
+ * bursts of low-passed noise (a 32-bit LCG through a one-pole filter: like real recordings, and
+ * unlike white noise, little energy in the top octave), interleaved over `channels`. */
+static int16_t *synth_at(uint64_t frames, int channels, uint64_t delay, double rate)
 {
     int16_t *s = calloc((size_t)(frames + delay) * channels, sizeof *s);
     uint32_t seed = 12345;
     double lp = 0.0;
     for (uint64_t t = 0; t < frames; t++) {
-        double tt = (double)t / 44100.0, env = exp(-fmod(tt, 0.25) * 30.0);
+        double tt = (double)t / rate, env = exp(-fmod(tt, 0.25) * 30.0);
         seed = seed * 1664525u + 1013904223u;
         lp = 0.8 * lp + 0.2 * ((double)(seed >> 8) / 16777216.0 - 0.5);
         double noise = lp * env * 1.2;
@@ -67,6 +68,11 @@ static int16_t *synth(uint64_t frames, int channels, uint64_t delay)
         }
     }
     return s;
+}
+
+static int16_t *synth(uint64_t frames, int channels, uint64_t delay)
+{
+    return synth_at(frames, channels, delay, 44100.0);
 }
 
 static double snr_db(const int16_t *ref, const int16_t *dec, size_t n)
@@ -197,6 +203,248 @@ static void test_round_trips(void)
     free(s);
 }
 
+/* Other rates are coded at 44.1 kHz through the resampler of BITSTREAM.md 3.2: a 16 kHz mono and
+ * an 8 kHz stereo signal (odd length) come back at their own rate with exactly their length,
+ * deterministically, above an SNR floor at levels 1 and 4. The test signal has some energy
+ * near the input's Nyquist frequency, which the resampler removes (it is 6 dB down at 0.95 of
+ * it): that limits the SNR at level 4 a little (34 dB against 36.5 dB at 44.1 kHz). */
+static void test_resampled_round_trips(void)
+{
+    static const struct {
+        unsigned rate;
+        int channels;
+        uint64_t frames;
+        double floor[2]; /* SNR floors at levels 1 and 4: measured 24.0 and 34.1 dB at 16 kHz,
+                            23.0 and 35.1 dB at 8 kHz, less about 3 dB */
+    } cases[] = {{16000, 1, 40000, {21.0, 31.0}}, {8000, 2, 20001, {20.0, 32.0}}};
+    neco_context *ctx = context(WEIGHTS_DIR);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int16_t *s = synth_at(cases[c].frames, cases[c].channels, 0, cases[c].rate);
+        neco_audio a = {cases[c].rate, (unsigned)cases[c].channels, cases[c].frames,
+                        NECO_SAMPLE_S16, s};
+        size_t n = (size_t)cases[c].frames * cases[c].channels;
+        for (int k = 0; k < 2; k++) {
+            int q = k ? 4 : 1;
+            uint8_t *coded, *again;
+            size_t size, size2;
+            CU_ASSERT_FATAL(encode(ctx, &a, q, &coded, &size) == NECO_OK);
+            CU_ASSERT_FATAL(encode(ctx, &a, q, &again, &size2) == NECO_OK);
+            CU_ASSERT(size == size2 && memcmp(coded, again, size) == 0);
+            neco_decoded d1, d2;
+            CU_ASSERT_FATAL(neco_decode(ctx, coded, size, &d1) == NECO_OK);
+            CU_ASSERT_FATAL(neco_decode(ctx, coded, size, &d2) == NECO_OK);
+            CU_ASSERT_EQUAL(d1.info.sample_rate, cases[c].rate);
+            CU_ASSERT_EQUAL(d1.audio.sample_rate, cases[c].rate);
+            CU_ASSERT_EQUAL(d1.audio.channels, (unsigned)cases[c].channels);
+            CU_ASSERT_EQUAL_FATAL(d1.audio.frames, cases[c].frames);
+            CU_ASSERT_EQUAL(d1.audio.format, NECO_SAMPLE_S16);
+            CU_ASSERT(memcmp(d1.audio.data, d2.audio.data, n * sizeof(int16_t)) == 0);
+            double snr = snr_db(s, d1.audio.data, n);
+            printf("\n    %u Hz, %d ch, q%d: %.1f kbps, SNR %.2f dB", cases[c].rate,
+                   cases[c].channels, q,
+                   size * 8.0 / ((double)cases[c].frames / cases[c].rate) / 1000, snr);
+            CU_ASSERT(snr > cases[c].floor[k]);
+            neco_decoded_free(&d1);
+            neco_decoded_free(&d2);
+            neco_free(coded);
+            neco_free(again);
+        }
+        free(s);
+    }
+    neco_context_destroy(ctx);
+}
+
+/* Sum of x^2 and of (x - y)^2 over [from, to): the SNR of y against x in dB. */
+static double snr_f(const float *x, const float *y, size_t from, size_t to)
+{
+    double e = 0, p = 0;
+    for (size_t i = from; i < to; i++) {
+        double d = (double)y[i] - x[i];
+        e += d * d;
+        p += (double)x[i] * x[i];
+    }
+    return 10 * log10(p / (e > 0 ? e : 1e-30));
+}
+
+/* The resampler alone (BITSTREAM.md 3.2): tones up to 3/4 of the input's Nyquist frequency go up
+ * to 44.1 kHz and back almost unchanged (measured SNR 108 dB away from the ends); a tone
+ * above the lower rate's Nyquist frequency is removed (no aliasing); a constant keeps its level
+ * (each phase of the filter sums to 1); and a rate aud-wave does not resample is refused. */
+static void test_resampler(void)
+{
+    static const unsigned rates[] = {8000, 16000, 22050, 32000, 96000};
+    for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+        unsigned fs = rates[r];
+        size_t n = fs / 4, n44 = (size_t)((uint64_t)n * 44100 / fs);
+        float *x = malloc(sizeof(float) * n), *up = malloc(sizeof(float) * n44),
+              *back = malloc(sizeof(float) * n);
+        for (size_t i = 0; i < n; i++) {
+            double t = (double)i / fs, top = fs < 44100 ? fs : 44100;
+            x[i] = (float)(0.3 * sin(2 * PI * 0.02 * top * t) + 0.2 * sin(2 * PI * 0.2 * top * t) +
+                           0.1 * sin(2 * PI * 0.375 * top * t + 1.0));
+        }
+        CU_ASSERT_FATAL(aud_wave_resample(fs, 44100, x, n, up, n44) == 0);
+        CU_ASSERT_FATAL(aud_wave_resample(44100, fs, up, n44, back, n) == 0);
+        /* Away from the ends, where the signal starts and stops abruptly. */
+        size_t edge = fs / 100;
+        double snr = snr_f(x, back, edge, n - edge);
+        /* A tone at 0.55 of the rate (above the lower rate's Nyquist) down to the lower rate. */
+        unsigned lo = fs < 44100 ? fs : 44100, hi = fs < 44100 ? 44100 : fs;
+        size_t nh = hi / 4, nl = (size_t)((uint64_t)nh * lo / hi);
+        float *h = malloc(sizeof(float) * nh), *l = malloc(sizeof(float) * nl);
+        for (size_t i = 0; i < nh; i++)
+            h[i] = (float)(0.5 * sin(2 * PI * 0.55 * lo * (double)i / hi));
+        CU_ASSERT_FATAL(aud_wave_resample(hi, lo, h, nh, l, nl) == 0);
+        double alias = 0;
+        for (size_t i = lo / 100; i < nl - lo / 100; i++)
+            alias = fabs(l[i]) > alias ? fabs(l[i]) : alias;
+        /* A constant. */
+        for (size_t i = 0; i < n; i++)
+            x[i] = 0.5f;
+        CU_ASSERT_FATAL(aud_wave_resample(fs, 44100, x, n, up, n44) == 0);
+        double dc = 0;
+        for (size_t i = 44100 / 100; i < n44 - 44100 / 100; i++)
+            dc = fabs(up[i] - 0.5) > dc ? fabs(up[i] - 0.5) : dc;
+        printf("\n    %u Hz -> 44100 -> %u Hz: SNR %.1f dB; alias of a tone at 0.55 x %u Hz: "
+               "%.1f dB; DC error %.1e",
+               fs, fs, snr, lo, 20 * log10(alias / 0.5 + 1e-30), dc);
+        CU_ASSERT(snr > 100.0);
+        CU_ASSERT(alias < 0.5e-5); /* -100 dB; measured -111.6 dB or less */
+        CU_ASSERT(dc < 1e-6);
+        free(x);
+        free(up);
+        free(back);
+        free(h);
+        free(l);
+    }
+    float v = 0;
+    CU_ASSERT_EQUAL(aud_wave_resample(44099, 44100, &v, 1, &v, 1), -1);
+    CU_ASSERT_EQUAL(aud_wave_resample(16000, 8000, &v, 1, &v, 1), -1);
+}
+
+/* The resampler against the specification: the SHA-256 of its output (float32 little-endian) for
+ * three conversions of an LCG signal equals the digest that an independent implementation of
+ * BITSTREAM.md 3.2, in Python from the text (tests/data/aud_wave/resampler_spec.py), computes:
+ * the coefficient procedure and the filter are specified exactly enough to reproduce. */
+static void test_resampler_spec(void)
+{
+    static const struct {
+        unsigned in, out;
+        size_t nx, ny;
+        const char *sha256;
+    } cases[] = {
+        {16000, 44100, 900, 2480, "4e47ef2c4feb4ea9d0c350dbddddab430c9eed9f609832feaba0a9f803311e51"},
+        {44100, 8000, 4000, 725, "ba3ba1bf5b566f8a11bc04155a496248274772b9fdc8ac3d3115e325fcf5e6d9"},
+        {96000, 44100, 1500, 689, "dba6eab4eb01e44de80fa6a92424e40cc9c4b4caa66dc05dbb2a2bd1eb854d2a"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        float *x = malloc(sizeof(float) * cases[c].nx), *y = malloc(sizeof(float) * cases[c].ny);
+        uint32_t seed = cases[c].in;
+        for (size_t i = 0; i < cases[c].nx; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            x[i] = (float)((double)(seed >> 8) / 16777216.0 - 0.5);
+        }
+        CU_ASSERT_FATAL(aud_wave_resample(cases[c].in, cases[c].out, x, cases[c].nx, y,
+                                          cases[c].ny) == 0);
+        sha256_state h;
+        sha256_init(&h);
+        for (size_t i = 0; i < cases[c].ny; i++) {
+            uint32_t bits;
+            memcpy(&bits, &y[i], 4);
+            uint8_t le[4] = {(uint8_t)bits, (uint8_t)(bits >> 8), (uint8_t)(bits >> 16),
+                             (uint8_t)(bits >> 24)};
+            sha256_update(&h, le, 4);
+        }
+        uint8_t digest[32];
+        sha256_final(&h, digest);
+        char hex[65];
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+        CU_ASSERT_STRING_EQUAL(hex, cases[c].sha256);
+        free(x);
+        free(y);
+    }
+}
+
+/* The chunk geometry of BITSTREAM.md 3.2, worked out by hand: a 44.1 kHz chunk of 20000 frames
+ * codes 16 ceil(20000 / 16) + 2 x 512 samples (1314 latent frames), as before resampling
+ * existed; a 16 kHz chunk of 40000 frames codes the 44.1 kHz samples [-704, 110960): the output
+ * filter (186 taps a side) reads [-185, 110434), widened to multiples of 16 and by 512: 6979
+ * latent frames. */
+static void test_resampled_geometry(void)
+{
+    neco_context *ctx = context(WEIGHTS_DIR);
+    static const struct {
+        unsigned rate;
+        uint64_t frames;
+        int latent_frames;
+    } cases[] = {{44100, 20000, 1314}, {16000, 40000, 6979}};
+    for (int c = 0; c < 2; c++) {
+        int16_t *s = calloc(cases[c].frames, sizeof *s);
+        neco_audio a = {cases[c].rate, 1, cases[c].frames, NECO_SAMPLE_S16, s};
+        uint8_t *coded;
+        size_t size, n;
+        int32_t *sym;
+        int T;
+        CU_ASSERT_FATAL(encode(ctx, &a, 1, &coded, &size) == NECO_OK);
+        CU_ASSERT_FATAL(aud_wave_chunk_symbols(ctx, coded, size, 0, &sym, &n, &T) == NECO_OK);
+        CU_ASSERT_EQUAL(T, cases[c].latent_frames);
+        CU_ASSERT_EQUAL(n % (size_t)T, 0);
+        neco_info info;
+        CU_ASSERT_FATAL(neco_read_info(ctx, coded, size, &info) == NECO_OK);
+        CU_ASSERT_EQUAL(info.sample_rate, cases[c].rate);
+        CU_ASSERT_EQUAL(info.chunk_frames, CHUNK);
+        free(sym);
+        neco_free(coded);
+        free(s);
+    }
+    neco_context_destroy(ctx);
+}
+
+/* Chunk seams stay invisible when resampling: a 16 kHz signal coded as it is and delayed by 2560
+ * frames (7056 = 441 x 16 samples at 44.1 kHz, so the wavelet's frames fall on the same samples)
+ * decodes to the same samples to one LSB, across the seam too. */
+static void test_resampled_seams(void)
+{
+    const uint64_t frames = CHUNK + 9000, delay = 2560;
+    int16_t *s = synth_at(frames, 1, 0, 16000.0), *sd = synth_at(frames, 1, delay, 16000.0);
+    neco_audio a = {16000, 1, frames, NECO_SAMPLE_S16, s};
+    neco_audio ad = {16000, 1, frames + delay, NECO_SAMPLE_S16, sd};
+    neco_context *ctx = context(WEIGHTS_DIR);
+    uint8_t *c1, *c2;
+    size_t n1, n2;
+    CU_ASSERT_FATAL(encode(ctx, &a, 2, &c1, &n1) == NECO_OK);
+    CU_ASSERT_FATAL(encode(ctx, &ad, 2, &c2, &n2) == NECO_OK);
+    neco_decoded d1, d2;
+    CU_ASSERT_FATAL(neco_decode(ctx, c1, n1, &d1) == NECO_OK);
+    CU_ASSERT_FATAL(neco_decode(ctx, c2, n2, &d2) == NECO_OK);
+    CU_ASSERT_EQUAL_FATAL(d1.info.units, 2);
+    const int16_t *x1 = d1.audio.data, *x2 = d2.audio.data;
+    int worst = 0, seam_worst = 0, max_step = 0;
+    for (uint64_t t = 0; t < frames; t++) {
+        int d = abs(x1[t] - x2[t + delay]);
+        worst = d > worst ? d : worst;
+        if (t + 64 >= CHUNK && t < CHUNK + 64) seam_worst = d > seam_worst ? d : seam_worst;
+        if (t > 0 && t != CHUNK) {
+            int step = abs(x1[t] - x1[t - 1]);
+            max_step = step > max_step ? step : max_step;
+        }
+    }
+    int seam_step = abs(x1[CHUNK] - x1[CHUNK - 1]);
+    printf("\n    16 kHz seam: max |delayed - plain| %d LSB (%d within 64 of a seam); step at "
+           "seam %d, max step elsewhere %d; SNR %.2f dB",
+           worst, seam_worst, seam_step, max_step, snr_db(s, x1, frames));
+    CU_ASSERT(worst <= 1);
+    CU_ASSERT(seam_step <= max_step);
+    neco_decoded_free(&d1);
+    neco_decoded_free(&d2);
+    neco_free(c1);
+    neco_free(c2);
+    neco_context_destroy(ctx);
+    free(s);
+    free(sd);
+}
+
 /* Chunk seams are invisible: the same mono signal coded once as it is and once delayed by
  * 4096 frames (so the seam falls elsewhere in the music) decodes to the same samples, to one
  * LSB, everywhere, the seam included. The step across the seam is also no larger than the
@@ -293,9 +541,27 @@ static void test_unsupported_refused(void)
     neco_context *ctx = context(WEIGHTS_DIR);
     uint8_t *coded;
     size_t size;
-    neco_audio a = {22050, 1, 64, NECO_SAMPLE_S16, s};
-    CU_ASSERT_EQUAL(encode(ctx, &a, 1, &coded, &size), NECO_ERR_UNSUPPORTED);
-    CU_ASSERT(strstr(neco_context_error(ctx), "44100 or 48000") != NULL);
+    /* Rates outside 8..384 kHz, or whose ratio to 44100 does not reduce to terms of at most
+     * 4096 (44099 / 44100 is irreducible), are refused, naming what is accepted. */
+    static const unsigned refused[] = {4000, 7999, 44099, 384001, 768000};
+    neco_audio a = {0, 1, 64, NECO_SAMPLE_S16, s};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        a.sample_rate = refused[i];
+        CU_ASSERT_EQUAL(encode(ctx, &a, 1, &coded, &size), NECO_ERR_UNSUPPORTED);
+        CU_ASSERT(strstr(neco_context_error(ctx), "44100 or 48000") != NULL);
+    }
+    /* The common rates are accepted, and a 64-frame signal at each decodes to 64 frames. */
+    static const unsigned accepted[] = {8000, 11025, 12000, 16000, 22050, 24000, 32000,
+                                        37800, 64000, 88200, 96000, 192000, 384000};
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        a.sample_rate = accepted[i];
+        CU_ASSERT_FATAL(encode(ctx, &a, 1, &coded, &size) == NECO_OK);
+        neco_decoded dec;
+        CU_ASSERT_FATAL(neco_decode(ctx, coded, size, &dec) == NECO_OK);
+        CU_ASSERT(dec.audio.frames == 64 && dec.audio.sample_rate == accepted[i]);
+        neco_decoded_free(&dec);
+        neco_free(coded);
+    }
     a.sample_rate = 44100;
     CU_ASSERT_EQUAL(encode(ctx, &a, 99, &coded, &size), NECO_ERR_INVALID_ARGUMENT);
     /* A 64-frame mono signal is fine (one short chunk). */
@@ -465,6 +731,11 @@ void neco_test_register(void)
     NECO_SUITE("aud-wave", {"agreement with PyTorch", test_agreement},
                {"round trips at every level", test_round_trips},
                {"seamless chunks", test_seamless_chunks},
+               {"other rates: the resampler", test_resampler},
+               {"other rates: the resampler against the specification", test_resampler_spec},
+               {"other rates: round trips", test_resampled_round_trips},
+               {"other rates: chunk geometry", test_resampled_geometry},
+               {"other rates: seamless chunks", test_resampled_seams},
                {"stream cut at a chunk boundary", test_cut_stream},
                {"unsupported input refused", test_unsupported_refused},
                {"wrong weights refused", test_wrong_weights_refused},
