@@ -33,6 +33,19 @@ def f32(t):
     return np.ascontiguousarray(t.detach().cpu().float().numpy())
 
 
+def canonical_header(path):
+    """Rewrites the safetensors header with sorted keys: safetensors writes the metadata (a Rust
+    HashMap) in a random order, so without this every export would have another SHA-256 and
+    therefore another weights hash in every stream.  Tensor offsets are unchanged; the header is
+    padded with spaces to a multiple of 8 bytes as safetensors does."""
+    data = open(path, "rb").read()
+    n = int.from_bytes(data[:8], "little")
+    head = json.loads(data[8:8 + n])
+    text = json.dumps(head, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    open(path, "wb").write(len(text).to_bytes(8, "little") + text + data[8 + n:])
+
+
 def export_img_wave(model, lambdas=LAMBDAS):
     T = {}
 
@@ -134,6 +147,7 @@ def main():
     meta["trained_steps"] = str(st["step"] + prior["steps"])
     meta["trained_minutes"] = "%.1f" % ((st["trained_seconds"] + prior["seconds"]) / 60)
     save_file(T, a.out, metadata=meta)
+    canonical_header(a.out)
     n = check_hs(model, a.out, load_images(VALID, 3))
     worst = check_decoder(model, a.out, load_images(VALID, 2))
     size = os.path.getsize(a.out)

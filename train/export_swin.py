@@ -26,7 +26,7 @@ import coding  # noqa: E402
 import ref_decode  # noqa: E402
 import ref_decode_swin  # noqa: E402
 from eval_image import VALID, load_images, load_model  # noqa: E402
-from export import FORMAT_VERSION, f32  # noqa: E402
+from export import FORMAT_VERSION, canonical_header, f32  # noqa: E402
 
 IN_MAP = 4.0 / 255.0  # (x01 - 0.5) * 4 with x01 = v / 255, on p = v - 127.5
 Y_SCALE = 16.0  # y = g_a(.) * 16 * gain
@@ -107,19 +107,6 @@ def export_img_swin(model):
                 decoder_macs_per_pixel=json.dumps(dict(g_s=gsm, h_s=hsm)),
                 hs_mean=str(int(model.h_s.mean_layer is not None)), mean_frac_bits="2")
     return T, meta
-
-
-def canonical_header(path):
-    """Rewrites the safetensors header with sorted keys: safetensors writes the metadata (a Rust
-    HashMap) in a random order, so without this every export would have another SHA-256 and
-    therefore another weights hash in every stream.  Tensor offsets are unchanged; the header is
-    padded with spaces to a multiple of 8 bytes as safetensors does."""
-    data = open(path, "rb").read()
-    n = int.from_bytes(data[:8], "little")
-    head = json.loads(data[8:8 + n])
-    text = json.dumps(head, sort_keys=True, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    open(path, "wb").write(len(text).to_bytes(8, "little") + text + data[8 + n:])
 
 
 def _crop(img, h, w):
