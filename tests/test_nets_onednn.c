@@ -9,6 +9,7 @@
 #include "test_nets_util.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,57 @@ static void test_cache(void)
     close_ctxs(&cx);
 }
 
+typedef struct conv_job {
+    nn_context *ctx;
+    const nn_tensor *x, *w;
+    nn_conv_params p;
+    nn_tensor y;
+    int rc;
+    int destroy; /* destroy ctx after the conv */
+} conv_job;
+
+static void *conv_job_run(void *v)
+{
+    conv_job *j = v;
+    j->rc = nn_conv2d(j->ctx, j->x, j->w, NULL, &j->p, &j->y);
+    if (j->destroy) nn_context_destroy(j->ctx);
+    return NULL;
+}
+
+/* A context may move between threads (ops.h: one thread at a time). Its cached layers were
+ * created on the first thread and run on the next: oneDNN 2.x's default, library-managed
+ * scratchpad is thread-local for some kernels (jit_wino_4x3, the gemm convs), which would hand
+ * such a layer another thread's buffer, or none; onednn.c gives every primitive the context's
+ * own scratchpad instead. The layer below (3x3, 64 channels, 64x128, one thread) runs on
+ * jit_wino_4x3 on AVX-512; the context is then destroyed on a third thread. */
+static void test_other_thread(void)
+{
+    nn_context *ref, *dnn;
+    CU_ASSERT_EQUAL_FATAL(nn_context_create("ref", 1, &ref, NULL, 0), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_context_create("onednn", 1, &dnn, NULL, 0), NN_OK);
+    uint64_t seed = 6;
+    int xs[4] = {1, 64, 64, 128}, ws[4] = {64, 64, 3, 3};
+    nn_tensor x = {0}, w = {0}, yr = {0}, y0 = {0};
+    rand_tensor(&x, 4, xs, &seed);
+    rand_tensor(&w, 4, ws, &seed);
+    nn_conv_params p = nn_conv_default();
+    p.pad_h = p.pad_w = 1;
+    CU_ASSERT_EQUAL(nn_conv2d(ref, &x, &w, NULL, &p, &yr), NN_OK);
+    CU_ASSERT_EQUAL(nn_conv2d(dnn, &x, &w, NULL, &p, &y0), NN_OK);
+    for (int t = 0; t < 2; t++) {
+        conv_job j = {dnn, &x, &w, p, {0}, -1, t == 1};
+        pthread_t th;
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, conv_job_run, &j), 0);
+        pthread_join(th, NULL);
+        CU_ASSERT_EQUAL(j.rc, NN_OK);
+        CU_ASSERT(fx_close("conv on another thread", &j.y, &yr, TOL));
+        CU_ASSERT_EQUAL(fx_max_err(j.y.data, y0.data, nn_tensor_numel(&y0)), 0.0);
+        nn_tensor_free(&j.y);
+    }
+    nn_tensor_free(&x), nn_tensor_free(&w), nn_tensor_free(&yr), nn_tensor_free(&y0);
+    nn_context_destroy(ref);
+}
+
 /* GDN / IGDN: the normaliser is a oneDNN 1x1 conv. */
 static void test_gdn(void)
 {
@@ -303,5 +355,6 @@ static void test_threads_restored(void)
 void neco_test_register(void)
 {
     NECO_SUITE("nets_onednn", {"conv", test_conv}, {"matmul", test_matmul}, {"cache", test_cache},
-               {"gdn", test_gdn}, {"swin", test_swin}, {"threads_restored", test_threads_restored});
+               {"other_thread", test_other_thread}, {"gdn", test_gdn}, {"swin", test_swin},
+               {"threads_restored", test_threads_restored});
 }

@@ -73,6 +73,19 @@ typedef struct conv_key {
     nn_conv_params p;
 } conv_key;
 
+/* A primitive and its scratchpad. Every primitive is created with the user scratchpad mode:
+ * oneDNN 2.x's default, library-managed scratchpad is a thread-local buffer for some kernels
+ * (jit_wino_4x3, the gemm convs), sized when a primitive is created and looked up in the thread
+ * that executes it, so a cached primitive run on another thread than its creator's (a context
+ * may move between threads, ops.h) would get that thread's buffer, or none (it crashed:
+ * tests/test_nets_onednn.c "other_thread"). The scratchpad memory is the context's scratch
+ * buffer 3, attached per call. */
+typedef struct op {
+    dnnl_primitive_t prim;
+    dnnl_memory_t pad; /* NULL when the primitive needs no scratchpad */
+    size_t pad_bytes;
+} op;
+
 typedef struct cache_entry cache_entry;
 struct cache_entry {
     cache_entry *prev, *next; /* most recently used first */
@@ -82,11 +95,12 @@ struct cache_entry {
     nn_matmul_params matmul; /* matmul: key (with matmul_bias) */
     int matmul_bias;
     dnnl_primitive_desc_t pd;
-    dnnl_primitive_t prim;
+    op main;
+    size_t pad_max; /* largest scratchpad of main and the reorders */
     /* Activations: the user's plain buffers and the primitive's layout (the same object when
      * the layouts agree; otherwise a context scratch buffer, filled and drained by reorders). */
     dnnl_memory_t src_user, src, dst_user, dst, bias;
-    dnnl_primitive_t src_reorder, dst_reorder;
+    op src_reorder, dst_reorder; /* prim NULL when not needed */
     size_t src_bytes, dst_bytes; /* scratch sizes; 0 when the user buffer is used directly */
     /* Weights: used in place (wplain NULL) or reordered once into wbuf from wplain, the plain
      * copy that each call compares the user's weights with. */
@@ -107,10 +121,12 @@ typedef struct onednn_state {
     void (*omp_set)(int);
     cache_entry *head, *tail;
     int entries;
-    /* 0, 1: blocked src / dst of the running conv; 2: x^2 of GDN. Grow only, reused by every
-     * call (fresh buffers of this size cost a page fault per 4 KiB on every call). */
-    void *scratch[3];
-    size_t scratch_size[3];
+    dnnl_primitive_attr_t attr; /* user scratchpad mode, for every primitive (see op) */
+    /* 0, 1: blocked src / dst of the running conv; 2: x^2 of GDN; 3: primitive scratchpads.
+     * Grow only, reused by every call (fresh buffers of this size cost a page fault per 4 KiB
+     * on every call). */
+    void *scratch[4];
+    size_t scratch_size[4];
 } onednn_state;
 
 /* oneDNN (OpenMP runtime) sizes its parallel regions, and the primitives it creates, from the
@@ -148,24 +164,26 @@ static void md_free(md_t *m)
     if (*m) dnnl_memory_desc_destroy(*m);
     *m = NULL;
 }
-static dnnl_status_t conv_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, int transposed,
-                             int winograd, md_cptr src, md_cptr w, md_cptr b, md_cptr dst,
+static dnnl_status_t conv_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                             const_dnnl_primitive_attr_t attr, int transposed, int winograd,
+                             md_cptr src, md_cptr w, md_cptr b, md_cptr dst,
                              const dnnl_dims_t strides, const dnnl_dims_t dil, const dnnl_dims_t pl,
                              const dnnl_dims_t pr)
 {
     if (transposed)
         return dnnl_deconvolution_forward_primitive_desc_create(pd, eng, dnnl_forward_inference,
                                                                 dnnl_deconvolution_direct, src, w,
-                                                                b, dst, strides, dil, pl, pr, NULL);
+                                                                b, dst, strides, dil, pl, pr, attr);
     return dnnl_convolution_forward_primitive_desc_create(
         pd, eng, dnnl_forward_inference,
         winograd ? dnnl_convolution_winograd : dnnl_convolution_direct, src, w, b, dst, strides,
-        dil, pl, pr, NULL);
+        dil, pl, pr, attr);
 }
-static dnnl_status_t matmul_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, md_cptr a, md_cptr b,
-                               md_cptr bias, md_cptr c)
+static dnnl_status_t matmul_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                               const_dnnl_primitive_attr_t attr, md_cptr a, md_cptr b, md_cptr bias,
+                               md_cptr c)
 {
-    return dnnl_matmul_primitive_desc_create(pd, eng, a, b, bias, c, NULL);
+    return dnnl_matmul_primitive_desc_create(pd, eng, a, b, bias, c, attr);
 }
 #else
 typedef dnnl_memory_desc_t md_t; /* a plain struct */
@@ -183,8 +201,9 @@ static void md_free(md_t *m)
 {
     (void)m;
 }
-static dnnl_status_t conv_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, int transposed,
-                             int winograd, md_cptr src, md_cptr w, md_cptr b, md_cptr dst,
+static dnnl_status_t conv_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                             const_dnnl_primitive_attr_t attr, int transposed, int winograd,
+                             md_cptr src, md_cptr w, md_cptr b, md_cptr dst,
                              const dnnl_dims_t strides, const dnnl_dims_t dil, const dnnl_dims_t pl,
                              const dnnl_dims_t pr)
 {
@@ -198,17 +217,54 @@ static dnnl_status_t conv_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, int t
                          winograd ? dnnl_convolution_winograd : dnnl_convolution_direct, src, w, b,
                          dst, strides, dil, pl, pr);
     if (st != dnnl_success) return st;
-    return dnnl_primitive_desc_create(pd, &d, NULL, eng, NULL);
+    return dnnl_primitive_desc_create(pd, &d, attr, eng, NULL);
 }
-static dnnl_status_t matmul_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, md_cptr a, md_cptr b,
-                               md_cptr bias, md_cptr c)
+static dnnl_status_t matmul_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                               const_dnnl_primitive_attr_t attr, md_cptr a, md_cptr b, md_cptr bias,
+                               md_cptr c)
 {
     dnnl_matmul_desc_t d;
     dnnl_status_t st = dnnl_matmul_desc_init(&d, a, b, bias, c);
     if (st != dnnl_success) return st;
-    return dnnl_primitive_desc_create(pd, &d, NULL, eng, NULL);
+    return dnnl_primitive_desc_create(pd, &d, attr, eng, NULL);
 }
 #endif
+
+/* ---- primitives with their scratchpads ---- */
+
+static void op_free(op *o)
+{
+    if (o->pad) dnnl_memory_destroy(o->pad);
+    if (o->prim) dnnl_primitive_destroy(o->prim);
+    memset(o, 0, sizeof *o);
+}
+
+/* Creates o's primitive from pd and a memory object (no buffer yet) for its scratchpad. */
+static int op_create(dnnl_engine_t engine, const_dnnl_primitive_desc_t pd, op *o)
+{
+    if (dnnl_primitive_create(&o->prim, pd) != dnnl_success) return 0;
+    md_cptr md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    o->pad_bytes = md ? dnnl_memory_desc_get_size(md) : 0;
+    return !o->pad_bytes ||
+           dnnl_memory_create(&o->pad, md, engine, DNNL_MEMORY_NONE) == dnnl_success;
+}
+
+/* Scratch buffer i with at least size bytes (contents not kept); NULL when out of memory. */
+static void *scratch(onednn_state *s, int i, size_t size);
+
+/* Runs o with args (at most 5) and, when it has one, its scratchpad on scratch buffer 3. */
+static int op_run(onednn_state *s, const op *o, int nargs, const dnnl_exec_arg_t *args)
+{
+    dnnl_exec_arg_t a[6];
+    memcpy(a, args, (size_t)nargs * sizeof *a);
+    if (o->pad) {
+        void *buf = scratch(s, 3, o->pad_bytes);
+        if (!buf || dnnl_memory_set_data_handle(o->pad, buf) != dnnl_success) return 0;
+        a[nargs].arg = DNNL_ARG_SCRATCHPAD, a[nargs].memory = o->pad;
+        nargs++;
+    }
+    return dnnl_primitive_execute(o->prim, s->stream, nargs, a) == dnnl_success;
+}
 
 /* ---- cache ---- */
 
@@ -220,9 +276,7 @@ static void entry_free(cache_entry *e)
     dnnl_memory_t mems[5] = {e->src_user, e->dst_user, e->bias, e->wei_user, e->wei};
     for (int i = 0; i < 5; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
-    dnnl_primitive_t prims[3] = {e->prim, e->src_reorder, e->dst_reorder};
-    for (int i = 0; i < 3; i++)
-        if (prims[i]) dnnl_primitive_destroy(prims[i]);
+    op_free(&e->main), op_free(&e->src_reorder), op_free(&e->dst_reorder);
     if (e->pd) dnnl_primitive_desc_destroy(e->pd);
     free(e->wplain);
     free(e->wbuf);
@@ -283,7 +337,6 @@ static cache_entry *cache_find_matmul(onednn_state *s, const nn_matmul_params *k
     return NULL;
 }
 
-/* Scratch buffer i with at least size bytes (contents not kept); NULL when out of memory. */
 static void *scratch(onednn_state *s, int i, size_t size)
 {
     if (s->scratch_size[i] < size) {
@@ -305,8 +358,9 @@ static void state_free(void *p)
         cache_unlink(s, e);
         entry_free(e);
     }
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         free(s->scratch[i]);
+    if (s->attr) dnnl_primitive_attr_destroy(s->attr);
     if (s->stream) dnnl_stream_destroy(s->stream);
     if (s->engine) dnnl_engine_destroy(s->engine);
     free(s);
@@ -317,7 +371,10 @@ int nn_onednn_init(nn_context *ctx, char *err, size_t errlen)
     onednn_state *s = calloc(1, sizeof *s);
     if (!s) return NN_ERR_NOMEM;
     if (dnnl_engine_create(&s->engine, dnnl_cpu, 0) != dnnl_success ||
-        dnnl_stream_create(&s->stream, s->engine, dnnl_stream_default_flags) != dnnl_success) {
+        dnnl_stream_create(&s->stream, s->engine, dnnl_stream_default_flags) != dnnl_success ||
+        dnnl_primitive_attr_create(&s->attr) != dnnl_success ||
+        dnnl_primitive_attr_set_scratchpad_mode(s->attr, dnnl_scratchpad_mode_user) !=
+            dnnl_success) {
         state_free(s);
         if (err && errlen) snprintf(err, errlen, "oneDNN: cannot create a CPU engine and stream");
         return NN_ERR_BACKEND;
@@ -338,28 +395,27 @@ int nn_onednn_init(nn_context *ctx, char *err, size_t errlen)
     return NN_OK;
 }
 
-static int reorder_create(onednn_state *s, md_cptr from, md_cptr to, dnnl_primitive_t *out)
+static int reorder_create(onednn_state *s, md_cptr from, md_cptr to, op *out)
 {
     dnnl_primitive_desc_t pd = NULL;
-    int ok = dnnl_reorder_primitive_desc_create(&pd, from, s->engine, to, s->engine, NULL) ==
+    int ok = dnnl_reorder_primitive_desc_create(&pd, from, s->engine, to, s->engine, s->attr) ==
                  dnnl_success &&
-             dnnl_primitive_create(out, pd) == dnnl_success;
+             op_create(s->engine, pd, out);
     if (pd) dnnl_primitive_desc_destroy(pd);
     return ok;
 }
 
-static int reorder_run(onednn_state *s, dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to)
+static int reorder_run(onednn_state *s, const op *r, dnnl_memory_t from, dnnl_memory_t to)
 {
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-    return dnnl_primitive_execute(r, s->stream, 2, args) == dnnl_success;
+    return op_run(s, r, 2, args);
 }
 
 /* The user's plain buffer (user_md) and the primitive's layout (chosen): one memory object
  * when they agree (*bytes = 0), else a second one on scratch (*bytes its size) and a reorder
  * from the first to the second (input) or back (output). Handles are set per call. */
 static int io_create(onednn_state *s, md_cptr user_md, md_cptr chosen, int is_input,
-                     dnnl_memory_t *user, dnnl_memory_t *mem, dnnl_primitive_t *reorder,
-                     size_t *bytes)
+                     dnnl_memory_t *user, dnnl_memory_t *mem, op *reorder, size_t *bytes)
 {
     if (dnnl_memory_create(user, user_md, s->engine, DNNL_MEMORY_NONE) != dnnl_success) return 0;
     if (dnnl_memory_desc_equal(user_md, chosen)) {
@@ -424,17 +480,21 @@ static cache_entry *conv_entry_create(onednn_state *s, const conv_key *k, const 
              md_tag(&ax, 4, xd, dnnl_format_tag_any) && md_tag(&ay, 4, yd, dnnl_format_tag_any) &&
              md_tag(&aw, wnd, wd, dnnl_format_tag_any);
     md_cptr bias_md = k->has_bias ? MD(ub) : NULL;
-    if (ok && !(winograd_fits(k) && conv_pd(&e->pd, s->engine, 0, 1, MD(ax), MD(aw), bias_md,
-                                            MD(ay), strides, dil, pl, pr) == dnnl_success)) {
+    if (ok &&
+        !(winograd_fits(k) && conv_pd(&e->pd, s->engine, s->attr, 0, 1, MD(ax), MD(aw), bias_md,
+                                      MD(ay), strides, dil, pl, pr) == dnnl_success)) {
         e->pd = NULL; /* no Winograd kernel for this shape or CPU: the direct conv */
-        ok = conv_pd(&e->pd, s->engine, k->transposed, 0, MD(ax), MD(aw), bias_md, MD(ay), strides,
-                     dil, pl, pr) == dnnl_success;
+        ok = conv_pd(&e->pd, s->engine, s->attr, k->transposed, 0, MD(ax), MD(aw), bias_md, MD(ay),
+                     strides, dil, pl, pr) == dnnl_success;
     }
-    ok = ok && dnnl_primitive_create(&e->prim, e->pd) == dnnl_success;
+    ok = ok && op_create(s->engine, e->pd, &e->main);
     ok = ok && io_create(s, MD(ux), dnnl_primitive_desc_query_md(e->pd, dnnl_query_src_md, 0), 1,
                          &e->src_user, &e->src, &e->src_reorder, &e->src_bytes);
     ok = ok && io_create(s, MD(uy), dnnl_primitive_desc_query_md(e->pd, dnnl_query_dst_md, 0), 0,
                          &e->dst_user, &e->dst, &e->dst_reorder, &e->dst_bytes);
+    size_t pads[3] = {e->main.pad_bytes, e->src_reorder.pad_bytes, e->dst_reorder.pad_bytes};
+    for (int i = 0; i < 3; i++)
+        e->pad_max = pads[i] > e->pad_max ? pads[i] : e->pad_max;
     ok = ok && (!k->has_bias ||
                 dnnl_memory_create(&e->bias, MD(ub), s->engine, DNNL_MEMORY_NONE) == dnnl_success);
     if (ok) {
@@ -469,12 +529,12 @@ static int conv_weights(onednn_state *s, cache_entry *e, const float *w)
     e->wready = 0;
     memcpy(e->wplain, w, e->wbytes);
     md_cptr from, to;
-    dnnl_primitive_t r = NULL;
+    op r = {0};
     int ok = dnnl_memory_get_memory_desc(e->wei_user, &from) == dnnl_success &&
              dnnl_memory_get_memory_desc(e->wei, &to) == dnnl_success &&
-             reorder_create(s, from, to, &r) && reorder_run(s, r, e->wei_user, e->wei) &&
+             reorder_create(s, from, to, &r) && reorder_run(s, &r, e->wei_user, e->wei) &&
              dnnl_stream_wait(s->stream) == dnnl_success;
-    if (r) dnnl_primitive_destroy(r);
+    op_free(&r);
     e->wready = ok;
     return ok;
 }
@@ -507,15 +567,17 @@ static int conv_common(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, 
              (e->src == e->src_user || dnnl_memory_set_data_handle(e->src, xs) == dnnl_success) &&
              (e->dst == e->dst_user || dnnl_memory_set_data_handle(e->dst, ys) == dnnl_success) &&
              (!b || dnnl_memory_set_data_handle(e->bias, (void *)b) == dnnl_success);
-    ok = ok && (!e->src_reorder || reorder_run(s, e->src_reorder, e->src_user, e->src));
+    /* Grown once before the first primitive runs, so no buffer moves under a running one. */
+    ok = ok && (!e->pad_max || scratch(s, 3, e->pad_max));
+    ok = ok && (!e->src_reorder.prim || reorder_run(s, &e->src_reorder, e->src_user, e->src));
     if (ok) {
         dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->src},
                                    {DNNL_ARG_WEIGHTS, e->wei},
                                    {DNNL_ARG_DST, e->dst},
                                    {DNNL_ARG_BIAS, e->bias}};
-        ok = dnnl_primitive_execute(e->prim, s->stream, b ? 4 : 3, args) == dnnl_success;
+        ok = op_run(s, &e->main, b ? 4 : 3, args);
     }
-    ok = ok && (!e->dst_reorder || reorder_run(s, e->dst_reorder, e->dst, e->dst_user));
+    ok = ok && (!e->dst_reorder.prim || reorder_run(s, &e->dst_reorder, e->dst, e->dst_user));
     /* The stream is in order: one wait covers the reorders and the conv. */
     ok = dnnl_stream_wait(s->stream) == dnnl_success && ok;
     return ok ? NN_OK : NN_ERR_BACKEND;
@@ -554,9 +616,9 @@ static cache_entry *matmul_entry_create(onednn_state *s, const nn_matmul_params 
     md_t am = {0}, bm = {0}, cm = {0}, biasm = {0};
     int ok = md_tag(&am, 3, ad, dnnl_abc) && md_tag(&cm, 3, cd, dnnl_abc) &&
              md_strides(&bm, 3, bd, bs) && md_tag(&biasm, 3, biasd, dnnl_abc);
-    ok = ok && matmul_pd(&e->pd, s->engine, MD(am), MD(bm), has_bias ? MD(biasm) : NULL, MD(cm)) ==
-                   dnnl_success;
-    ok = ok && dnnl_primitive_create(&e->prim, e->pd) == dnnl_success;
+    ok = ok && matmul_pd(&e->pd, s->engine, s->attr, MD(am), MD(bm), has_bias ? MD(biasm) : NULL,
+                         MD(cm)) == dnnl_success;
+    ok = ok && op_create(s->engine, e->pd, &e->main);
     ok =
         ok && dnnl_memory_create(&e->src_user, MD(am), s->engine, DNNL_MEMORY_NONE) == dnnl_success;
     ok = ok && dnnl_memory_create(&e->wei, MD(bm), s->engine, DNNL_MEMORY_NONE) == dnnl_success;
@@ -593,8 +655,7 @@ static int matmul_run(nn_context *ctx, const nn_matmul_params *p, const float *a
                                    {DNNL_ARG_WEIGHTS, e->wei},
                                    {DNNL_ARG_DST, e->dst},
                                    {DNNL_ARG_BIAS, e->bias}};
-        ok = dnnl_primitive_execute(e->prim, s->stream, bias ? 4 : 3, args) == dnnl_success &&
-             dnnl_stream_wait(s->stream) == dnnl_success;
+        ok = op_run(s, &e->main, bias ? 4 : 3, args) && dnnl_stream_wait(s->stream) == dnnl_success;
     }
     return ok ? NN_OK : NN_ERR_BACKEND;
 }
