@@ -75,41 +75,78 @@ static void l2_normalize(float *v, int n)
         v[i] = v[i] / d;
 }
 
-/* Work buffers, carved from one allocation. */
+/* Work buffers, carved from one allocation. Buffers whose lifetimes do not overlap share
+ * memory (fewer pages to touch): o and proj live in qkv (dead once the heads are split),
+ * merged in q (dead after q k^T), and the MLP's hidden activations in attn (dead after
+ * attn v). */
 typedef struct bufs {
     float *tok, *win, *qkv, *q, *k, *v, *attn, *o, *merged, *proj, *bias, *qkv_b, *mlp;
-    float *arena;
 } bufs;
 
-static int alloc_bufs(bufs *s, size_t hw, int c, int nh, int nt, int nwin, int hidden)
+static int alloc_bufs(bufs *s, nn_swin_work *work, size_t hw, int c, int nh, int nt, int nwin,
+                      int hidden)
 {
-    size_t rc_ = hw * (size_t)c;
-    size_t sizes[13] = {rc_,
-                        rc_,
-                        3 * rc_,
-                        rc_,
-                        rc_,
-                        rc_,
-                        (size_t)nwin * nh * nt * nt,
-                        rc_,
-                        rc_,
-                        rc_,
-                        (size_t)nh * nt * nt,
-                        3 * (size_t)c,
-                        hw * (size_t)(hidden > c ? hidden : c)};
-    float **dst[13] = {&s->tok, &s->win,    &s->qkv,  &s->q,    &s->k,     &s->v,  &s->attn,
-                       &s->o,   &s->merged, &s->proj, &s->bias, &s->qkv_b, &s->mlp};
-    size_t total = 0;
-    for (int i = 0; i < 13; i++)
-        total += sizes[i];
-    s->arena = malloc(total * sizeof(float));
-    if (!s->arena) return NN_ERR_NOMEM;
-    float *at = s->arena;
-    for (int i = 0; i < 13; i++) {
-        *dst[i] = at;
-        at += sizes[i];
+    size_t rc_ = hw * (size_t)c, attn = (size_t)nwin * nh * nt * nt;
+    size_t mlp = hw * (size_t)(hidden > c ? hidden : c);
+    size_t big = attn > mlp ? attn : mlp;
+    size_t total = 8 * rc_ + big + (size_t)nh * nt * nt + 3 * (size_t)c;
+    if (work->cap < total) {
+        free(work->buf);
+        work->cap = 0;
+        work->buf = malloc(total * sizeof(float));
+        if (!work->buf) return NN_ERR_NOMEM;
+        work->cap = total;
     }
+    float *at = work->buf;
+    s->tok = at;
+    s->win = at + rc_;
+    s->qkv = at + 2 * rc_;
+    s->o = s->qkv;
+    s->proj = s->qkv + rc_;
+    s->q = at + 5 * rc_;
+    s->merged = s->q;
+    s->k = at + 6 * rc_;
+    s->v = at + 7 * rc_;
+    s->attn = at + 8 * rc_;
+    s->mlp = s->attn;
+    s->bias = s->attn + big;
+    s->qkv_b = s->bias + (size_t)nh * nt * nt;
     return NN_OK;
+}
+
+void nn_swin_work_free(nn_swin_work *work)
+{
+    if (!work) return;
+    free(work->buf);
+    work->buf = NULL;
+    work->cap = 0;
+}
+
+/* dst[p][c] = src[c][p] for p < n, in blocks of TB positions so that the TB rows written stay
+ * in cache while every channel is visited (a plain channel-outer loop misses on every store). */
+enum { TB = 32 };
+static void to_tokens(const float *src, size_t n, int c, float *dst)
+{
+    for (size_t p0 = 0; p0 < n; p0 += TB) {
+        size_t p1 = p0 + TB < n ? p0 + TB : n;
+        for (int ch = 0; ch < c; ch++) {
+            const float *sp = src + (size_t)ch * n;
+            for (size_t p = p0; p < p1; p++)
+                dst[p * c + ch] = sp[p];
+        }
+    }
+}
+
+static void from_tokens(const float *src, size_t n, int c, float *dst)
+{
+    for (size_t p0 = 0; p0 < n; p0 += TB) {
+        size_t p1 = p0 + TB < n ? p0 + TB : n;
+        for (int ch = 0; ch < c; ch++) {
+            float *dp = dst + (size_t)ch * n;
+            for (size_t p = p0; p < p1; p++)
+                dp[p] = src[p * c + ch];
+        }
+    }
 }
 
 int nn_swin_block_forward(nn_context *ctx, const nn_swin_block *b, nn_tensor *x)
@@ -120,6 +157,16 @@ int nn_swin_block_forward(nn_context *ctx, const nn_swin_block *b, nn_tensor *x)
 int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor *x,
                              int keep_shift)
 {
+    nn_swin_work work = {0};
+    int rc = nn_swin_block_forward_ws(ctx, b, x, keep_shift, &work);
+    nn_swin_work_free(&work);
+    return rc;
+}
+
+int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor *x,
+                             int keep_shift, nn_swin_work *work)
+{
+    if (!work) return NN_ERR_ARG;
     if (!b || !x || !x->data || x->ndim != 4 || x->shape[1] != b->dim || b->heads < 1 ||
         b->dim % b->heads || b->window < 1 || b->shift < 0 || b->shift >= b->window ||
         b->hidden < 1 || b->cpb_hidden < 1)
@@ -130,17 +177,17 @@ int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor 
     int hd = c / nh, nt = ws * ws, nwin = (h / ws) * (w / ws);
     size_t hw = (size_t)h * w, rows = hw; /* every token is in exactly one window */
     bufs s = {0};
-    int rc = alloc_bufs(&s, hw, c, nh, nt, nwin, b->hidden);
+    int rc = alloc_bufs(&s, work, hw, c, nh, nt, nwin, b->hidden);
     if (rc) return rc;
+    int *lab = malloc((size_t)nt * sizeof *lab); /* region label of a window's tokens */
+    if (!lab) return NN_ERR_NOMEM;
     if ((rc = cpb_bias(b, ws, s.bias))) goto done;
     memcpy(s.qkv_b, b->q_bias, c * sizeof(float));
     memset(s.qkv_b + c, 0, c * sizeof(float));
     memcpy(s.qkv_b + 2 * c, b->v_bias, c * sizeof(float));
     for (int bi = 0; bi < x->shape[0]; bi++) {
         float *img = x->data + (size_t)bi * c * hw;
-        for (int ch = 0; ch < c; ch++) /* NCHW -> tokens [hw][c] */
-            for (size_t p = 0; p < hw; p++)
-                s.tok[p * c + ch] = img[(size_t)ch * hw + p];
+        to_tokens(img, hw, c, s.tok); /* NCHW -> tokens [hw][c] */
         /* Gather shifted windows: window (wy, wx), token (i, j) of the map rolled by -shift. */
         size_t r = 0;
         for (int wy = 0; wy < h / ws; wy++)
@@ -168,21 +215,20 @@ int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor 
         if ((rc = nn_matmul(ctx, &ap, s.q, s.k, NULL, s.attn))) goto done;
         for (int wi = 0; wi < nwin; wi++) {
             int wy = wi / (w / ws), wx = wi % (w / ws);
+            if (shift)
+                for (int j = 0; j < nt; j++)
+                    lab[j] = region(wy * ws + j / ws, h, ws, shift) * 3 +
+                             region(wx * ws + j % ws, w, ws, shift);
             for (int hh = 0; hh < nh; hh++) {
                 float scale = expf(fminf(b->logit_scale[hh], logf(100.0f)));
                 for (int i = 0; i < nt; i++) {
                     float *row = s.attn + (((size_t)wi * nh + hh) * nt + i) * nt;
                     const float *brow = s.bias + ((size_t)hh * nt + i) * nt;
-                    int li = region(wy * ws + i / ws, h, ws, shift) * 3 +
-                             region(wx * ws + i % ws, w, ws, shift);
+                    int li = shift ? lab[i] : 0;
                     float mx = -INFINITY;
                     for (int j = 0; j < nt; j++) {
                         float v = row[j] * scale + brow[j];
-                        if (shift) {
-                            int lj = region(wy * ws + j / ws, h, ws, shift) * 3 +
-                                     region(wx * ws + j % ws, w, ws, shift);
-                            if (lj != li) v = v + -100.0f;
-                        }
+                        if (shift && lab[j] != li) v = v + -100.0f;
                         row[j] = v;
                         mx = v > mx ? v : mx;
                     }
@@ -230,12 +276,10 @@ int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor 
         if ((rc = nn_layer_norm(ctx, &a, b->norm2_w, b->norm2_b, 1e-5f)) ||
             (rc = nn_add(ctx, &t, &a, &t)))
             goto done;
-        for (int ch = 0; ch < c; ch++) /* tokens -> NCHW */
-            for (size_t p = 0; p < hw; p++)
-                img[(size_t)ch * hw + p] = s.tok[p * c + ch];
+        from_tokens(s.tok, hw, c, img); /* tokens -> NCHW */
     }
     rc = NN_OK;
 done:
-    free(s.arena);
+    free(lab);
     return rc;
 }
