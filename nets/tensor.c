@@ -1,9 +1,29 @@
 /* Tensor allocation (see tensor.h). */
+#define _DEFAULT_SOURCE /* posix_memalign, madvise */
 #include "nets/tensor.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Zeroed storage of n floats. Large tensors are 2 MiB aligned and advised as transparent huge
+ * pages where the system offers them (Linux madvise mode): a 768x512 img-swin decode touches
+ * ~700 MB of fresh tensors and work memory, and 4 KiB page faults on it were ~10 % of the
+ * decode time. free() releases either kind of block. */
+static float *zeroed_floats(size_t n)
+{
+    enum { HUGE_PAGE = 2 << 20 };
+    size_t bytes = n * sizeof(float);
+    if (bytes < 4 * (size_t)HUGE_PAGE) return calloc(n, sizeof(float));
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_PAGE, bytes)) return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, bytes / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE); /* whole pages */
+#endif
+    memset(p, 0, bytes);
+    return p;
+}
 
 size_t nn_tensor_numel(const nn_tensor *t)
 {
@@ -31,7 +51,7 @@ int nn_tensor_alloc(nn_tensor *t, int ndim, const int *shape)
     size_t n;
     int rc = shape_numel(ndim, shape, &n);
     if (rc) return rc;
-    float *d = calloc(n, sizeof(float));
+    float *d = zeroed_floats(n);
     if (!d) return NN_ERR_NOMEM;
     memset(t, 0, sizeof *t);
     t->data = d;
