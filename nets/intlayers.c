@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 int16_t nn_int_rescale(int64_t acc, int32_t mult, int32_t shift, int32_t out_min, int32_t out_max)
 {
@@ -131,15 +132,24 @@ static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, i
             for (int j = 0; j < npos; j++) {
                 int oy = (int)((p0 + j) / wo), ox = (int)((p0 + j) % wo);
                 int16_t *c = col + (size_t)j * k;
+                int ix0 = ox - p->pad_w, inside = ix0 >= 0 && ix0 + l->kw <= x->w;
                 for (int ci = 0; ci < l->cin; ci++) {
                     const int16_t *xc = x->data + ((size_t)b * l->cin + ci) * plane_in;
-                    for (int ky = 0; ky < l->kh; ky++) {
+                    for (int ky = 0; ky < l->kh; ky++, c += l->kw) {
                         int iy = oy - p->pad_h + ky;
+                        /* Rows of the kernel are contiguous in x: copied whole, zeros outside. */
+                        if (iy < 0 || iy >= x->h) {
+                            memset(c, 0, sizeof(int16_t) * (size_t)l->kw);
+                            continue;
+                        }
+                        const int16_t *row = xc + (size_t)iy * x->w;
+                        if (inside) {
+                            memcpy(c, row + ix0, sizeof(int16_t) * (size_t)l->kw);
+                            continue;
+                        }
                         for (int kx = 0; kx < l->kw; kx++) {
-                            int ix = ox - p->pad_w + kx;
-                            *c++ = iy < 0 || iy >= x->h || ix < 0 || ix >= x->w
-                                       ? 0
-                                       : xc[(size_t)iy * x->w + ix];
+                            int ix = ix0 + kx;
+                            c[kx] = ix < 0 || ix >= x->w ? 0 : row[ix];
                         }
                     }
                 }
