@@ -250,11 +250,14 @@ int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor 
                         row[j] = v;
                         mx = v > mx ? v : mx;
                     }
-                    float sum = 0.0f;
-                    for (int j = 0; j < nt; j++) {
+                    /* The exponentials first, then their sum in the same order: the call
+                     * loop keeps no live float across expf (no spill), the sum vectorises
+                     * not, so the result is that of the fused loop, bit for bit. */
+                    for (int j = 0; j < nt; j++)
                         row[j] = expf(row[j] - mx);
+                    float sum = 0.0f;
+                    for (int j = 0; j < nt; j++)
                         sum += row[j];
-                    }
                     for (int j = 0; j < nt; j++)
                         row[j] = row[j] / sum;
                 }
