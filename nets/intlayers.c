@@ -78,7 +78,27 @@ __attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
 #endif
 static void dots(const int16_t *w, int cout, int k, const int16_t *col, int npos, int32_t *acc)
 {
-    for (int o = 0; o < cout; o++) {
+    int o = 0;
+    /* Four output channels at a time: each load of a column row serves four weight rows. */
+    for (; o + 4 <= cout; o += 4) {
+        const int16_t *w0 = w + (size_t)o * k, *w1 = w0 + k, *w2 = w1 + k, *w3 = w2 + k;
+        for (int j = 0; j < npos; j++) {
+            const int16_t *cr = col + (size_t)j * k;
+            int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (int q = 0; q < k; q++) {
+                int32_t c = cr[q];
+                s0 += (int32_t)w0[q] * c;
+                s1 += (int32_t)w1[q] * c;
+                s2 += (int32_t)w2[q] * c;
+                s3 += (int32_t)w3[q] * c;
+            }
+            acc[(size_t)o * npos + j] = s0;
+            acc[(size_t)(o + 1) * npos + j] = s1;
+            acc[(size_t)(o + 2) * npos + j] = s2;
+            acc[(size_t)(o + 3) * npos + j] = s3;
+        }
+    }
+    for (; o < cout; o++) {
         const int16_t *wr = w + (size_t)o * k;
         for (int j = 0; j < npos; j++) {
             const int16_t *cr = col + (size_t)j * k;
