@@ -177,10 +177,24 @@ static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, i
             dots(w16, l->cout, k, col, npos, acc);
             for (int o = 0; o < l->cout; o++) {
                 int16_t *out = y->data + ((size_t)b * l->cout + o) * plane_out + p0;
+                const int32_t *a = acc + (size_t)o * npos;
                 int32_t bias = l->bias ? l->bias[o] : 0;
-                for (int j = 0; j < npos; j++)
-                    out[j] = nn_int_rescale((int64_t)acc[(size_t)o * npos + j] + bias, l->mult[o],
-                                            l->shift[o], l->out_min, l->out_max);
+                /* nn_int_rescale's round half up, branch-free so that it vectorises: here
+                 * |acc + bias| < 2^31 (checked above) and mult < 2^15, so |v| < 2^46, and
+                 * v + 2^62 is a non-negative multiple-of-2^S shift of v (S <= 62): floor
+                 * division of it by 2^S is a plain unsigned shift, the offset 2^(62-S)
+                 * comes off after. Same integers as nn_int_rescale. */
+                int sh = l->shift[o];
+                uint64_t off = (uint64_t)1 << 62, half = sh ? (uint64_t)1 << (sh - 1) : 0;
+                int64_t mult = l->mult[o], lo = l->out_min, hi = l->out_max;
+                int64_t base = (int64_t)(off >> sh);
+                for (int j = 0; j < npos; j++) {
+                    int64_t v = ((int64_t)a[j] + bias) * mult;
+                    int64_t r = (int64_t)(((uint64_t)v + off + half) >> sh) - base;
+                    r = r < lo ? lo : r;
+                    r = r > hi ? hi : r;
+                    out[j] = (int16_t)r;
+                }
             }
         }
     free(w16);
