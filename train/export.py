@@ -46,6 +46,25 @@ def canonical_header(path):
     open(path, "wb").write(len(text).to_bytes(8, "little") + text + data[8 + n:])
 
 
+def export_hyperprior(T, model):
+    """The tensors both image models share (ARCH.md): the integer h_s (I8 weights, I32 bias,
+    multiplier, shift, output range, pixel shuffle; layers l0..l3, then the mean layer) and
+    the entropy tables (factorized z CDFs, y scale table)."""
+    for i, L in enumerate(model.h_s.export_int()):
+        name = "h_s.l%d" % i if i < 4 else "h_s.mean"
+        T[name + ".weight"] = L["weight"].numpy().astype(np.int8)
+        T[name + ".bias"] = L["bias"].numpy().astype(np.int32)
+        T[name + ".mult"] = L["mult"].numpy().astype(np.int32)
+        T[name + ".shift"] = np.array([L["shift"]], dtype=np.int32)
+        T[name + ".out_max"] = np.array([L["out_max"]], dtype=np.int32)
+        T[name + ".shuffle"] = np.array([L["shuffle"]], dtype=np.int32)
+        if i >= 4:
+            T[name + ".out_min"] = np.array([L["out_min"]], dtype=np.int32)
+    cdfs, lengths, offsets = coding.flatten(coding.factorized_tables(model.prior_z))
+    T["z.cdf"], T["z.cdf_length"], T["z.offset"] = cdfs, lengths, offsets
+    T["y.scales_q16"] = np.array(coding.neco_cdf.default_scales_q16(), dtype=np.int32)
+
+
 def export_img_wave(model, lambdas=LAMBDAS):
     T = {}
 
@@ -64,21 +83,7 @@ def export_img_wave(model, lambdas=LAMBDAS):
     # hyper analysis h_a
     for i, j in enumerate((0, 2, 4)):
         conv("h_a.conv%d" % i, model.h_a[j], in_scale=model.ha_in_scale if i == 0 else 1.0)
-    # integer hyper synthesis h_s
-    for i, L in enumerate(model.h_s.export_int()):
-        name = "h_s.l%d" % i if i < 4 else "h_s.mean"
-        T[name + ".weight"] = L["weight"].numpy().astype(np.int8)
-        T[name + ".bias"] = L["bias"].numpy().astype(np.int32)
-        T[name + ".mult"] = L["mult"].numpy().astype(np.int32)
-        T[name + ".shift"] = np.array([L["shift"]], dtype=np.int32)
-        T[name + ".out_max"] = np.array([L["out_max"]], dtype=np.int32)
-        T[name + ".shuffle"] = np.array([L["shuffle"]], dtype=np.int32)
-        if i >= 4:
-            T[name + ".out_min"] = np.array([L["out_min"]], dtype=np.int32)
-    # entropy models
-    cdfs, lengths, offsets = coding.flatten(coding.factorized_tables(model.prior_z))
-    T["z.cdf"], T["z.cdf_length"], T["z.offset"] = cdfs, lengths, offsets
-    T["y.scales_q16"] = np.array(coding.neco_cdf.default_scales_q16(), dtype=np.int32)
+    export_hyperprior(T, model)
     # synthesis g_s
     conv("g_s.lin", model.dec_lin)
     conv("g_s.conv_in", model.dec_in, in_scale=IN_SCALE)

@@ -26,7 +26,7 @@ import coding  # noqa: E402
 import ref_decode  # noqa: E402
 import ref_decode_swin  # noqa: E402
 from eval_image import VALID, load_images, load_model  # noqa: E402
-from export import FORMAT_VERSION, canonical_header, f32  # noqa: E402
+from export import FORMAT_VERSION, canonical_header, export_hyperprior, f32  # noqa: E402
 
 IN_MAP = 4.0 / 255.0  # (x01 - 0.5) * 4 with x01 = v / 255, on p = v - 127.5
 Y_SCALE = 16.0  # y = g_a(.) * 16 * gain
@@ -76,19 +76,7 @@ def export_img_swin(model):
     T["inv_gain"] = f32(torch.exp(model.log_inv_gain))
     for i, j in enumerate((0, 2, 4)):
         conv("h_a.conv%d" % i, model.h_a[j])
-    for i, L in enumerate(model.h_s.export_int()):
-        name = "h_s.l%d" % i if i < 4 else "h_s.mean"
-        T[name + ".weight"] = L["weight"].numpy().astype(np.int8)
-        T[name + ".bias"] = L["bias"].numpy().astype(np.int32)
-        T[name + ".mult"] = L["mult"].numpy().astype(np.int32)
-        T[name + ".shift"] = np.array([L["shift"]], dtype=np.int32)
-        T[name + ".out_max"] = np.array([L["out_max"]], dtype=np.int32)
-        T[name + ".shuffle"] = np.array([L["shuffle"]], dtype=np.int32)
-        if i >= 4:
-            T[name + ".out_min"] = np.array([L["out_min"]], dtype=np.int32)
-    cdfs, lengths, offsets = coding.flatten(coding.factorized_tables(model.prior_z))
-    T["z.cdf"], T["z.cdf_length"], T["z.offset"] = cdfs, lengths, offsets
-    T["y.scales_q16"] = np.array(coding.neco_cdf.default_scales_q16(), dtype=np.int32)
+    export_hyperprior(T, model)
     conv("g_s.conv_in", gs[0], in_scale=1.0 / Y_SCALE)
     stage("g_s.stage0", gs[1])
     for i in range(3):
