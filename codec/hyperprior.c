@@ -371,24 +371,33 @@ done:
     return st;
 }
 
-neco_status codec_stream_tile(neco_context *ctx, const char *model, const uint8_t *data,
-                              size_t size, uint32_t index, neco_info *info, const uint8_t **payload,
-                              size_t *len, uint32_t *w, uint32_t *h)
+neco_status codec_hp_tile_symbols(neco_context *ctx, const struct codec_model *model,
+                                  size_t hp_offset, int stride, const uint8_t *data, size_t size,
+                                  uint32_t index, int32_t **z, size_t *nz, int32_t **y, size_t *ny)
 {
-    neco_status st = neco_read_info(ctx, data, size, info);
+    *z = *y = NULL;
+    neco_info info;
+    neco_status st = neco_read_info(ctx, data, size, &info);
     if (st != NECO_OK)
         return st;
-    if (strcmp(info->model, model) != 0 || index >= info->units)
-        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "not an %s stream or no tile %u", model,
-                          index);
-    size_t pos = info->header_size;
+    if (strcmp(info.model, model->id) != 0 || index >= info.units)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "not an %s stream or no tile %u",
+                          model->id, index);
+    const uint8_t *payload = NULL;
+    size_t len = 0, pos = info.header_size;
     for (uint32_t i = 0; i <= index && st == NECO_OK; i++)
-        st = container_next_unit(ctx, info, data, size, &pos, i, payload, len);
+        st = container_next_unit(ctx, &info, data, size, &pos, i, &payload, &len);
+    void *state;
+    if (st == NECO_OK)
+        st = codec_model_state(ctx, model, &state);
     if (st != NECO_OK)
         return st;
-    uint32_t x0, y0;
-    codec_tile_rect(info, index, &x0, &y0, w, h);
-    return NECO_OK;
+    uint32_t x0, y0, w, h;
+    codec_tile_rect(&info, index, &x0, &y0, &w, &h);
+    const codec_hyperprior *hp = (const codec_hyperprior *)((const char *)state + hp_offset);
+    int hz = (int)((h + (uint32_t)stride - 1) / (uint32_t)stride);
+    int wz = (int)((w + (uint32_t)stride - 1) / (uint32_t)stride);
+    return codec_hp_decode_alloc(ctx, hp, index, payload, len, hz, wz, z, nz, y, ny);
 }
 
 /* ---- Pixels ------------------------------------------------------------------------------- */

@@ -69,10 +69,13 @@ neco_status codec_hp_decode_latent(neco_context *ctx, const codec_hyperprior *hp
                                    const uint8_t *payload, size_t size, int hz, int wz,
                                    nn_tensor *y);
 
-/* The payload of unit `index` of a stream of `model`, with the tile's size (for tests). */
-neco_status codec_stream_tile(neco_context *ctx, const char *model, const uint8_t *data,
-                              size_t size, uint32_t index, neco_info *info, const uint8_t **payload,
-                              size_t *len, uint32_t *w, uint32_t *h);
+/* Test hook: z_hat and the residuals of y of tile `index` of a stream of `model`, whose state
+ * holds its codec_hyperprior at byte offset hp_offset; stride is the stride of z in pixels
+ * (arrays allocated, free with free()). */
+struct codec_model;
+neco_status codec_hp_tile_symbols(neco_context *ctx, const struct codec_model *model,
+                                  size_t hp_offset, int stride, const uint8_t *data, size_t size,
+                                  uint32_t index, int32_t **z, size_t *nz, int32_t **y, size_t *ny);
 
 /* The tile's pixels as p = v - 127.5 in p [1, 3, hp, wp] (allocated by the caller), padded right
  * and bottom by edge replication; gray is replicated to RGB, 16-bit samples rounded to 8 bits. */

@@ -21,6 +21,7 @@
 #include "sha256.h"
 
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -547,22 +548,8 @@ neco_status img_swin_tile_symbols(neco_context *ctx, const uint8_t *data, size_t
                                   uint32_t index, int32_t **z, size_t *nz, int32_t **y,
                                   size_t *ny)
 {
-    *z = *y = NULL;
-    neco_info info;
-    const uint8_t *payload;
-    size_t len;
-    uint32_t w, h;
-    neco_status st = codec_stream_tile(ctx, "img-swin", data, size, index, &info, &payload, &len,
-                                       &w, &h);
-    void *state;
-    if (st == NECO_OK)
-        st = codec_model_state(ctx, &codec_model_img_swin, &state);
-    if (st != NECO_OK)
-        return st;
-    const swin_state *s = state;
-    return codec_hp_decode_alloc(ctx, &s->hp, index, payload, len,
-                                 (int)round_up(h, SWIN_STRIDE) / SWIN_STRIDE,
-                                 (int)round_up(w, SWIN_STRIDE) / SWIN_STRIDE, z, nz, y, ny);
+    return codec_hp_tile_symbols(ctx, &codec_model_img_swin, offsetof(swin_state, hp),
+                                 SWIN_STRIDE, data, size, index, z, nz, y, ny);
 }
 
 const codec_model codec_model_img_swin = {
