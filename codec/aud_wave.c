@@ -22,6 +22,7 @@
 #include "models.h"
 
 #include "aud_wave.h"
+#include "audio.h"
 #include "container.h"
 
 #include "entropy/factorized.h"
@@ -48,14 +49,7 @@
 #define AW_MAX_CHANNELS 64 /* coded channels per stream */
 
 /* Resampled streams (BITSTREAM.md 3.2 "Other sample rates"). */
-#define AW_MODEL_RATE 44100   /* the rate other rates are coded at */
-#define AW_MIN_RATE 8000      /* a chunk at 8 kHz is already 722 000 samples at 44.1 kHz */
-#define AW_MAX_RATE 384000
-#define AW_RS_ZEROS 64        /* zero crossings of the sinc on each side of the centre */
-#define AW_RS_RHO_NUM 19      /* cutoff (-6 dB): 19/20 of the lower rate's Nyquist frequency */
-#define AW_RS_RHO_DEN 20
-#define AW_RS_BETA 9.5        /* Kaiser window: flat to 0.9 Nyquist, -95 dB beyond Nyquist */
-#define AW_RS_MAX_PHASES 4096 /* rates whose ratio to 44100 needs more are refused */
+#define AW_MODEL_RATE 44100 /* the rate other rates are coded at */
 
 typedef struct aw_conv {
     nn_tensor w;
@@ -274,230 +268,28 @@ static int synthesis(nn_context *nn, const aw_state *s, nn_tensor *u, int q, nn_
     return rc;
 }
 
-/* ---- Samples ------------------------------------------------------------------------------ */
-
-/* Sample i of the interleaved audio as a float in the model's range [-1, 1]. F32 input is
- * clamped to it (NaN becomes 0) so that no value can overflow the latents. */
-static float sample_in(const neco_audio *a, size_t i)
-{
-    switch (a->format) {
-    case NECO_SAMPLE_S16:
-        return (float)((const int16_t *)a->data)[i] * (1.0f / 32768.0f);
-    case NECO_SAMPLE_S24:
-        return (float)((const int32_t *)a->data)[i] * (1.0f / 8388608.0f);
-    case NECO_SAMPLE_S32:
-        return (float)((double)((const int32_t *)a->data)[i] * (1.0 / 2147483648.0));
-    case NECO_SAMPLE_F32: {
-        float v = ((const float *)a->data)[i];
-        return v >= -1.0f && v <= 1.0f ? v : v > 1.0f ? 1.0f : v < -1.0f ? -1.0f : 0.0f;
-    }
-    }
-    return 0.0f;
-}
-
-/* round(v) clamped to [lo, hi]; NaN (possible only from a corrupt payload whose escaped
- * values overflow the decoder to infinities) becomes 0 rather than an undefined conversion. */
-static int32_t to_int(double v, double lo, double hi)
-{
-    if (isnan(v)) return 0;
-    v = nearbyint(v);
-    return (int32_t)(v < lo ? lo : v > hi ? hi : v);
-}
-
-static void sample_out(neco_audio *a, size_t i, float v)
-{
-    switch (a->format) {
-    case NECO_SAMPLE_S16:
-        ((int16_t *)a->data)[i] = (int16_t)to_int((double)v * 32768.0, -32768.0, 32767.0);
-        break;
-    case NECO_SAMPLE_S24:
-        ((int32_t *)a->data)[i] = to_int((double)v * 8388608.0, -8388608.0, 8388607.0);
-        break;
-    case NECO_SAMPLE_S32:
-        ((int32_t *)a->data)[i] = to_int((double)v * 2147483648.0, -2147483648.0, 2147483647.0);
-        break;
-    case NECO_SAMPLE_F32:
-        ((float *)a->data)[i] = v;
-        break;
-    }
-}
-
-/* ---- Resampling (BITSTREAM.md 3.2 "Other sample rates") ------------------------------------ */
-
-/* Resampling is part of the normative decoder, so its coefficients must be the same bits
- * everywhere: they are computed with IEEE-754 double operations (+ - * / and sqrt, all correctly
- * rounded, no contraction into FMA: -ffp-contract=off) in a fixed order, and sin and the Bessel
- * function I0 are fixed-length series rather than calls to libm, whose results differ between
- * C libraries. */
-
-/* sin(pi x) as BITSTREAM.md 3.2 defines it: x = n + r with n = floor(x + 1/2), |r| <= 1/2
- * (r exact), then the Taylor series of sin(pi r) to the term of degree 23, sign-flipped for
- * odd n. The truncation error is below 2e-18. */
-static double rs_sin_pi(double x)
-{
-    double n = floor(x + 0.5), y = (x - n) * 3.141592653589793, y2 = y * y, term = y, sum = y;
-    for (int k = 1; k <= 11; k++) {
-        term = term * y2 / (double)(2 * k * (2 * k + 1));
-        sum = k % 2 ? sum - term : sum + term;
-    }
-    return fmod(n, 2.0) != 0.0 ? -sum : sum;
-}
-
-/* The modified Bessel function I0(z) = sum_k ((z/2)^k / k!)^2, 32 terms (for z <= 9.5 the
- * remainder is below 1e-28 of the sum). */
-static double rs_bessel_i0(double z)
-{
-    double h = z * 0.5, q = h * h, term = 1.0, sum = 1.0;
-    for (int k = 1; k < 32; k++) {
-        term = term * q / (double)(k * k);
-        sum = sum + term;
-    }
-    return sum;
-}
-
-static uint64_t rs_gcd(uint64_t a, uint64_t b)
-{
-    while (b) {
-        uint64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
-/* floor(a / b) for b > 0 (C's division truncates toward zero). */
-static int64_t rs_floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return q - (a % b != 0 && a < 0);
-}
-
-/* A polyphase resampler from rate in to rate out. Output sample n sits at input position
- * n up / down (up = in / g, down = out / g, g = gcd): its input taps are i0 - half + 1 + t,
- * t = 0 .. 2 half - 1, i0 = floor(n up / down), weighted by row (n up mod down) of coef. */
-typedef struct aw_resampler {
-    int64_t up, down; /* the ratio in lowest terms; down is the number of phases */
-    int half;         /* taps on each side */
-    float *coef;      /* [down][2 half] */
-} aw_resampler;
-
-/* Whether aud-wave resamples this rate: 1 when it is in [AW_MIN_RATE, AW_MAX_RATE] and both
- * filters (to and from AW_MODEL_RATE) have at most AW_RS_MAX_PHASES phases, which bounds their
- * tables. */
-static int rs_supported(uint32_t rate)
-{
-    if (rate < AW_MIN_RATE || rate > AW_MAX_RATE) return 0;
-    uint64_t g = rs_gcd(rate, AW_MODEL_RATE);
-    return rate / g <= AW_RS_MAX_PHASES && AW_MODEL_RATE / g <= AW_RS_MAX_PHASES;
-}
-
-/* The ratio and the taps of the filter from in to out, without its coefficients:
- * half = ceil(64 / c) input samples on each side (64 zero crossings of the sinc), where
- * c = 19/20 min(in, out) / in is the cutoff as a fraction of the input's Nyquist frequency. */
-static void rs_geometry(aw_resampler *r, uint32_t in, uint32_t out)
-{
-    uint64_t g = rs_gcd(in, out), lo = in < out ? in : out;
-    r->up = (int64_t)(in / g);
-    r->down = (int64_t)(out / g);
-    r->half = (int)((AW_RS_ZEROS * AW_RS_RHO_DEN * (uint64_t)in + AW_RS_RHO_NUM * lo - 1) /
-                    (AW_RS_RHO_NUM * lo));
-    r->coef = NULL;
-}
-
-/* Builds the filter from in to out (BITSTREAM.md 3.2): the sinc of cutoff c (rs_geometry) under
- * a Kaiser window with beta 9.5 over [-half, half], each phase divided by its sum (exact DC
- * gain), rounded to float. */
-static int rs_init(aw_resampler *r, uint32_t in, uint32_t out)
-{
-    rs_geometry(r, in, out);
-    uint64_t lo = in < out ? in : out;
-    int taps = 2 * r->half;
-    r->coef = malloc(sizeof(float) * (size_t)r->down * (size_t)taps);
-    double *h = malloc(sizeof(double) * (size_t)taps);
-    if (!r->coef || !h) {
-        free(r->coef);
-        free(h);
-        r->coef = NULL;
-        return NN_ERR_NOMEM;
-    }
-    double c = (double)(AW_RS_RHO_NUM * lo) / (double)(AW_RS_RHO_DEN * (uint64_t)in);
-    double i0_beta = rs_bessel_i0(AW_RS_BETA);
-    for (int64_t p = 0; p < r->down; p++) {
-        double phi = (double)p / (double)r->down, sum = 0.0;
-        for (int t = 0; t < taps; t++) {
-            double tau = phi - (double)(t - (r->half - 1)); /* in [-half, half) */
-            double x = c * tau, u = tau / (double)r->half;
-            double sinc = x == 0.0 ? 1.0 : rs_sin_pi(x) / (3.141592653589793 * x);
-            double w = rs_bessel_i0(AW_RS_BETA * sqrt(1.0 - u * u)) / i0_beta;
-            h[t] = c * sinc * w;
-            sum = sum + h[t];
-        }
-        for (int t = 0; t < taps; t++)
-            r->coef[(size_t)p * taps + t] = (float)(h[t] / sum);
-    }
-    free(h);
-    return NN_OK;
-}
-
-static void rs_free(aw_resampler *r)
-{
-    free(r->coef);
-    r->coef = NULL;
-}
-
-/* The input range [*lo, *hi) that output samples [first, first + n) read. */
-static void rs_span(const aw_resampler *r, int64_t first, int64_t n, int64_t *lo, int64_t *hi)
-{
-    *lo = rs_floor_div(first * r->up, r->down) - r->half + 1;
-    *hi = rs_floor_div((first + n - 1) * r->up, r->down) + r->half + 1;
-}
-
-/* Output samples [first, first + n) into y, from the input samples x[i - x0] (x holds the
- * span of rs_span). The products coef * x are exact in double; tap t is added to partial sum
- * t mod 8, and the 8 sums are added pairwise, then rounded to float once (BITSTREAM.md 3.2):
- * a fixed order, so every decoder gets the same bits, and 8 independent additions in flight
- * rather than one chain of a few hundred (3x faster here). */
-static void rs_run(const aw_resampler *r, const float *x, int64_t x0, int64_t first, int64_t n,
-                   float *y)
-{
-    int taps = 2 * r->half;
-    for (int64_t k = 0; k < n; k++) {
-        int64_t pos = (first + k) * r->up, i0 = rs_floor_div(pos, r->down);
-        const float *c = r->coef + (size_t)(pos - i0 * r->down) * taps;
-        const float *in = x + (i0 - r->half + 1 - x0);
-        double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-        int t = 0;
-        for (; t + 8 <= taps; t += 8)
-            for (int l = 0; l < 8; l++)
-                acc[l] = acc[l] + (double)c[t + l] * (double)in[t + l];
-        for (int l = 0; t < taps; t++, l++)
-            acc[l] = acc[l] + (double)c[t] * (double)in[t];
-        y[k] = (float)(((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-                       ((acc[4] + acc[5]) + (acc[6] + acc[7])));
-    }
-}
-
 int aud_wave_resample(uint32_t in_rate, uint32_t out_rate, const float *x, size_t nx, float *y,
                       size_t ny)
 {
-    aw_resampler r;
+    codec_resampler r;
     uint32_t other = in_rate == AW_MODEL_RATE ? out_rate : in_rate;
-    if ((in_rate != AW_MODEL_RATE && out_rate != AW_MODEL_RATE) || !rs_supported(other))
+    if ((in_rate != AW_MODEL_RATE && out_rate != AW_MODEL_RATE) ||
+        !codec_rs_supported(other, AW_MODEL_RATE))
         return -1;
     if (!ny) return 0;
-    if (rs_init(&r, in_rate, out_rate)) return -1;
+    if (codec_rs_init(&r, in_rate, out_rate)) return -1;
     int64_t lo, hi;
-    rs_span(&r, 0, (int64_t)ny, &lo, &hi);
+    codec_rs_span(&r, 0, (int64_t)ny, &lo, &hi);
     float *in = calloc((size_t)(hi - lo), sizeof *in);
     if (!in) {
-        rs_free(&r);
+        codec_rs_free(&r);
         return -1;
     }
     for (int64_t i = lo < 0 ? 0 : lo; i < hi && (uint64_t)i < nx; i++)
         in[i - lo] = x[i];
-    rs_run(&r, in, lo, 0, (int64_t)ny, y);
+    codec_rs_run(&r, in, lo, 0, (int64_t)ny, y);
     free(in);
-    rs_free(&r);
+    codec_rs_free(&r);
     return 0;
 }
 
@@ -520,13 +312,13 @@ static int aw_native(uint32_t rate)
 
 static neco_status aw_check(neco_context *ctx, const neco_info *info)
 {
-    if (!aw_native(info->sample_rate) && !rs_supported(info->sample_rate))
+    if (!aw_native(info->sample_rate) && !codec_rs_supported(info->sample_rate, AW_MODEL_RATE))
         return codec_fail(ctx, NECO_ERR_UNSUPPORTED,
                           "model aud-wave codes 44100 or 48000 Hz audio and resamples %d to %d Hz "
                           "whose ratio to 44100 reduces to terms of at most %d, not %u Hz: "
                           "resample the input first (e.g. sox in.wav -r 48000 out.wav) or use "
                           "--model raw",
-                          AW_MIN_RATE, AW_MAX_RATE, AW_RS_MAX_PHASES, info->sample_rate);
+                          CODEC_AUDIO_MIN_RATE, CODEC_AUDIO_MAX_RATE, 4096, info->sample_rate);
     /* Positions at 44.1 kHz are frames x up to 4096: keep them far from int64 overflow. */
     if (!aw_native(info->sample_rate) && info->frames > (UINT64_C(1) << 40))
         return codec_fail(ctx, NECO_ERR_LIMIT, "model aud-wave resamples at most 2^40 frames");
@@ -558,68 +350,38 @@ static void aw_window(const neco_info *info, uint32_t index, uint64_t *first, ui
         *len = (int)((*count + AW_STRIDE - 1) / AW_STRIDE * AW_STRIDE) + 2 * AW_MARGIN;
         return;
     }
-    aw_resampler r;
-    rs_geometry(&r, AW_MODEL_RATE, info->sample_rate);
+    codec_resampler r;
+    codec_rs_geometry(&r, AW_MODEL_RATE, info->sample_rate);
     int64_t a, b;
-    rs_span(&r, (int64_t)*first, *count, &a, &b);
-    *start = rs_floor_div(a, AW_STRIDE) * AW_STRIDE - AW_MARGIN;
-    *len = (int)(rs_floor_div(b + AW_STRIDE - 1, AW_STRIDE) * AW_STRIDE + AW_MARGIN - *start);
-}
-
-static neco_status nn_fail(neco_context *ctx, int rc, uint32_t index, const char *what)
-{
-    if (rc == NN_ERR_NOMEM)
-        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory (%s, chunk %u)", what, index);
-    return codec_fail(ctx, NECO_ERR_BACKEND, "%s failed in chunk %u (nets error %d)", what, index,
-                      rc);
-}
-
-/* Coded channels of frames [start, start + len) of the input into x (A rows of len floats):
- * mid/side for stereo (m = (l + r) / 2, s = (l - r) / 2), the channels themselves otherwise;
- * zeros outside the signal. */
-static void window_in(const neco_audio *audio, const neco_info *info, int64_t start, int64_t len,
-                      float *x)
-{
-    int A = (int)info->audio_channels;
-    for (int64_t i = 0; i < len; i++) {
-        int64_t t = start + i;
-        int inside = t >= 0 && (uint64_t)t < info->frames;
-        size_t base = inside ? (size_t)t * A : 0;
-        if (A == 2) {
-            float l = inside ? sample_in(audio, base) : 0.0f;
-            float r = inside ? sample_in(audio, base + 1) : 0.0f;
-            x[i] = (l + r) * 0.5f;
-            x[len + i] = (l - r) * 0.5f;
-        } else {
-            for (int a = 0; a < A; a++)
-                x[(size_t)a * len + i] = inside ? sample_in(audio, base + a) : 0.0f;
-        }
-    }
+    codec_rs_span(&r, (int64_t)*first, *count, &a, &b);
+    *start = codec_floor_div(a, AW_STRIDE) * AW_STRIDE - AW_MARGIN;
+    *len = (int)(codec_floor_div(b + AW_STRIDE - 1, AW_STRIDE) * AW_STRIDE + AW_MARGIN - *start);
 }
 
 /* The coding window [start, start + len) at 44.1 kHz of a resampled stream into x [A, 1, len]:
  * the coded channels at the input's rate over the span the filter reads (zeros outside the
  * signal), resampled up or down. The encoder's choice (BITSTREAM.md 3.2 specifies only the
  * decoder); neco uses the same filter design as the decoder. */
-static int window_resampled(const neco_audio *audio, const neco_info *info, int64_t start,
-                            int len, nn_tensor *x)
+static int window_resampled(const neco_audio *audio, const neco_info *info, int64_t start, int len,
+                            nn_tensor *x)
 {
-    aw_resampler r;
-    int rc = rs_init(&r, info->sample_rate, AW_MODEL_RATE);
+    codec_resampler r;
+    int rc = codec_rs_init(&r, info->sample_rate, AW_MODEL_RATE);
     if (rc) return rc;
     int64_t lo, hi;
-    rs_span(&r, start, len, &lo, &hi);
+    codec_rs_span(&r, start, len, &lo, &hi);
     int A = (int)info->audio_channels;
     float *src = malloc(sizeof(float) * (size_t)A * (size_t)(hi - lo));
     if (!src) {
-        rs_free(&r);
+        codec_rs_free(&r);
         return NN_ERR_NOMEM;
     }
-    window_in(audio, info, lo, hi - lo, src);
+    codec_window_in(audio, info, lo, hi - lo, src);
     for (int a = 0; a < A; a++)
-        rs_run(&r, src + (size_t)a * (size_t)(hi - lo), lo, start, len, x->data + (size_t)a * len);
+        codec_rs_run(&r, src + (size_t)a * (size_t)(hi - lo), lo, start, len,
+                     x->data + (size_t)a * len);
     free(src);
-    rs_free(&r);
+    codec_rs_free(&r);
     return NN_OK;
 }
 
@@ -641,13 +403,13 @@ static neco_status aw_encode_chunk(neco_context *ctx, void *state, const neco_au
     neco_rans_encoder_init(&enc);
     int rc = nn_tensor_alloc3(&x, A, 1, len);
     if (!rc && aw_native(info->sample_rate))
-        window_in(audio, info, start, len, x.data);
+        codec_window_in(audio, info, start, len, x.data);
     else if (!rc)
         rc = window_resampled(audio, info, start, len, &x);
     if (!rc) rc = nn_lifting97_1d_forward(&x, AW_LEVELS, &w);
     if (!rc) rc = analysis(ctx->nn, s, &w, q, &y);
     if (rc) {
-        st = nn_fail(ctx, rc, index, "analysis");
+        st = codec_audio_fail(ctx, rc, index, "analysis");
         goto done;
     }
     size_t n = nn_tensor_numel(&y), T = (size_t)y.shape[2];
@@ -722,7 +484,7 @@ static neco_status aw_decode_chunk(neco_context *ctx, void *state, const neco_in
     }
     if ((st = aw_decode_symbols(ctx, s, q, index, payload, size, n, T, yq)) != NECO_OK) goto done;
     if ((rc = nn_tensor_alloc3(&u, A, s->C, (int)T)) != NN_OK) {
-        st = nn_fail(ctx, rc, index, "synthesis");
+        st = codec_audio_fail(ctx, rc, index, "synthesis");
         goto done;
     }
     for (size_t i = 0; i < n; i++)
@@ -730,7 +492,7 @@ static neco_status aw_decode_chunk(neco_context *ctx, void *state, const neco_in
     rc = synthesis(ctx->nn, s, &u, q, &w);
     if (!rc) rc = nn_lifting97_1d_inverse(&w, AW_LEVELS, &x);
     if (rc) {
-        st = nn_fail(ctx, rc, index, "synthesis");
+        st = codec_audio_fail(ctx, rc, index, "synthesis");
         goto done;
     }
     /* The chunk's frames: samples [AW_MARGIN, AW_MARGIN + count) of the window, or at other
@@ -738,17 +500,17 @@ static neco_status aw_decode_chunk(neco_context *ctx, void *state, const neco_in
     const float *out = x.data + AW_MARGIN;
     size_t stride = (size_t)len;
     if (!aw_native(info->sample_rate)) {
-        aw_resampler r;
+        codec_resampler r;
         resampled = malloc(sizeof(float) * (size_t)A * count);
-        rc = resampled ? rs_init(&r, AW_MODEL_RATE, info->sample_rate) : NN_ERR_NOMEM;
+        rc = resampled ? codec_rs_init(&r, AW_MODEL_RATE, info->sample_rate) : NN_ERR_NOMEM;
         if (rc) {
-            st = nn_fail(ctx, rc, index, "resampling");
+            st = codec_audio_fail(ctx, rc, index, "resampling");
             goto done;
         }
         for (int a = 0; a < A; a++)
-            rs_run(&r, x.data + (size_t)a * len, start, (int64_t)first, count,
-                   resampled + (size_t)a * count);
-        rs_free(&r);
+            codec_rs_run(&r, x.data + (size_t)a * len, start, (int64_t)first, count,
+                         resampled + (size_t)a * count);
+        codec_rs_free(&r);
         out = resampled;
         stride = count;
     }
@@ -756,11 +518,11 @@ static neco_status aw_decode_chunk(neco_context *ctx, void *state, const neco_in
         size_t base = ((size_t)first + i) * A;
         if (A == 2) {
             float m = out[i], sd = out[stride + i];
-            sample_out(audio, base, m + sd);
-            sample_out(audio, base + 1, m - sd);
+            codec_sample_out(audio, base, m + sd);
+            codec_sample_out(audio, base + 1, m - sd);
         } else {
             for (int a = 0; a < A; a++)
-                sample_out(audio, base + a, out[(size_t)a * stride + i]);
+                codec_sample_out(audio, base + a, out[(size_t)a * stride + i]);
         }
     }
 done:
