@@ -36,12 +36,12 @@ VALID_TRACKS = ("battle", "elvish-theme", "northerners", "the_deep_path")
 VALID_KITS = ("ColomboAcousticDrumkit", "VariBreaks")
 
 
-def sox_to_array(path, seconds=None, channels=None):
-    """Decodes any file sox reads to int16 (frames, channels) at RATE."""
+def sox_to_array(path, seconds=None, channels=None, rate=RATE):
+    """Decodes any file sox reads to int16 (frames, channels) at `rate`."""
     cmd = ["sox", "-V1", path, "-t", "raw", "-e", "signed-integer", "-b", "16", "-L"]
     if channels:
         cmd += ["-c", str(channels)]
-    cmd += ["-r", str(RATE), "-"]
+    cmd += ["-r", str(rate), "-"]
     if seconds:
         cmd += ["trim", "0", str(seconds)]
     if channels is None:
@@ -72,8 +72,8 @@ def _deb(pkg):
     return root
 
 
-def _save(split, source, name, a):
-    d = os.path.join(CACHE, split, source)
+def _save(split, source, name, a, root=CACHE):
+    d = os.path.join(root, split, source)
     os.makedirs(d, exist_ok=True)
     np.save(os.path.join(d, name + ".npy"), np.ascontiguousarray(a))
 
@@ -105,10 +105,38 @@ def prepare():
             _save(split, "hydrogen", name.replace(" ", "_"), np.concatenate(parts))
 
 
-def clips(split):
+# 16 kHz speech for aud-grvq: Emo-DB (held out by speaker, as above), and the spoken words and
+# letters of Debian `ktuberling-data` and `klettres-data` (GPL-2+, Vorbis/Opus/WAV, ~27 languages);
+# their English recordings are held out (validation by source: speakers never trained on).
+SPEECH16 = os.path.join(HERE, "cache", "speech16")
+VALID_LANGS = ("en", "en_GB")
+
+
+def prepare_speech16():
+    for split in ("train", "valid"):
+        parts = [sox_to_array(f, channels=1, rate=16000)
+                 for f in sorted(glob.glob(os.path.join(SHARED, "speech", split, "emodb", "*.wav")))]
+        _save(split, "emodb", "emodb", np.concatenate(parts), root=SPEECH16)
+    for pkg, sub in (("ktuberling-data", "usr/share/ktuberling/sounds"), ("klettres-data", "usr/share/klettres")):
+        root = os.path.join(_deb(pkg), sub)
+        for lang in sorted(os.listdir(root)):
+            files = sorted(f for f in glob.glob(os.path.join(root, lang, "**", "*"), recursive=True)
+                           if f.endswith((".ogg", ".opus", ".wav")))
+            parts = []
+            for f in files:
+                try:
+                    parts.append(sox_to_array(f, channels=1, rate=16000))
+                except subprocess.CalledProcessError:
+                    continue
+            if parts:
+                split = "valid" if lang in VALID_LANGS else "train"
+                _save(split, pkg.split("-")[0], lang.replace("@", "_"), np.concatenate(parts), root=SPEECH16)
+
+
+def clips(split, root=CACHE):
     """[(source, name, int16 array (frames, channels))], memory-mapped."""
     out = []
-    for f in sorted(glob.glob(os.path.join(CACHE, split, "*", "*.npy"))):
+    for f in sorted(glob.glob(os.path.join(root, split, "*", "*.npy"))):
         out.append((os.path.basename(os.path.dirname(f)), os.path.basename(f)[:-4], np.load(f, mmap_mode="r")))
     return out
 
@@ -127,15 +155,16 @@ class CropSampler:
 
     SHARES = {"wesnoth": 0.6, "emodb": 0.25, "hydrogen": 0.15}
 
-    def __init__(self, split, length, seed=0):
+    def __init__(self, split, length, seed=0, root=CACHE, shares=None):
         self.length = length
         self.rng = np.random.default_rng(seed)
         self.by_source = {}
-        for src, _, a in clips(split):
+        for src, _, a in clips(split, root):
             if a.shape[0] > length:
                 self.by_source.setdefault(src, []).append(a)
-        self.sources = [s for s in self.SHARES if s in self.by_source]
-        p = np.array([self.SHARES[s] for s in self.sources])
+        shares = shares or self.SHARES
+        self.sources = [s for s in shares if s in self.by_source]
+        p = np.array([shares[s] for s in self.sources])
         self.p = p / p.sum()
 
     def crop(self):
@@ -165,6 +194,14 @@ def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else "list"
     if cmd == "prepare":
         prepare()
+    if cmd == "prepare16":
+        prepare_speech16()
+        for split in ("train", "valid"):
+            tot = {}
+            for src, _, a in clips(split, SPEECH16):
+                tot[src] = tot.get(src, 0) + a.shape[0] / 16000
+            print("speech16", split, {k: "%.1f min" % (v / 60) for k, v in tot.items()})
+        return
     for split in ("train", "valid"):
         tot = {}
         for src, _, a in clips(split):

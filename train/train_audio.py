@@ -31,16 +31,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 _MEL = {}
 
 
-def mel_loss(x, y):
+def mel_loss(x, y, sr=am.RATE):
     """Per-item DAC mel distance (eval_audio.mel_distance, differentiable): the sum over the 7
     scales of the L1 distance of log10(max(mel, 1e-5)).  Penalises the spectral holes that
     MSE-optimal quantisation leaves (Kumar et al. 2023 use it as their main loss)."""
     from eval_audio import mel_filters
     total = 0.0
     for n_mels, win in zip((5, 10, 20, 40, 80, 160, 320), (32, 64, 128, 256, 512, 1024, 2048)):
-        key = (n_mels, win, x.device)
+        key = (n_mels, win, x.device, sr)
         if key not in _MEL:
-            _MEL[key] = (mel_filters(am.RATE, win, n_mels).to(x.device), torch.hann_window(win, device=x.device))
+            _MEL[key] = (mel_filters(sr, win, n_mels).to(x.device), torch.hann_window(win, device=x.device))
         fb, w = _MEL[key]
         logs = []
         for s in (x, y):
@@ -49,6 +49,79 @@ def mel_loss(x, y):
             logs.append(torch.log10((fb @ spec).clamp_min(1e-5)))
         total = total + (logs[0] - logs[1]).abs().mean(dim=(1, 2))
     return total
+
+
+def train_grvq(a):
+    """aud-grvq: loss = DAC mel distance + 0.25 commitment; the number of residual stages is
+    drawn per item (quantiser dropout), so one model serves every quality level.  Codebooks are
+    EMA-updated inside the model's forward pass (grvq_models.GRVQ)."""
+    import grvq_models as gm
+    from audio_data import SPEECH16
+    torch.set_num_threads(a.threads)
+    run = a.run or os.path.join(HERE, "runs", a.model)
+    os.makedirs(run, exist_ok=True)
+    ckpt_path = os.path.join(run, "ckpt.pt")
+    dev = torch.device(a.device)
+    torch.manual_seed(a.seed)
+    model = gm.AudGrvq().to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.8, 0.99))
+    step, trained = 0, 0.0
+    sampler = CropSampler("train", a.length, seed=a.seed + int(time.time()) % 100000, root=SPEECH16,
+                          shares={"emodb": 0.4, "klettres": 0.3, "ktuberling": 0.3})
+    src = a.init if a.init else (ckpt_path if a.resume and os.path.exists(ckpt_path) else None)
+    if src:
+        st = torch.load(src, map_location=dev, weights_only=False)
+        model.load_state_dict(st["model"])
+        if "opt" in st and not a.init:
+            opt.load_state_dict(st["opt"])
+        if not a.init:
+            step, trained = st["step"], st["trained_seconds"]
+        print("resumed from %s at step %d (%.1f min trained)" % (src, st["step"], st["trained_seconds"] / 60), flush=True)
+
+    def save():
+        tmp = ckpt_path + ".tmp"
+        torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), step=step, trained_seconds=trained,
+                        model_id=a.model), tmp)
+        os.replace(tmp, ckpt_path)
+
+    t_start = t_last_ckpt = t_log = time.time()
+    budget = a.minutes * 60
+    ema = {}
+    while True:
+        now = time.time()
+        if now - t_start >= budget or (a.steps and step >= a.steps):
+            break
+        frac = (now - t_start) / budget
+        lr = a.lr * (1.0 if frac < 0.8 else 0.5 * (1 + math.cos(math.pi * (frac - 0.8) / 0.2)) * 0.9 + 0.1)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        x = torch.from_numpy(sampler.batch(a.batch)).to(dev)
+        ns = torch.randint(gm.MIN_STAGES, gm.STAGES + 1, (a.batch,), device=dev)
+        x_hat, _, commit = model(x, ns)
+        mel = mel_loss(x, x_hat, gm.RATE)
+        loss = (mel + 0.25 * commit).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        with torch.no_grad():
+            for lv in (gm.MIN_STAGES, gm.STAGES):
+                m = ns == lv
+                if m.any():
+                    ema[lv] = 0.95 * ema.get(lv, float(mel[m].mean())) + 0.05 * float(mel[m].mean())
+        step += 1
+        trained += time.time() - now
+        if time.time() - t_log > 60 or step == 1:
+            t_log = time.time()
+            dead = float((model.vq.ema_count < 0.1).float().mean())
+            print("step %d  %.1f min  lr %.2e  %.2f s/step  mel(%d st) %.3f  mel(%d st) %.3f  commit %.4f  dead %.2f" % (
+                step, trained / 60, lr, trained / step, gm.MIN_STAGES, ema.get(gm.MIN_STAGES, 0),
+                gm.STAGES, ema.get(gm.STAGES, 0), float(commit.detach().mean()), dead), flush=True)
+        if time.time() - t_last_ckpt > a.ckpt_minutes * 60:
+            save()
+            t_last_ckpt = time.time()
+    save()
+    print("done: step %d, %.1f min trained, checkpoint %s" % (step, trained / 60, ckpt_path), flush=True)
 
 
 def build(model_id):
@@ -72,7 +145,11 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: time only)")
     ap.add_argument("--mel-weight", type=float, default=0.0,
                     help="beta of the distortion MSE + beta * (DAC mel distance); 0: MSE only")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", default=None, help="aud-grvq: start from this checkpoint's weights (new run)")
     a = ap.parse_args()
+    if a.model == "aud-grvq":
+        return train_grvq(a)
     torch.set_num_threads(a.threads)
     run = a.run or os.path.join(HERE, "runs", a.model)
     os.makedirs(run, exist_ok=True)
