@@ -358,33 +358,6 @@ static void aw_window(const neco_info *info, uint32_t index, uint64_t *first, ui
     *len = (int)(codec_floor_div(b + AW_STRIDE - 1, AW_STRIDE) * AW_STRIDE + AW_MARGIN - *start);
 }
 
-/* The coding window [start, start + len) at 44.1 kHz of a resampled stream into x [A, 1, len]:
- * the coded channels at the input's rate over the span the filter reads (zeros outside the
- * signal), resampled up or down. The encoder's choice (BITSTREAM.md 3.2 specifies only the
- * decoder); neco uses the same filter design as the decoder. */
-static int window_resampled(const neco_audio *audio, const neco_info *info, int64_t start, int len,
-                            nn_tensor *x)
-{
-    codec_resampler r;
-    int rc = codec_rs_init(&r, info->sample_rate, AW_MODEL_RATE);
-    if (rc) return rc;
-    int64_t lo, hi;
-    codec_rs_span(&r, start, len, &lo, &hi);
-    int A = (int)info->audio_channels;
-    float *src = malloc(sizeof(float) * (size_t)A * (size_t)(hi - lo));
-    if (!src) {
-        codec_rs_free(&r);
-        return NN_ERR_NOMEM;
-    }
-    codec_window_in(audio, info, lo, hi - lo, src);
-    for (int a = 0; a < A; a++)
-        codec_rs_run(&r, src + (size_t)a * (size_t)(hi - lo), lo, start, len,
-                     x->data + (size_t)a * len);
-    free(src);
-    codec_rs_free(&r);
-    return NN_OK;
-}
-
 static neco_status aw_encode_chunk(neco_context *ctx, void *state, const neco_audio *audio,
                                    const neco_info *info, uint32_t index, bytebuf *out)
 {
@@ -405,7 +378,7 @@ static neco_status aw_encode_chunk(neco_context *ctx, void *state, const neco_au
     if (!rc && aw_native(info->sample_rate))
         codec_window_in(audio, info, start, len, x.data);
     else if (!rc)
-        rc = window_resampled(audio, info, start, len, &x);
+        rc = codec_window_resampled(audio, info, AW_MODEL_RATE, start, len, &x);
     if (!rc) rc = nn_lifting97_1d_forward(&x, AW_LEVELS, &w);
     if (!rc) rc = analysis(ctx->nn, s, &w, q, &y);
     if (rc) {

@@ -237,3 +237,30 @@ void codec_window_in(const neco_audio *audio, const neco_info *info, int64_t sta
         }
     }
 }
+
+/* The coding window [start, start + len) at model_rate of a resampled stream into x [A, 1, len]:
+ * the coded channels at the input's rate over the span the filter reads (zeros outside the
+ * signal), resampled up or down. The encoder's choice (BITSTREAM.md 3.2 specifies only the
+ * decoder); neco uses the same filter design as the decoder. */
+int codec_window_resampled(const neco_audio *audio, const neco_info *info, uint32_t model_rate,
+                           int64_t start, int len, nn_tensor *x)
+{
+    codec_resampler r;
+    int rc = codec_rs_init(&r, info->sample_rate, model_rate);
+    if (rc) return rc;
+    int64_t lo, hi;
+    codec_rs_span(&r, start, len, &lo, &hi);
+    int A = (int)info->audio_channels;
+    float *src = malloc(sizeof(float) * (size_t)A * (size_t)(hi - lo));
+    if (!src) {
+        codec_rs_free(&r);
+        return NN_ERR_NOMEM;
+    }
+    codec_window_in(audio, info, lo, hi - lo, src);
+    for (int a = 0; a < A; a++)
+        codec_rs_run(&r, src + (size_t)a * (size_t)(hi - lo), lo, start, len,
+                     x->data + (size_t)a * len);
+    free(src);
+    codec_rs_free(&r);
+    return NN_OK;
+}

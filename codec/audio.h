@@ -21,6 +21,13 @@ void codec_sample_out(neco_audio *a, size_t i, float v);
 void codec_window_in(const neco_audio *audio, const neco_info *info, int64_t start, int64_t len,
                      float *x);
 
+/* The coding window [start, start + len) at model_rate of a stream at another rate into
+ * x [channels, 1, len] (allocated by the caller): the coded channels over the span the filter
+ * reads, resampled. 0, or NN_ERR_NOMEM. */
+struct nn_tensor;
+int codec_window_resampled(const neco_audio *audio, const neco_info *info, uint32_t model_rate,
+                           int64_t start, int len, struct nn_tensor *x);
+
 /* A nets status as a codec error naming the step and the chunk. */
 neco_status codec_audio_fail(neco_context *ctx, int rc, uint32_t index, const char *what);
 
