@@ -14,3 +14,12 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# Python packages of the speech evaluation only (train/eval_grvq.py: PESQ-WB and STOI); the codec,
+# its tests and CI do not need them, so a failure here warns and goes on.  pesq builds a C
+# extension (build-essential above).  A Debian-managed python3 needs --break-system-packages.
+if command -v python3 >/dev/null && ! python3 -c "import pesq, pystoi" 2>/dev/null; then
+  echo "installing python packages: pesq pystoi"
+  python3 -m pip install -q pesq pystoi 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages pesq pystoi ||
+    echo "warning: could not install the python packages pesq and pystoi (only train/eval_grvq.py uses them)" >&2
+fi
