@@ -13,22 +13,21 @@
 /* Registry order is the order of `neco models`; the first model of a media type is its
  * default. raw stays available for testing but is no default where a learned model exists. */
 static const codec_model *const codec_models[] = {&codec_model_img_wave, &codec_model_img_swin,
-                                                  &codec_model_raw, &codec_model_aud_wave};
+                                                  &codec_model_raw, &codec_model_aud_wave,
+                                                  &codec_model_aud_grvq};
 #define MODEL_COUNT ((int)(sizeof codec_models / sizeof codec_models[0]))
 
 const codec_model *codec_find_model(const char *id)
 {
     for (int i = 0; i < MODEL_COUNT; i++)
-        if (strcmp(codec_models[i]->id, id) == 0)
-            return codec_models[i];
+        if (strcmp(codec_models[i]->id, id) == 0) return codec_models[i];
     return NULL;
 }
 
 int codec_model_index(const codec_model *model)
 {
     for (int i = 0; i < MODEL_COUNT; i++)
-        if (codec_models[i] == model)
-            return i;
+        if (codec_models[i] == model) return i;
     return -1;
 }
 
@@ -49,8 +48,7 @@ int codec_model_levels(const codec_model *model, const void *state)
 neco_status codec_model_state(neco_context *ctx, const codec_model *model, void **state)
 {
     *state = NULL;
-    if (!model->load)
-        return NECO_OK;
+    if (!model->load) return NECO_OK;
     int i = codec_model_index(model);
     if (ctx->model_state[i]) {
         *state = ctx->model_state[i];
@@ -60,8 +58,7 @@ neco_status codec_model_state(neco_context *ctx, const codec_model *model, void 
     char path[1200];
     int found = 0;
     for (int d = 0; d < 3 && !found; d++) {
-        if (!dirs[d][0] || (d > 0 && ctx->weights_dir[0]))
-            continue;
+        if (!dirs[d][0] || (d > 0 && ctx->weights_dir[0])) continue;
         snprintf(path, sizeof path, "%s/%s", dirs[d], model->weights_file);
         found = access(path, R_OK) == 0;
     }
@@ -69,22 +66,24 @@ neco_status codec_model_state(neco_context *ctx, const codec_model *model, void 
         return codec_fail(ctx, NECO_ERR_MODEL, "model %s: weights file %s not found in %s",
                           model->id, model->weights_file,
                           ctx->weights_dir[0] ? ctx->weights_dir
-                                              : NECO_INSTALLED_WEIGHTS_DIR " or " NECO_SOURCE_WEIGHTS_DIR);
+                                              : NECO_INSTALLED_WEIGHTS_DIR
+                              " or " NECO_SOURCE_WEIGHTS_DIR);
     neco_status st = model->load(ctx, path, &ctx->model_state[i]);
-    if (st == NECO_OK)
-        *state = ctx->model_state[i];
+    if (st == NECO_OK) *state = ctx->model_state[i];
     return st;
 }
 
 const codec_model *codec_default_model(neco_media media)
 {
     for (int i = 0; i < MODEL_COUNT; i++)
-        if (codec_models[i]->media & (1u << media))
-            return codec_models[i];
+        if (codec_models[i]->media & (1u << media)) return codec_models[i];
     return NULL;
 }
 
-int neco_model_count(void) { return MODEL_COUNT; }
+int neco_model_count(void)
+{
+    return MODEL_COUNT;
+}
 
 const char *neco_model_id(int index)
 {
@@ -126,8 +125,7 @@ neco_status codec_load_weights(neco_context *ctx, const char *model_id, const ch
      * from 1 MiB copied and page-faulted ~3x img-swin's 19 MB of weights at every start. */
     if (fseek(f, 0, SEEK_END) == 0) {
         long end = ftell(f);
-        if (end >= 0 && (unsigned long)end < SIZE_MAX / 2)
-            first = (size_t)end + 1;
+        if (end >= 0 && (unsigned long)end < SIZE_MAX / 2) first = (size_t)end + 1;
         if (fseek(f, 0, SEEK_SET) != 0) {
             fclose(f);
             return codec_fail(ctx, NECO_ERR_MODEL, "model %s: cannot read weights %s", model_id,
@@ -148,8 +146,7 @@ neco_status codec_load_weights(neco_context *ctx, const char *model_id, const ch
         }
         size_t got = fread(buf + size, 1, cap - size, f);
         size += got;
-        if (got == 0)
-            break;
+        if (got == 0) break;
     }
     fclose(f);
     sha256_state sh;
@@ -177,12 +174,10 @@ neco_status codec_load_weights(neco_context *ctx, const char *model_id, const ch
 int codec_meta_int(const nn_weights *weights, const char *key, int lo, int hi, int *out)
 {
     const char *v = nn_weights_metadata(weights, key);
-    if (!v)
-        return -1;
+    if (!v) return -1;
     char *end;
     long x = strtol(v, &end, 10);
-    if (*end || end == v || x < lo || x > hi)
-        return -1;
+    if (*end || end == v || x < lo || x > hi) return -1;
     *out = (int)x;
     return 0;
 }
@@ -191,8 +186,7 @@ neco_status codec_flush_rans(neco_context *ctx, neco_rans_encoder *enc, bytebuf 
 {
     size_t bound = neco_rans_encoder_bound(enc), size = 0;
     uint8_t *dst = bytebuf_extend(out, bound);
-    if (!dst)
-        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    if (!dst) return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
     if (neco_rans_encoder_flush(enc, dst, bound, &size) != NECO_ENTROPY_OK)
         return codec_fail(ctx, NECO_ERR_NO_MEMORY, "entropy coding failed");
     out->size -= bound - size;

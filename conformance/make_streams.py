@@ -100,6 +100,28 @@ def tone(frames, ch, rate, seed):
     return out
 
 
+def voice(frames, ch, rate, seed):
+    """Speech-like test signal for aud-grvq: harmonics of a gliding pitch under two moving
+    formants in 4 Hz syllables, with noise bursts between them; one pitch per channel."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames) / rate
+    out = np.zeros((frames, ch))
+    f1 = 700 + 200 * np.sin(2 * math.pi * 1.3 * t)
+    f2 = 1200 + 400 * np.sin(2 * math.pi * 0.9 * t)
+    syll = np.clip(np.sin(2 * math.pi * 4 * t), 0, None) ** 0.7
+    for k in range(ch):
+        f0 = (120 + 30 * k) * (1 + 0.25 * np.sin(2 * math.pi * 0.7 * t))
+        ph = 2 * math.pi * np.cumsum(f0) / rate
+        v = np.zeros(frames)
+        for h in range(1, 30):
+            fh = h * f0
+            amp = np.exp(-0.5 * ((fh - f1) / 90) ** 2) + np.exp(-0.5 * ((fh - f2) / 110) ** 2)
+            v += amp / h ** 0.5 * np.sin(h * ph) * (fh < min(rate / 2, 7600))
+        noise = rng.standard_normal(frames) * np.clip(-np.sin(2 * math.pi * 4 * t), 0, None) ** 4
+        out[:, k] = 0.12 * v * syll + 0.03 * noise
+    return np.clip(out, -1, 1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("neco")
@@ -176,6 +198,27 @@ def main():
             ("--model", "aud-wave", "--quality", "3"))
         aud("awave_96k_stereo_chunks", tone(131072 + 300, 2, 96000, 12), 96000, "s24",
             "aud-wave stereo 96 kHz 24-bit (resampled), 2 chunks", ("--model", "aud-wave", "--quality", "2"))
+
+    # aud-grvq (when its weights are there): every level on 1 s of 16 kHz speech-like signal,
+    # then short, several chunks, resampled rates (up and down), stereo (mid/side), 3 channels.
+    if os.path.exists(os.path.join(a.weights, "aud-grvq.safetensors")):
+        from safetensors import safe_open
+        with safe_open(os.path.join(a.weights, "aud-grvq.safetensors"), "np") as f:
+            levels = int(f.metadata()["quality_levels"])
+        clip = voice(16000, 1, 16000, 20)
+        for q in range(1, levels + 1):
+            aud("agrvq_q%d" % q, clip, 16000, "s16", "aud-grvq mono 16 kHz 1 s, quality %d" % q,
+                ("--model", "aud-grvq", "--quality", str(q)))
+        aud("agrvq_short", voice(100, 1, 16000, 21), 16000, "s16", "aud-grvq mono 16 kHz, 100 frames",
+            ("--model", "aud-grvq", "--quality", "4"))
+        aud("agrvq_chunks", voice(131072 * 2 + 77, 1, 16000, 22), 16000, "s16", "aud-grvq mono 16 kHz, 3 chunks",
+            ("--model", "aud-grvq", "--quality", "1"))
+        aud("agrvq_8k_mono", voice(8000, 1, 8000, 23), 8000, "s16", "aud-grvq mono 8 kHz (resampled), 1 s",
+            ("--model", "aud-grvq", "--quality", "3"))
+        aud("agrvq_48k_stereo", voice(24000, 2, 48000, 24), 48000, "s24",
+            "aud-grvq stereo 48 kHz 24-bit (resampled, mid/side), 0.5 s", ("--model", "aud-grvq", "--quality", "5"))
+        aud("agrvq_3ch_f32", voice(13230, 3, 44100, 25), 44100, "f32", "aud-grvq 3 channels float 44.1 kHz (resampled)",
+            ("--model", "aud-grvq", "--quality", "2"))
 
     # img-swin (when its weights are there): every quality level on a photo crop, then 1x1, odd
     # sizes (a map of one shifted Swin window at 1/16; padded windows), gray, 16-bit, two tiles.

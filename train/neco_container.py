@@ -22,8 +22,13 @@ class Container:
             cols = -(-self.width // self.tile_width)
             rows = -(-self.height // self.tile_height)
             n = cols * rows
+        elif self.media == 2:
+            self.sample_rate, self.channels = struct.unpack_from("<IH", data, m)
+            self.sample_format = data[m + 6]
+            self.frames, self.chunk_frames = struct.unpack_from("<QI", data, m + 8)
+            n = -(-self.frames // self.chunk_frames)
         else:
-            raise ValueError("only images are supported here")
+            raise ValueError("unknown media %d" % self.media)
         self.units = []
         pos = 64
         for _ in range(n):
@@ -35,6 +40,10 @@ class Container:
             pos += 8 + ln
         if pos != len(data):
             raise ValueError("trailing data")
+
+    def chunk_span(self, i):
+        first = i * self.chunk_frames
+        return first, min(self.chunk_frames, self.frames - first)
 
     def tile_rect(self, i):
         cols = -(-self.width // self.tile_width)

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Export a trained aud-grvq checkpoint to weights/aud-grvq.safetensors (layout: ARCH_AUDIO.md
+"aud-grvq").
+
+  python3 train/export_grvq.py train/runs/grvq1/ckpt.pt [--out weights/aud-grvq.safetensors]
+
+Conv weights, Snake alphas and the codebooks are stored as F16 (the C loader widens them to
+float; `rounded_model` gives the PyTorch model with the same rounded values, which the fixtures
+and the evaluation use).  Two scales of the training graph are folded into the weights: the
+encoder's x4 on the wavelet coefficients into enc_in.weight, the decoder's x1/4 on its output
+into dec_out (both powers of two: exact).  vq.counts holds, per (group, stage), how often each
+codeword was chosen on training crops (all stages active): the C decoder builds the index
+tables from them (BITSTREAM.md 2.5).  nominal_kbps (metadata) is the entropy-coded rate per
+level measured here on the held-out speech with those tables.
+"""
+import argparse
+import copy
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from safetensors.numpy import save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import grvq_models as gm  # noqa: E402
+import neco_cdf  # noqa: E402
+from export import canonical_header  # noqa: E402
+from audio_data import SPEECH16, CropSampler, clips  # noqa: E402
+
+FORMAT_VERSION = 1
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..")
+CHUNK = 131072  # frames per chunk (at the stream's rate)
+MARGIN = 4  # latent frames coded on each side of a chunk's span
+PRECISION = 20  # NECO_CDF_PRECISION
+
+
+def load(path):
+    st = torch.load(path, map_location="cpu", weights_only=False)
+    m = gm.AudGrvq()
+    m.load_state_dict(st["model"])
+    m.eval()
+    return m, st
+
+
+@torch.no_grad()
+def rounded_model(model):
+    """The model with every float parameter and the codebooks rounded to F16, as exported (the
+    export's folding of the x4 and x1/4 scales into F16 weights is exact: powers of two)."""
+    m = copy.deepcopy(model)
+    for p in m.parameters():
+        p.copy_(p.half().float())
+    m.vq.codebook.copy_(m.vq.codebook.half().float())
+    return m
+
+
+def tensors(model):
+    T = {}
+    for name, p in model.named_parameters():
+        v = p.detach().clone()
+        if name == "enc_in.weight":
+            v = v * 4.0
+        if name.startswith("dec_out."):
+            v = v * 0.25
+        T[name] = np.ascontiguousarray(v.half().numpy())
+    T["vq.codebook"] = np.ascontiguousarray(model.vq.codebook.half().numpy())
+    return T
+
+
+@torch.no_grad()
+def index_counts(model, seconds=240, seed=1):
+    """(G S, K) counts of the codewords chosen on `seconds` of training crops, all stages on."""
+    sampler = CropSampler("train", 16000, seed=seed, root=SPEECH16,
+                          shares={"emodb": 0.4, "klettres": 0.3, "ktuberling": 0.3})
+    counts = np.zeros((gm.GROUPS * gm.STAGES, gm.CODES), np.int64)
+    for _ in range(seconds // 16):
+        x = torch.from_numpy(sampler.batch(16))
+        z = model.encode(x)
+        _, idx, _ = model.vq(z, torch.full((16,), gm.STAGES))
+        idx = idx.numpy()  # (N, G, S, T)
+        for g in range(gm.GROUPS):
+            for s in range(gm.STAGES):
+                counts[g * gm.STAGES + s] += np.bincount(idx[:, g, s].reshape(-1), minlength=gm.CODES)
+    return counts
+
+
+def bits_per_index(counts):
+    """-log2 of each codeword's probability in the exported tables (BITSTREAM.md 2.5)."""
+    out = []
+    for cdf in neco_cdf.vq_tables(counts.tolist(), PRECISION):
+        f = np.diff(np.array(cdf, dtype=np.float64))
+        out.append(PRECISION - np.log2(f))
+    return np.stack(out)  # (G S, K)
+
+
+@torch.no_grad()
+def nominal_kbps(model, counts, seconds=120):
+    bits = bits_per_index(counts)
+    per_level = np.zeros(gm.Q_LEVELS)
+    total = 0.0
+    for _, _, a in clips("valid", SPEECH16):
+        x = torch.from_numpy(np.asarray(a[: seconds * gm.RATE, 0], dtype=np.float32) / 32768)
+        n = x.shape[0] // gm.HOP * gm.HOP
+        z = model.encode(x[None, :n])
+        _, idx, _ = model.vq(z, torch.full((1,), gm.STAGES))
+        idx = idx[0].numpy()
+        total += n / gm.RATE
+        for q in range(gm.Q_LEVELS):
+            for g in range(gm.GROUPS):
+                for s in range(q + gm.MIN_STAGES):
+                    per_level[q] += bits[g * gm.STAGES + s][idx[g, s]].sum()
+    return [round(float(v) / total / 1000, 2) for v in per_level]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("ckpt")
+    ap.add_argument("--out", default=os.path.join(ROOT, "weights", "aud-grvq.safetensors"))
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    model, st = load(a.ckpt)
+    model = rounded_model(model)
+    counts = index_counts(model)
+    T = tensors(model)
+    T["vq.counts"] = counts.astype(np.int32)
+    kbps = nominal_kbps(model, counts)
+    meta = dict(model="aud-grvq", format_version=str(FORMAT_VERSION), wavelet="bior4.4",
+                wavelet_levels=str(gm.LEVELS), subbands=str(gm.NW), sample_rate=str(gm.RATE),
+                hop=str(gm.HOP), latent_channels=str(gm.DIM), groups=str(gm.GROUPS), stages=str(gm.STAGES),
+                codebook_size=str(gm.CODES), min_stages=str(gm.MIN_STAGES), quality_levels=str(gm.Q_LEVELS),
+                chunk_frames=str(CHUNK), margin_frames=str(MARGIN), cdf_precision=str(PRECISION),
+                nominal_kbps=json.dumps(kbps),
+                decoder_macs_per_second=str(int(model.decoder_macs_per_second())),
+                trained_steps=str(st["step"]), trained_minutes="%.1f" % (st["trained_seconds"] / 60))
+    save_file(T, a.out, metadata=meta)
+    canonical_header(a.out)
+    print("wrote %s: %d tensors, %.1f KiB; nominal kbps (held-out speech) %s" % (
+        a.out, len(T), os.path.getsize(a.out) / 1024, kbps))
+
+
+if __name__ == "__main__":
+    main()
