@@ -338,36 +338,52 @@ static int audioio_write_block(SNDFILE *snd, neco_sample_format format, const vo
     return put == frames ? 0 : -1;
 }
 
-int audioio_write(const char *path, const neco_audio *audio, char *err, size_t err_size)
+struct audioio_writer {
+    SNDFILE *snd;
+    int fd;
+    neco_sample_format format;
+    size_t channels;
+    int32_t *scratch; /* S24: samples shifted into sf_write_int's range */
+};
+
+static void audioio_writer_free(audioio_writer *w)
 {
-    if (err != NULL && err_size > 0)
-        err[0] = '\0';
-    if (path == NULL || audio == NULL || (audio->data == NULL && audio->frames > 0)) {
-        audioio_set_err(err, err_size, "invalid argument");
-        return -1;
-    }
-    size_t sample_bytes = audioio_sample_bytes(audio->format);
+    if (w->snd != NULL)
+        sf_close(w->snd);
+    if (w->fd >= 0)
+        close(w->fd);
+    free(w->scratch);
+    free(w);
+}
+
+/* The libsndfile format for writing this audio to path (its extension picks the container),
+ * or -1 with the reason in err when that container cannot hold it. */
+static int audioio_output_format(const char *path, uint32_t sample_rate, uint32_t channels_in,
+                                 neco_sample_format format, uint64_t frames, SF_INFO *out,
+                                 char *err, size_t err_size)
+{
+    size_t sample_bytes = audioio_sample_bytes(format);
     if (sample_bytes == 0) {
-        audioio_set_err(err, err_size, "unknown sample format %d", (int)audio->format);
+        audioio_set_err(err, err_size, "unknown sample format %d", (int)format);
         return -1;
     }
-    if (audio->channels < 1 || audio->channels > AUDIOIO_MAX_CHANNELS) {
-        audioio_set_err(err, err_size, "unsupported channel count %u", audio->channels);
+    if (channels_in < 1 || channels_in > AUDIOIO_MAX_CHANNELS) {
+        audioio_set_err(err, err_size, "unsupported channel count %u", channels_in);
         return -1;
     }
-    if (audio->sample_rate < 1 || audio->sample_rate > INT32_MAX) {
-        audioio_set_err(err, err_size, "invalid sample rate %u", audio->sample_rate);
+    if (sample_rate < 1 || sample_rate > INT32_MAX) {
+        audioio_set_err(err, err_size, "invalid sample rate %u", sample_rate);
         return -1;
     }
-    size_t channels = audio->channels;
-    if (audio->frames > SIZE_MAX / (channels * sample_bytes)) {
+    size_t channels = channels_in;
+    if (frames > SIZE_MAX / (channels * sample_bytes)) {
         audioio_set_err(err, err_size, "audio too long");
         return -1;
     }
 
     int container = audioio_container_of_path(path);
     int subtype = 0;
-    switch (audio->format) {
+    switch (format) {
     case NECO_SAMPLE_S16:
         subtype = SF_FORMAT_PCM_16;
         break;
@@ -396,11 +412,11 @@ int audioio_write(const char *path, const neco_audio *audio, char *err, size_t e
     case SF_FORMAT_FLAC:
         /* FLAC (RFC 9639) codes integers up to 32 bits, but libFLAC as used by libsndfile
          * stops at 24, and it has no float mode: refuse rather than silently lose bits. */
-        if (audio->format == NECO_SAMPLE_S32 || audio->format == NECO_SAMPLE_F32) {
+        if (format == NECO_SAMPLE_S32 || format == NECO_SAMPLE_F32) {
             audioio_set_err(err, err_size,
                             "FLAC output supports 16- and 24-bit integer samples only, not %s "
                             "(write .wav instead)",
-                            audio->format == NECO_SAMPLE_S32 ? "32-bit integer" : "float");
+                            format == NECO_SAMPLE_S32 ? "32-bit integer" : "float");
             return -1;
         }
         if (channels > 8) {
@@ -422,92 +438,175 @@ int audioio_write(const char *path, const neco_audio *audio, char *err, size_t e
     /* RIFF/WAVE and AIFF sizes are 32-bit fields: more data would give a file with wrapped
      * sizes that readers cut short. */
     if (container != SF_FORMAT_FLAC && container != SF_FORMAT_OGG) {
-        uint64_t file_sample_bytes = audio->format == NECO_SAMPLE_S16   ? 2
-                                     : audio->format == NECO_SAMPLE_S24 ? 3
-                                                                        : 4;
-        if (audio->frames > (UINT32_MAX - 4096u) / (file_sample_bytes * channels)) {
+        uint64_t file_sample_bytes = format == NECO_SAMPLE_S16   ? 2
+                                     : format == NECO_SAMPLE_S24 ? 3
+                                                                 : 4;
+        if (frames > (UINT32_MAX - 4096u) / (file_sample_bytes * channels)) {
             audioio_set_err(err, err_size,
                             "too much audio for a WAV or AIFF file (4 GiB limit); use .flac");
             return -1;
         }
     }
 
-    /* S24 samples must fit in 24 bits, or the shift into sf_write_int's range would wrap. */
-    if (audio->format == NECO_SAMPLE_S24) {
-        const int32_t *s = audio->data;
-        for (size_t i = 0; i < (size_t)audio->frames * channels; i++) {
-            if (s[i] < -8388608 || s[i] > 8388607) {
-                audioio_set_err(err, err_size, "24-bit sample out of range at index %zu", i);
-                return -1;
-            }
-        }
-    }
-
-    SF_INFO info;
-    memset(&info, 0, sizeof info);
-    info.samplerate = (int)audio->sample_rate;
-    info.channels = (int)channels;
-    info.format = container | subtype;
-    if (!sf_format_check(&info)) {
+    memset(out, 0, sizeof *out);
+    out->samplerate = (int)sample_rate;
+    out->channels = (int)channels;
+    out->format = container | subtype;
+    if (!sf_format_check(out)) {
         audioio_set_err(err, err_size, "this container cannot store this audio format");
         return -1;
     }
+    return 0;
+}
 
-    int32_t *scratch = NULL;
-    if (audio->format == NECO_SAMPLE_S24) {
-        scratch = malloc(sizeof(int32_t) * AUDIOIO_BLOCK_FRAMES * channels);
-        if (scratch == NULL) {
-            audioio_set_err(err, err_size, "out of memory");
+/* Checks that S24 samples fit in 24 bits, or the shift into sf_write_int's range would wrap. */
+static int audioio_check_s24(const int32_t *s, size_t count, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (s[i] < -8388608 || s[i] > 8388607) {
+            audioio_set_err(err, err_size, "24-bit sample out of range at index %zu", i);
             return -1;
         }
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0) {
-        audioio_set_open_err(err, err_size, errno);
-        free(scratch);
+    return 0;
+}
+
+int audioio_writer_open(const char *path, uint32_t sample_rate, uint32_t channels,
+                        neco_sample_format format, uint64_t frames, audioio_writer **writer,
+                        char *err, size_t err_size)
+{
+    if (err != NULL && err_size > 0)
+        err[0] = '\0';
+    if (writer != NULL)
+        *writer = NULL;
+    if (path == NULL || writer == NULL) {
+        audioio_set_err(err, err_size, "invalid argument");
         return -1;
     }
-    SNDFILE *snd = sf_open_fd(fd, SFM_WRITE, &info, SF_FALSE);
-    if (snd == NULL) {
+    SF_INFO info;
+    if (audioio_output_format(path, sample_rate, channels, format, frames, &info, err,
+                              err_size) != 0)
+        return -1;
+    int container = info.format & SF_FORMAT_TYPEMASK;
+
+    audioio_writer *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        audioio_set_err(err, err_size, "out of memory");
+        return -1;
+    }
+    w->fd = -1;
+    w->format = format;
+    w->channels = channels;
+    if (format == NECO_SAMPLE_S24) {
+        w->scratch = malloc(sizeof(int32_t) * AUDIOIO_BLOCK_FRAMES * channels);
+        if (w->scratch == NULL) {
+            audioio_set_err(err, err_size, "out of memory");
+            audioio_writer_free(w);
+            return -1;
+        }
+    }
+    w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (w->fd < 0) {
+        audioio_set_open_err(err, err_size, errno);
+        audioio_writer_free(w);
+        return -1;
+    }
+    w->snd = sf_open_fd(w->fd, SFM_WRITE, &info, SF_FALSE);
+    if (w->snd == NULL) {
         audioio_set_sf_err(err, err_size, "cannot write audio: ", sf_strerror(NULL));
-        free(scratch);
-        close(fd);
+        audioio_writer_free(w);
         return -1;
     }
 
     /* libsndfile's FLAC writer emits STREAMINFO on the first write; a file without frames still
      * needs it to be a valid (empty) stream. (Not for Ogg: its writer has already written the
      * Vorbis headers, and asking again writes them twice.) */
-    if (audio->frames == 0 && container == SF_FORMAT_FLAC)
-        sf_command(snd, SFC_UPDATE_HEADER_NOW, NULL, 0);
+    if (frames == 0 && container == SF_FORMAT_FLAC)
+        sf_command(w->snd, SFC_UPDATE_HEADER_NOW, NULL, 0);
+    *writer = w;
+    return 0;
+}
 
-    const char *src = audio->data;
-    size_t frame_bytes = channels * sample_bytes;
-    for (uint64_t done = 0; done < audio->frames;) {
-        uint64_t n = audio->frames - done;
+int audioio_writer_put(audioio_writer *w, const void *data, uint64_t frames, char *err,
+                       size_t err_size)
+{
+    if (w == NULL || (data == NULL && frames > 0)) {
+        audioio_set_err(err, err_size, "invalid argument");
+        return -1;
+    }
+    if (w->format == NECO_SAMPLE_S24 &&
+        audioio_check_s24(data, (size_t)frames * w->channels, err, err_size) != 0)
+        return -1;
+    const char *src = data;
+    size_t frame_bytes = w->channels * audioio_sample_bytes(w->format);
+    for (uint64_t done = 0; done < frames;) {
+        uint64_t n = frames - done;
         if (n > AUDIOIO_BLOCK_FRAMES)
             n = AUDIOIO_BLOCK_FRAMES;
-        if (audioio_write_block(snd, audio->format, src + (size_t)done * frame_bytes,
-                                (sf_count_t)n, channels, scratch) != 0) {
-            audioio_set_sf_err(err, err_size, "write error: ", sf_strerror(snd));
-            sf_close(snd);
-            close(fd);
-            free(scratch);
+        if (audioio_write_block(w->snd, w->format, src + (size_t)done * frame_bytes,
+                                (sf_count_t)n, w->channels, w->scratch) != 0) {
+            audioio_set_sf_err(err, err_size, "write error: ", sf_strerror(w->snd));
             return -1;
         }
         done += n;
     }
-    free(scratch);
+    return 0;
+}
+
+int audioio_writer_close(audioio_writer *w, char *err, size_t err_size)
+{
+    if (w == NULL)
+        return 0;
     /* sf_close writes the final header (sizes, FLAC STREAMINFO); its failure is a write error. */
-    int rc = sf_close(snd);
+    int rc = sf_close(w->snd);
+    w->snd = NULL;
     if (rc != 0) {
         audioio_set_sf_err(err, err_size, "write error: ", sf_error_number(rc));
-        close(fd);
+        audioio_writer_free(w);
         return -1;
     }
-    if (close(fd) != 0) {
+    rc = close(w->fd);
+    w->fd = -1;
+    if (rc != 0) {
         audioio_set_err(err, err_size, "write error: %s", strerror(errno));
+        audioio_writer_free(w);
         return -1;
     }
+    audioio_writer_free(w);
     return 0;
+}
+
+void audioio_writer_abort(audioio_writer *w)
+{
+    if (w != NULL)
+        audioio_writer_free(w);
+}
+
+int audioio_write(const char *path, const neco_audio *audio, char *err, size_t err_size)
+{
+    if (err != NULL && err_size > 0)
+        err[0] = '\0';
+    if (path == NULL || audio == NULL || (audio->data == NULL && audio->frames > 0)) {
+        audioio_set_err(err, err_size, "invalid argument");
+        return -1;
+    }
+    /* Everything is checked before the file is created, out-of-range 24-bit samples included,
+     * so that a refused write leaves no file behind. */
+    SF_INFO info;
+    if (audioio_output_format(path, audio->sample_rate, audio->channels, audio->format,
+                              audio->frames, &info, err, err_size) != 0)
+        return -1;
+    if (audio->format == NECO_SAMPLE_S24 &&
+        audioio_check_s24(audio->data, (size_t)audio->frames * audio->channels, err,
+                          err_size) != 0)
+        return -1;
+    audioio_writer *w;
+    if (audioio_writer_open(path, audio->sample_rate, audio->channels, audio->format,
+                            audio->frames, &w, err, err_size) != 0)
+        return -1;
+    if (audioio_writer_put(w, audio->data, audio->frames, err, err_size) != 0) {
+        audioio_writer_abort(w);
+        return -1;
+    }
+    return audioio_writer_close(w, err, err_size);
 }

@@ -39,7 +39,8 @@ static const char usage_text[] =
     "commands:\n"
     "  encode IN OUT     code a PNG image or an audio file (WAV, FLAC, OGG, ...) into OUT\n"
     "  decode IN OUT     decode a neco file; OUT's extension picks the format:\n"
-    "                    .png for images; .wav, .flac, .ogg, .aiff for audio\n"
+    "                    .png for images; .wav, .flac, .ogg, .aiff for audio;\n"
+    "                    IN - reads stdin (audio decodes as the stream arrives)\n"
     "  info FILE         print the header of a neco file and check its CRCs\n"
     "  compare A B       print the PSNR between two images or two audio files\n"
     "  models            list the models of this build\n"
@@ -521,49 +522,61 @@ static int cmd_encode(const options *o)
     return rc;
 }
 
-static int cmd_decode(const options *o)
+/* Prints the one-line summary of a decode. */
+static void decode_summary(const char *in, const char *out, const neco_info *info)
 {
-    if (o->nargs != 2) {
-        fail_line(NULL, "decode needs IN and OUT (see neco --help)");
-        return EXIT_USAGE;
-    }
-    const char *in = o->args[0], *out = o->args[1];
-    if (same_file(in, out)) {
-        fail_line(out, "refusing to overwrite the input file");
-        return EXIT_USAGE;
-    }
-    uint8_t *data;
-    size_t size;
-    int rc = read_file(in, &data, &size);
-    if (rc)
-        return rc;
-    neco_context *ctx = make_context(o, "decoding", &rc);
-    if (!ctx) {
-        free(data);
-        return rc;
-    }
+    if (info->media == NECO_MEDIA_IMAGE)
+        printf("%s -> %s: %ux%u %s %u-bit (model %s, quality %u)\n", in, out, info->width,
+               info->height, channel_name(info->channels), info->bit_depth, info->model,
+               info->quality);
+    else
+        printf("%s -> %s: %llu frames, %u Hz, %u channel%s, %s (model %s, quality %u)\n", in, out,
+               (unsigned long long)info->frames, info->sample_rate, info->audio_channels,
+               info->audio_channels == 1 ? "" : "s", format_name(info->sample_format),
+               info->model, info->quality);
+}
+
+/* OUT's extension must suit the stream's media: EXIT_OK, or prints why and returns EXIT_USAGE. */
+static int check_output_kind(const char *in, const char *out, const neco_info *info)
+{
+    int want_image = info->media == NECO_MEDIA_IMAGE;
+    if (want_image ? ext_is(out, "png") : is_audio_ext(out))
+        return EXIT_OK;
+    fail_line(out, "%s holds %s: name the output .%s", in, want_image ? "an image" : "audio",
+              want_image ? "png" : "wav, .flac, .ogg or .aiff");
+    return EXIT_USAGE;
+}
+
+/* Prints the context's message for a failed call and returns its exit code. */
+static int fail_status(const char *in, const neco_context *ctx, neco_status st)
+{
+    fail_line(in, "%s", *neco_context_error(ctx) ? neco_context_error(ctx)
+                                                  : neco_status_string(st));
+    return exit_for_status(st);
+}
+
+/* Decodes a whole neco file held in memory to OUT. Frees data and destroys ctx (before the
+ * output is written, so that the model's memory is given back first). */
+static int decode_buffer(const options *o, neco_context *ctx, const char *in, uint8_t *data,
+                         size_t size, const char *out)
+{
     /* Check OUT's format against the stream's media before decoding anything. */
     neco_info info;
     neco_status st = neco_read_info(ctx, data, size, &info);
-    if (st == NECO_OK) {
-        int want_image = info.media == NECO_MEDIA_IMAGE;
-        if (want_image ? !ext_is(out, "png") : !is_audio_ext(out)) {
-            fail_line(out, "%s holds %s: name the output .%s", in, want_image ? "an image" : "audio",
-                      want_image ? "png" : "wav, .flac, .ogg or .aiff");
-            free(data);
-            neco_context_destroy(ctx);
-            return EXIT_USAGE;
-        }
+    int rc;
+    if (st == NECO_OK && (rc = check_output_kind(in, out, &info)) != EXIT_OK) {
+        free(data);
+        neco_context_destroy(ctx);
+        return rc;
     }
     neco_decoded dec;
     if (st == NECO_OK)
         st = neco_decode(ctx, data, size, &dec);
     free(data);
     if (st != NECO_OK) {
-        fail_line(in, "%s", *neco_context_error(ctx) ? neco_context_error(ctx)
-                                                      : neco_status_string(st));
+        rc = fail_status(in, ctx, st);
         neco_context_destroy(ctx);
-        return exit_for_status(st);
+        return rc;
     }
     if (dec.concealed)
         fail_line(in, "warning: concealed %u of %u %s (first: %s)", dec.concealed, info.units,
@@ -584,19 +597,229 @@ static int cmd_decode(const options *o)
         return EXIT_OUTPUT;
     }
     rc = tmpout_commit(&t) ? EXIT_OUTPUT : EXIT_OK;
-    if (rc == EXIT_OK && !o->quiet) {
-        if (info.media == NECO_MEDIA_IMAGE)
-            printf("%s -> %s: %ux%u %s %u-bit (model %s, quality %u)\n", in, out, info.width,
-                   info.height, channel_name(info.channels), info.bit_depth, info.model,
-                   info.quality);
-        else
-            printf("%s -> %s: %llu frames, %u Hz, %u channel%s, %s (model %s, quality %u)\n", in,
-                   out, (unsigned long long)info.frames, info.sample_rate, info.audio_channels,
-                   info.audio_channels == 1 ? "" : "s", format_name(info.sample_format),
-                   info.model, info.quality);
-    }
+    if (rc == EXIT_OK && !o->quiet)
+        decode_summary(in, out, &info);
     neco_decoded_free(&dec);
     return rc;
+}
+
+/* The name of standard input in messages. */
+#define STDIN_NAME "stdin"
+
+/* Appends up to `want` bytes of stdin to *buf (holding *size bytes, room for *cap), as many as
+ * arrive before the input ends. The buffer grows only as bytes come, so a length field that
+ * lies costs no more memory than the input itself. Returns EXIT_OK, or an exit code after
+ * printing why. */
+static int read_stdin(uint8_t **buf, size_t *size, size_t *cap, uint64_t want)
+{
+    while (want > 0) {
+        if (*size == *cap) {
+            size_t bigger = *cap < ((size_t)1 << 16) ? (size_t)1 << 16
+                            : *cap > SIZE_MAX / 2   ? 0
+                                                    : *cap * 2;
+            uint8_t *p = bigger ? realloc(*buf, bigger) : NULL;
+            if (!p) {
+                fail_line(STDIN_NAME, "out of memory reading the stream");
+                return EXIT_RESOURCES;
+            }
+            *buf = p;
+            *cap = bigger;
+        }
+        size_t step = *cap - *size;
+        if (step > want)
+            step = (size_t)want;
+        size_t got = fread(*buf + *size, 1, step, stdin);
+        *size += got;
+        want -= got;
+        if (got < step)
+            break;
+    }
+    if (ferror(stdin)) {
+        fail_line(STDIN_NAME, "read error: %s", strerror(errno));
+        return EXIT_INPUT;
+    }
+    return EXIT_OK;
+}
+
+/* Writes `frames` frames of silence (zero samples: 0 and 0.0f alike) from a zeroed buffer of
+ * `room` frames. */
+static int put_silence(audioio_writer *w, const void *zeros, uint64_t room, uint64_t frames,
+                       const char *out)
+{
+    char err[256] = "";
+    for (uint64_t done = 0; done < frames;) {
+        uint64_t n = frames - done < room ? frames - done : room;
+        if (audioio_writer_put(w, zeros, n, err, sizeof err)) {
+            fail_line(out, "%s", err);
+            return EXIT_OUTPUT;
+        }
+        done += n;
+    }
+    return EXIT_OK;
+}
+
+/*
+ * Decodes an audio stream from stdin while it arrives (chunks decode independently,
+ * BITSTREAM.md section 1): the header first, then one chunk at a time, each chunk's frames
+ * written out as soon as they are decoded. The output is a temporary file renamed over OUT at
+ * the end, as for a whole file, so a failure still leaves nothing behind. head holds the first
+ * head_size bytes of the stream, info their header. Frees head and destroys ctx.
+ */
+static int decode_audio_stdin(const options *o, neco_context *ctx, uint8_t *head,
+                              size_t head_size, size_t head_cap, const neco_info *info,
+                              const char *out)
+{
+    uint8_t *unit = NULL, *silence = NULL;
+    size_t unit_size = 0, unit_cap = 0;
+    audioio_writer *w = NULL;
+    tmpout t;
+    int have_tmp = 0;
+    char err[256] = "", first_error[256] = "";
+    uint32_t concealed = 0;
+    int rc = check_output_kind(STDIN_NAME, out, info);
+    if (rc == EXIT_OK && info->header_size > head_size)
+        rc = read_stdin(&head, &head_size, &head_cap, info->header_size - head_size);
+    if (rc == EXIT_OK) {
+        if (tmpout_open(&t, out))
+            rc = EXIT_OUTPUT;
+        else
+            have_tmp = 1;
+    }
+    if (rc == EXIT_OK && audioio_writer_open(t.path, info->sample_rate, info->audio_channels,
+                                             info->sample_format, info->frames, &w, err,
+                                             sizeof err)) {
+        fail_line(out, "%s", err);
+        rc = EXIT_OUTPUT;
+    }
+    int show_progress = !o->quiet && isatty(STDERR_FILENO);
+    for (uint32_t i = 0; rc == EXIT_OK && i < info->units; i++) {
+        /* A unit: u32 length (little-endian), payload, u32 CRC. Whatever arrives of it goes to
+         * the decoder, which names the chunk when it is cut short or corrupt. */
+        unit_size = 0;
+        if ((rc = read_stdin(&unit, &unit_size, &unit_cap, 4)) != EXIT_OK)
+            break;
+        if (unit_size == 4) {
+            uint64_t len = (uint64_t)unit[0] | (uint64_t)unit[1] << 8 |
+                           (uint64_t)unit[2] << 16 | (uint64_t)unit[3] << 24;
+            if ((rc = read_stdin(&unit, &unit_size, &unit_cap, len + 4)) != EXIT_OK)
+                break;
+        }
+        neco_audio chunk;
+        neco_status st = neco_decode_audio_chunk(ctx, head, head_size, i, unit, unit_size,
+                                                 &chunk);
+        if (st == NECO_OK) {
+            if (audioio_writer_put(w, chunk.data, chunk.frames, err, sizeof err)) {
+                fail_line(out, "%s", err);
+                rc = EXIT_OUTPUT;
+            }
+            neco_free(chunk.data);
+        } else if (o->conceal &&
+                   (st == NECO_ERR_CRC || st == NECO_ERR_BITSTREAM || st == NECO_ERR_TRUNCATED)) {
+            /* As neco_decode conceals: silence for a damaged chunk, and for every chunk from
+             * the one where the stream is cut. */
+            if (!first_error[0])
+                snprintf(first_error, sizeof first_error, "%s", neco_context_error(ctx));
+            uint64_t first = (uint64_t)i * info->chunk_frames;
+            uint64_t missing = st == NECO_ERR_TRUNCATED ? info->frames - first
+                               : info->frames - first < info->chunk_frames
+                                   ? info->frames - first
+                                   : info->chunk_frames;
+            concealed += st == NECO_ERR_TRUNCATED ? info->units - i : 1;
+            if (!silence && !(silence = calloc(info->chunk_frames,
+                                               (size_t)info->audio_channels *
+                                                   neco_sample_size(info->sample_format)))) {
+                fail_line(STDIN_NAME, "out of memory");
+                rc = EXIT_RESOURCES;
+            }
+            if (rc == EXIT_OK)
+                rc = put_silence(w, silence, info->chunk_frames, missing, out);
+            if (st == NECO_ERR_TRUNCATED)
+                break;
+        } else {
+            rc = fail_status(STDIN_NAME, ctx, st);
+        }
+        if (rc == EXIT_OK && show_progress)
+            progress_bar("decoding", (i + 1.0) / info->units);
+    }
+    /* Without --conceal a stream must end after its last chunk, as a file must
+     * (neco_decode). */
+    if (rc == EXIT_OK && !o->conceal) {
+        uint8_t rest[4096];
+        size_t extra = 0, got;
+        while ((got = fread(rest, 1, sizeof rest, stdin)) > 0)
+            extra += got;
+        if (extra) {
+            fail_line(STDIN_NAME, "%zu bytes of unexpected data after the last chunk", extra);
+            rc = EXIT_BITSTREAM;
+        }
+    }
+    if (w && rc == EXIT_OK && audioio_writer_close(w, err, sizeof err)) {
+        fail_line(out, "%s", err);
+        rc = EXIT_OUTPUT;
+    } else if (w && rc != EXIT_OK) {
+        audioio_writer_abort(w);
+    }
+    if (have_tmp && rc != EXIT_OK)
+        tmpout_abort(&t);
+    else if (have_tmp && tmpout_commit(&t))
+        rc = EXIT_OUTPUT;
+    if (rc == EXIT_OK && concealed)
+        fail_line(STDIN_NAME, "warning: concealed %u of %u chunks (first: %s)", concealed,
+                  info->units, first_error);
+    if (rc == EXIT_OK && !o->quiet)
+        decode_summary(STDIN_NAME, out, info);
+    free(head);
+    free(unit);
+    free(silence);
+    neco_context_destroy(ctx);
+    return rc;
+}
+
+/* `neco decode - OUT`: audio decodes while the stream arrives; an image (whose tiles all go
+ * into one PNG) is read whole first, then decoded as a file is. Destroys ctx. */
+static int decode_stdin(const options *o, neco_context *ctx, const char *out)
+{
+    uint8_t *data = NULL;
+    size_t size = 0, cap = 0;
+    /* The fixed 64-byte header says the media and the header's full size. */
+    int rc = read_stdin(&data, &size, &cap, 64);
+    neco_info info;
+    neco_status st = NECO_OK;
+    if (rc == EXIT_OK && (st = neco_read_header(ctx, data, size, &info)) != NECO_OK)
+        rc = fail_status(STDIN_NAME, ctx, st);
+    /* A stream without chunks has nothing to stream: it is decoded whole, like an image. */
+    if (rc == EXIT_OK && info.media == NECO_MEDIA_AUDIO && info.units > 0)
+        return decode_audio_stdin(o, ctx, data, size, cap, &info, out);
+    if (rc == EXIT_OK && (rc = read_stdin(&data, &size, &cap, UINT64_MAX)) == EXIT_OK)
+        return decode_buffer(o, ctx, STDIN_NAME, data, size, out);
+    free(data);
+    neco_context_destroy(ctx);
+    return rc;
+}
+
+static int cmd_decode(const options *o)
+{
+    if (o->nargs != 2) {
+        fail_line(NULL, "decode needs IN and OUT (see neco --help)");
+        return EXIT_USAGE;
+    }
+    const char *in = o->args[0], *out = o->args[1];
+    int from_stdin = strcmp(in, "-") == 0;
+    if (!from_stdin && same_file(in, out)) {
+        fail_line(out, "refusing to overwrite the input file");
+        return EXIT_USAGE;
+    }
+    uint8_t *data = NULL;
+    size_t size = 0;
+    int rc = from_stdin ? EXIT_OK : read_file(in, &data, &size);
+    if (rc)
+        return rc;
+    neco_context *ctx = make_context(o, "decoding", &rc);
+    if (!ctx) {
+        free(data);
+        return rc;
+    }
+    return from_stdin ? decode_stdin(o, ctx, out) : decode_buffer(o, ctx, in, data, size, out);
 }
 
 static int cmd_info(const options *o)

@@ -380,19 +380,34 @@ neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
 
 /* ---- Decoding ----------------------------------------------------------------------------- */
 
-neco_status neco_read_info(neco_context *ctx, const uint8_t *data, size_t size, neco_info *info)
+/* neco_read_info and neco_read_header: header parsing needs the limits; a NULL context means
+ * the defaults. */
+static neco_status read_header_with(neco_context *ctx, const uint8_t *data, size_t size,
+                                    neco_info *info,
+                                    neco_status (*parse)(neco_context *, const uint8_t *, size_t,
+                                                         neco_info *))
 {
     if (!data || !info)
         return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
     if (!ctx) {
-        /* Header parsing needs the limits; a NULL context means the defaults. */
         neco_context tmp;
         memset(&tmp, 0, sizeof tmp);
         tmp.config.max_pixels = CODEC_DEFAULT_MAX_PIXELS;
         tmp.config.max_frames = CODEC_DEFAULT_MAX_FRAMES;
-        return container_read_header(&tmp, data, size, info);
+        return parse(&tmp, data, size, info);
     }
-    return container_read_header(ctx, data, size, info);
+    return parse(ctx, data, size, info);
+}
+
+neco_status neco_read_info(neco_context *ctx, const uint8_t *data, size_t size, neco_info *info)
+{
+    return read_header_with(ctx, data, size, info, container_read_header);
+}
+
+neco_status neco_read_header(neco_context *ctx, const uint8_t *data, size_t size,
+                             neco_info *info)
+{
+    return read_header_with(ctx, data, size, info, container_parse_header);
 }
 
 static void hash_hex(const uint8_t *h, char out[2 * NECO_WEIGHTS_HASH_SIZE + 1])
@@ -452,16 +467,57 @@ static void conceal_unit(const neco_info *info, uint32_t index, neco_image *img,
             }
 }
 
+/* The model, loaded state and checked quality of a stream about to be decoded: what
+ * neco_decode and neco_decode_audio_chunk both check before decoding any unit. */
+static neco_status decode_setup(neco_context *ctx, const neco_info *info,
+                                const codec_model **model_out, void **state_out)
+{
+    const codec_model *model = codec_find_model(info->model);
+    if (!model || !(model->media & (1u << info->media)))
+        return codec_fail(ctx, NECO_ERR_MODEL,
+                          "the stream needs model '%s', which this decoder does not have",
+                          info->model);
+    void *state;
+    neco_status st = codec_model_state(ctx, model, &state);
+    if (st != NECO_OK)
+        return st;
+    /* The stream names the weights it was made with; other weights would decode garbage. */
+    static const uint8_t no_weights[NECO_WEIGHTS_HASH_SIZE];
+    const uint8_t *have = state ? model->hash(state) : no_weights;
+    if (memcmp(have, info->weights_hash, NECO_WEIGHTS_HASH_SIZE) != 0) {
+        char want[2 * NECO_WEIGHTS_HASH_SIZE + 1], got[2 * NECO_WEIGHTS_HASH_SIZE + 1];
+        hash_hex(info->weights_hash, want);
+        hash_hex(have, got);
+        return codec_fail(ctx, NECO_ERR_MODEL,
+                          "the stream needs model '%s' with weights %s; this decoder has %s",
+                          model->id, want, state ? got : "no weights for it");
+    }
+    if (info->quality < 1 || info->quality > (uint32_t)codec_model_levels(model, state))
+        return codec_fail(ctx, NECO_ERR_BITSTREAM, "quality %u out of range for model '%s'",
+                          info->quality, model->id);
+    *model_out = model;
+    *state_out = state;
+    return NECO_OK;
+}
+
+/* Decodes the payload of unit `index` into the stream-sized image or audio (the model writes
+ * the unit's pixels or frames at their place in it). */
+static neco_status decode_payload(neco_context *ctx, const codec_model *model, void *state,
+                                  const neco_info *info, uint32_t index, const uint8_t *payload,
+                                  size_t size, neco_image *image, neco_audio *audio)
+{
+    return info->media == NECO_MEDIA_IMAGE
+               ? model->decode_tile(ctx, state, info, index, payload, size, image)
+               : model->decode_chunk(ctx, state, info, index, payload, size, audio);
+}
+
 static neco_status decode_unit(neco_context *ctx, uint32_t index, void *arg)
 {
     decode_job *j = arg;
     unit_span *u = &j->units[index];
     if (u->status == NECO_OK)
-        u->status = j->info->media == NECO_MEDIA_IMAGE
-                        ? j->model->decode_tile(ctx, j->state, j->info, index, u->data, u->size,
-                                                j->image)
-                        : j->model->decode_chunk(ctx, j->state, j->info, index, u->data, u->size,
-                                                 j->audio);
+        u->status = decode_payload(ctx, j->model, j->state, j->info, index, u->data, u->size,
+                                   j->image, j->audio);
     if (u->status != NECO_OK && ctx->config.conceal) {
         conceal_unit(j->info, index, j->image, j->audio);
         return NECO_OK;
@@ -478,28 +534,10 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
     neco_status st = container_read_header(ctx, data, size, &info);
     if (st != NECO_OK)
         return st;
-    const codec_model *model = codec_find_model(info.model);
-    if (!model || !(model->media & (1u << info.media)))
-        return codec_fail(ctx, NECO_ERR_MODEL,
-                          "the stream needs model '%s', which this decoder does not have",
-                          info.model);
+    const codec_model *model;
     void *state;
-    if ((st = codec_model_state(ctx, model, &state)) != NECO_OK)
+    if ((st = decode_setup(ctx, &info, &model, &state)) != NECO_OK)
         return st;
-    /* The stream names the weights it was made with; other weights would decode garbage. */
-    static const uint8_t no_weights[NECO_WEIGHTS_HASH_SIZE];
-    const uint8_t *have = state ? model->hash(state) : no_weights;
-    if (memcmp(have, info.weights_hash, NECO_WEIGHTS_HASH_SIZE) != 0) {
-        char want[2 * NECO_WEIGHTS_HASH_SIZE + 1], got[2 * NECO_WEIGHTS_HASH_SIZE + 1];
-        hash_hex(info.weights_hash, want);
-        hash_hex(have, got);
-        return codec_fail(ctx, NECO_ERR_MODEL,
-                          "the stream needs model '%s' with weights %s; this decoder has %s",
-                          model->id, want, state ? got : "no weights for it");
-    }
-    if (info.quality < 1 || info.quality > (uint32_t)codec_model_levels(model, state))
-        return codec_fail(ctx, NECO_ERR_BITSTREAM, "quality %u out of range for model '%s'",
-                          info.quality, model->id);
     /* Every unit is located and checked before the output is allocated, so a lying header
      * costs nothing. (Concealing decoders allocate the unit list first; the header check
      * already bounds it by the file size.) */
@@ -561,6 +599,67 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
     }
     out->info = info;
     return NECO_OK;
+}
+
+neco_status neco_decode_audio_chunk(neco_context *ctx, const uint8_t *header, size_t header_size,
+                                    uint32_t index, const uint8_t *unit, size_t unit_size,
+                                    neco_audio *out)
+{
+    if (!ctx || !header || !out || (!unit && unit_size))
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
+    memset(out, 0, sizeof *out);
+    if (!unit)
+        unit = (const uint8_t *)""; /* a missing chunk: container_next_unit says so */
+    neco_info info;
+    neco_status st = container_parse_header(ctx, header, header_size, &info);
+    if (st != NECO_OK)
+        return st;
+    if (header_size < info.header_size)
+        return codec_fail(ctx, NECO_ERR_TRUNCATED, "truncated header (%zu of %llu bytes)",
+                          header_size, (unsigned long long)info.header_size);
+    if (info.media != NECO_MEDIA_AUDIO)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "the stream holds an image, not audio");
+    if (index >= info.units)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT,
+                          "chunk %u does not exist (the stream has %u)", index, info.units);
+    const codec_model *model;
+    void *state;
+    if ((st = decode_setup(ctx, &info, &model, &state)) != NECO_OK)
+        return st;
+    const uint8_t *payload;
+    size_t size, pos = 0;
+    if ((st = container_next_unit(ctx, &info, unit, unit_size, &pos, index, &payload, &size)) !=
+        NECO_OK)
+        return st;
+    if (pos != unit_size)
+        return codec_fail(ctx, NECO_ERR_BITSTREAM, "%zu bytes of unexpected data after chunk %u",
+                          unit_size - pos, index);
+    uint64_t first;
+    uint32_t count;
+    codec_chunk_span(&info, index, &first, &count);
+    size_t bps = neco_sample_size(info.sample_format);
+    size_t frame_bytes = (size_t)info.audio_channels * bps;
+    /* Models write a chunk's frames at their place in the whole signal (models.h), so the
+     * decoder gets a buffer reaching to the chunk's end; only the chunk's pages are ever
+     * written, so the frames before it cost address space, not memory. Its frames are then
+     * copied out. container_check_info bounds frames by max_frames. */
+    neco_audio whole = {info.sample_rate, info.audio_channels, first + count, info.sample_format,
+                        malloc((size_t)(first + count) * frame_bytes)};
+    void *frames = malloc(count ? (size_t)count * frame_bytes : 1);
+    if (!whole.data || !frames)
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    else
+        st = decode_payload(ctx, model, state, &info, index, payload, size, NULL, &whole);
+    if (st == NECO_OK) {
+        memcpy(frames, (const uint8_t *)whole.data + (size_t)first * frame_bytes,
+               (size_t)count * frame_bytes);
+        *out = (neco_audio){info.sample_rate, info.audio_channels, count, info.sample_format,
+                            frames};
+    } else {
+        free(frames);
+    }
+    free(whole.data);
+    return st;
 }
 
 /* ---- Conformance digests ------------------------------------------------------------------ */

@@ -129,8 +129,8 @@ void container_write_header(bytebuf *out, const neco_info *info)
     store_u32(h + OFF_HEADER_CRC, crc32_update(0, h, OFF_HEADER_CRC));
 }
 
-neco_status container_read_header(neco_context *ctx, const uint8_t *data, size_t size,
-                                  neco_info *info)
+neco_status container_parse_header(neco_context *ctx, const uint8_t *data, size_t size,
+                                   neco_info *info)
 {
     memset(info, 0, sizeof *info);
     if (size < 4 || memcmp(data, CONTAINER_MAGIC, 4) != 0)
@@ -180,7 +180,13 @@ neco_status container_read_header(neco_context *ctx, const uint8_t *data, size_t
         info->frames = load_u64(m + 8);
         info->chunk_frames = load_u32(m + 16);
     }
-    neco_status st = container_check_info(ctx, info);
+    return container_check_info(ctx, info);
+}
+
+neco_status container_read_header(neco_context *ctx, const uint8_t *data, size_t size,
+                                  neco_info *info)
+{
+    neco_status st = container_parse_header(ctx, data, size, info);
     if (st != NECO_OK)
         return st;
     /* Every unit needs at least its length and CRC: a header that promises more units than

@@ -23,8 +23,14 @@ neco_status container_check_info(neco_context *ctx, neco_info *info);
 /* Appends the header for info (checked by container_check_info) to out. */
 void container_write_header(bytebuf *out, const neco_info *info);
 
-/* Parses and checks the header at data[0..size): magic, version, CRC, every field, and the
- * limits of ctx (max_pixels, max_frames). Allocates nothing. */
+/* Parses and checks the header at the start of data[0..size): magic, version, CRC, every field,
+ * and the limits of ctx (max_pixels, max_frames). data may hold the header alone (a stream read
+ * piece by piece). Allocates nothing. */
+neco_status container_parse_header(neco_context *ctx, const uint8_t *data, size_t size,
+                                   neco_info *info);
+
+/* container_parse_header for a whole file at data[0..size): also checks that the file is long
+ * enough for the units the header announces (their lengths and CRCs at least). */
 neco_status container_read_header(neco_context *ctx, const uint8_t *data, size_t size,
                                   neco_info *info);
 

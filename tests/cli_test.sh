@@ -168,5 +168,91 @@ rc=$?
 [ $rc -eq 0 ] && grep -q "warning: concealed 1 of 1 tiles" "$tmp/stderr" && [ -s "$tmp/conceal.png" ] &&
   ok || bad "--conceal: exit $rc: $(cat "$tmp/stderr")"
 
+# ---- decode -: the stream from stdin, audio decoded chunk by chunk as it arrives ----
+# (issue 7: chunked coding). Through a pipe, the output is byte-identical to decoding the file.
+stream_src=../samples/drums_120bpm_44k_stereo.flac # 4 s: 11 raw chunks, 2 aud-wave chunks
+u32_at() { od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '; }
+for model in raw aud-wave; do
+  s=$tmp/stream-$model.neco
+  expect 0 "$neco" encode "$stream_src" "$s" --model $model --quiet || continue
+  expect 0 "$neco" info "$s" && grep -Eq "^chunks: *([2-9]|1[0-9]) of" "$tmp/stdout" ||
+    bad "$model: not a multi-chunk stream: $(grep chunks "$tmp/stdout")"
+  for ext in wav flac; do
+    expect 0 "$neco" decode "$s" "$tmp/file-$model.$ext" --quiet
+    expect 0 "$neco" decode - "$tmp/pipe-$model.$ext" --quiet < <(cat "$s")
+    cmp -s "$tmp/file-$model.$ext" "$tmp/pipe-$model.$ext" && ok ||
+      bad "$model: decode - .$ext differs from decoding the file"
+  done
+done
+# An image from stdin is read whole, then decoded as the file is.
+expect 0 "$neco" decode - "$tmp/pipe-small.png" --quiet < <(cat "$small")
+expect 0 "$neco" decode "$small" "$tmp/file-small.png" --quiet
+cmp -s "$tmp/file-small.png" "$tmp/pipe-small.png" && ok || bad "decode - of an image differs"
+
+# Failures through the pipe: exit 3, one line naming the chunk, no output, no temporary file.
+s=$tmp/stream-raw.neco
+size=$(stat -c %s "$s")
+len0=$(u32_at "$s" 64)
+len1=$(u32_at "$s" $((64 + 8 + len0)))
+boundary=$((64 + 8 + len0 + 8 + len1)) # just after chunk 1
+expect 3 "$neco" decode - "$tmp/sfail.wav" < <(head -c $((size - 1000)) "$s") &&
+  grep -q "truncated file: chunk 10 claims" "$tmp/stderr" || bad "cut stream: $(cat "$tmp/stderr")"
+expect 3 "$neco" decode - "$tmp/sfail.wav" < <(head -c $boundary "$s") &&
+  grep -q "chunk 2 of 11 is missing" "$tmp/stderr" || bad "cut at a chunk: $(cat "$tmp/stderr")"
+expect 3 "$neco" decode - "$tmp/sfail.wav" < <(head -c 40 "$s")
+expect 3 "$neco" decode - "$tmp/sfail.wav" </dev/null
+expect 3 "$neco" decode - "$tmp/sfail.wav" < <(cat "$s" "$s")
+cp "$s" "$tmp/flipped.neco"
+printf '\377' |
+  dd of="$tmp/flipped.neco" bs=1 seek=$((64 + 8 + len0 + 100)) conv=notrunc status=none
+expect 3 "$neco" decode - "$tmp/sfail.wav" < <(cat "$tmp/flipped.neco") &&
+  grep -q "CRC mismatch in chunk 1" "$tmp/stderr" || bad "CRC: $(cat "$tmp/stderr")"
+expect 1 "$neco" decode - "$tmp/sfail.png" < <(cat "$s") # audio decodes to .wav, ...
+expect 5 "$neco" decode - "$tmp/sfail.wav" --weights "$tmp" < <(cat "$tmp/stream-aud-wave.neco")
+leftovers=("$tmp"/sfail.* "$tmp"/.sfail.*)
+[ ${#leftovers[@]} -eq 0 ] && ok || bad "a failed decode - left files: ${leftovers[*]}"
+
+# --conceal: a stream cut at a chunk boundary decodes up to the cut, then silence, as the cut
+# file does.
+head -c $boundary "$s" >"$tmp/cut.neco"
+"$neco" decode - "$tmp/conceal-pipe.wav" --conceal --quiet < <(cat "$tmp/cut.neco") 2>"$tmp/stderr"
+rc=$?
+[ $rc -eq 0 ] && grep -q "warning: concealed 9 of 11 chunks" "$tmp/stderr" && ok ||
+  bad "--conceal cut stream: exit $rc: $(cat "$tmp/stderr")"
+expect 0 "$neco" decode "$tmp/cut.neco" "$tmp/conceal-file.wav" --conceal --quiet
+cmp -s "$tmp/conceal-pipe.wav" "$tmp/conceal-file.wav" && ok ||
+  bad "--conceal: pipe and file differ"
+silent=$((176400 * 4 - 2 * len0)) # the bytes of chunks 2..10 (16-bit stereo)
+whole=$(stat -c %s "$tmp/file-raw.wav")
+cmp -s -n $((whole - silent)) "$tmp/conceal-pipe.wav" "$tmp/file-raw.wav" && ok ||
+  bad "--conceal: the chunks before the cut differ"
+[ "$(tail -c $silent "$tmp/conceal-pipe.wav" | tr -d '\0' | wc -c)" -eq 0 ] && ok ||
+  bad "--conceal: the chunks after the cut are not silence"
+
+# Decoding starts before the stream ends: fed the header and chunk 0, then nothing, the
+# decoder has already written chunk 0's samples to its temporary output.
+mkfifo "$tmp/fifo"
+"$neco" decode - "$tmp/live.wav" --quiet <"$tmp/fifo" 2>"$tmp/live.err" &
+pid=$!
+exec 3>"$tmp/fifo"
+head -c $((64 + 8 + len0 + 4)) "$s" >&3 # and the next chunk's length field
+live=0
+for ((k = 0; k < 300; k++)); do
+  part=("$tmp"/.live.wav.tmp-*)
+  if [ ${#part[@]} -eq 1 ] && [ "$(stat -c %s "${part[0]}")" -gt "$len0" ]; then
+    live=1
+    break
+  fi
+  sleep 0.1
+done
+[ $live -eq 1 ] && [ ! -e "$tmp/live.wav" ] && ok ||
+  bad "decode - wrote nothing before the stream ended"
+tail -c +$((64 + 8 + len0 + 5)) "$s" >&3
+exec 3>&-
+wait $pid
+rc=$?
+[ $rc -eq 0 ] && cmp -s "$tmp/live.wav" "$tmp/file-raw.wav" && ok ||
+  bad "decode - from a fifo: exit $rc: $(cat "$tmp/live.err")"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -4,5 +4,6 @@ target_link_options(test_codec PRIVATE -Wl,--wrap=malloc,--wrap=calloc,--wrap=re
 neco_add_test(NAME test_lifting97 SOURCES test_lifting97.c)
 neco_add_test(NAME test_aud_wave SOURCES test_aud_wave.c)
 neco_add_test(NAME test_aud_grvq SOURCES test_aud_grvq.c)
+neco_add_test(NAME test_stream SOURCES test_stream.c)
 neco_add_test(NAME test_img_wave SOURCES test_img_wave.c LIBS neco_fileio)
 neco_add_test(NAME test_img_swin SOURCES test_img_swin.c LIBS neco_fileio)

@@ -175,9 +175,16 @@ typedef struct neco_info {
     uint64_t header_size; /* bytes of the file header */
 } neco_info;
 
-/* Parses and checks a file header; reads no payload and allocates nothing. */
+/* Parses and checks a file header; reads no payload and allocates nothing. data is the whole
+ * file: a header announcing more tiles/chunks than size can hold fails (NECO_ERR_TRUNCATED). */
 NECO_API neco_status neco_read_info(neco_context *context, const uint8_t *data, size_t size,
                                     neco_info *info);
+
+/* neco_read_info for a stream read piece by piece: data[0..size) may hold the header alone
+ * (its first 64 bytes are enough to parse it; info->header_size then says how long the whole
+ * header is, and where the first tile/chunk starts). */
+NECO_API neco_status neco_read_header(neco_context *context, const uint8_t *data, size_t size,
+                                      neco_info *info);
 
 /* The result of decoding: either an image or audio, as info.media says. */
 typedef struct neco_decoded {
@@ -191,6 +198,26 @@ typedef struct neco_decoded {
 NECO_API neco_status neco_decode(neco_context *context, const uint8_t *data, size_t size,
                                  neco_decoded *out);
 NECO_API void neco_decoded_free(neco_decoded *decoded);
+
+/*
+ * Decodes one chunk of an audio stream, for decoding while the stream arrives (chunks decode
+ * independently, BITSTREAM.md section 1). header[0..header_size) holds at least the whole file
+ * header (neco_read_header says how long it is; bytes after it are ignored); unit[0..unit_size)
+ * is chunk number `index` exactly as the stream carries it: its u32 length, payload and CRC-32.
+ * On success out holds that chunk's frames only (frames index * chunk_frames onwards, at most
+ * chunk_frames of them; out->data allocated by the library, free it with neco_free). On failure
+ * out->data is NULL and the context's error names the chunk: a CRC mismatch (NECO_ERR_CRC), a
+ * unit shorter than its length field says (NECO_ERR_TRUNCATED: the stream was cut; unit_size 0,
+ * unit NULL or not, means the chunk is missing), bytes after its CRC or a payload the model
+ * refuses (NECO_ERR_BITSTREAM). The model and weights are checked as neco_decode checks them
+ * (NECO_ERR_MODEL). An image stream or an index past the last chunk is
+ * NECO_ERR_INVALID_ARGUMENT. neco_config.conceal does not apply here: the caller decides what
+ * replaces a chunk that fails (neco_decode uses silence).
+ */
+NECO_API neco_status neco_decode_audio_chunk(neco_context *context, const uint8_t *header,
+                                             size_t header_size, uint32_t index,
+                                             const uint8_t *unit, size_t unit_size,
+                                             neco_audio *out);
 
 /*
  * Conformance digests of a stream (conformance/BITSTREAM.md section 4): output_sha256 is the
