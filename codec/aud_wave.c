@@ -488,7 +488,7 @@ static neco_status aw_decode_chunk(neco_context *ctx, void *state, const neco_in
         stride = count;
     }
     for (uint32_t i = 0; i < count; i++) {
-        size_t base = ((size_t)first + i) * A;
+        size_t base = (size_t)i * A; /* the chunk's frames start the buffer (models.h) */
         if (A == 2) {
             float m = out[i], sd = out[stride + i];
             codec_sample_out(audio, base, m + sd);

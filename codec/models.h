@@ -10,7 +10,7 @@ struct sha256_state;
 typedef struct codec_model {
     const char *id;
     const char *description;
-    unsigned media; /* bit mask: 1 << NECO_MEDIA_IMAGE, 1 << NECO_MEDIA_AUDIO */
+    unsigned media;     /* bit mask: 1 << NECO_MEDIA_IMAGE, 1 << NECO_MEDIA_AUDIO */
     int quality_levels; /* for models without weights; others ask levels() */
     int default_quality;
     /* Models with weights: the file in the weights folder, and the state made from it, loaded
@@ -37,6 +37,8 @@ typedef struct codec_model {
                                 struct sha256_state *hash);
     neco_status (*encode_chunk)(neco_context *ctx, void *state, const neco_audio *audio,
                                 const neco_info *info, uint32_t index, bytebuf *out);
+    /* Decodes chunk `index` from its payload into audio, which holds exactly the chunk's frames
+     * (its first frame is the chunk's first frame; allocated by the caller). */
     neco_status (*decode_chunk)(neco_context *ctx, void *state, const neco_info *info,
                                 uint32_t index, const uint8_t *payload, size_t size,
                                 neco_audio *audio);
@@ -57,8 +59,7 @@ int codec_model_levels(const codec_model *model, const void *state);
  * Fails with NECO_ERR_MODEL (or NO_MEMORY) and a message naming the model and the file. */
 struct nn_weights;
 neco_status codec_load_weights(neco_context *ctx, const char *model_id, const char *path,
-                               struct nn_weights **weights,
-                               uint8_t hash[NECO_WEIGHTS_HASH_SIZE]);
+                               struct nn_weights **weights, uint8_t hash[NECO_WEIGHTS_HASH_SIZE]);
 
 /* An integer metadata entry of a weights file in [lo, hi]; 0, or -1 when missing or wrong. */
 int codec_meta_int(const struct nn_weights *weights, const char *key, int lo, int hi, int *out);

@@ -15,7 +15,10 @@ static void raw_layout(neco_info *info)
     info->chunk_frames = RAW_CHUNK_FRAMES;
 }
 
-static size_t raw_image_sample_bytes(const neco_info *info) { return info->bit_depth / 8; }
+static size_t raw_image_sample_bytes(const neco_info *info)
+{
+    return info->bit_depth / 8;
+}
 
 /* Bytes a sample takes in a raw payload: 3 for S24, otherwise its size in memory. */
 static size_t raw_audio_sample_bytes(neco_sample_format f)
@@ -32,8 +35,7 @@ static neco_status raw_encode_tile(neco_context *ctx, void *state, const neco_im
     size_t bps = raw_image_sample_bytes(info);
     size_t row = (size_t)w * info->channels * bps;
     uint8_t *p = bytebuf_extend(out, row * h);
-    if (!p)
-        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    if (!p) return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
     for (uint32_t y = 0; y < h; y++) {
         size_t first = ((size_t)(y0 + y) * image->width + x0) * info->channels;
         if (bps == 1) {
@@ -86,8 +88,7 @@ static neco_status raw_encode_chunk(neco_context *ctx, void *state, const neco_a
     size_t n = (size_t)count * info->audio_channels;
     size_t start = (size_t)first * info->audio_channels;
     uint8_t *p = bytebuf_extend(out, n * raw_audio_sample_bytes(info->sample_format));
-    if (!p)
-        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    if (!p) return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
     switch (info->sample_format) {
     case NECO_SAMPLE_S16: {
         const int16_t *s = (const int16_t *)audio->data + start;
@@ -125,8 +126,7 @@ static neco_status raw_decode_chunk(neco_context *ctx, void *state, const neco_i
     uint64_t first;
     uint32_t count;
     codec_chunk_span(info, index, &first, &count);
-    size_t n = (size_t)count * info->audio_channels;
-    size_t start = (size_t)first * info->audio_channels;
+    size_t n = (size_t)count * info->audio_channels; /* from the buffer's start (models.h) */
     size_t need = n * raw_audio_sample_bytes(info->sample_format);
     if (size != need)
         return codec_fail(ctx, NECO_ERR_BITSTREAM,
@@ -135,13 +135,13 @@ static neco_status raw_decode_chunk(neco_context *ctx, void *state, const neco_i
     const uint8_t *p = payload;
     switch (info->sample_format) {
     case NECO_SAMPLE_S16: {
-        int16_t *d = (int16_t *)audio->data + start;
+        int16_t *d = (int16_t *)audio->data;
         for (size_t i = 0; i < n; i++, p += 2)
             d[i] = (int16_t)load_u16(p);
         break;
     }
     case NECO_SAMPLE_S24: {
-        int32_t *d = (int32_t *)audio->data + start;
+        int32_t *d = (int32_t *)audio->data;
         for (size_t i = 0; i < n; i++, p += 3) {
             uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
             d[i] = (int32_t)(v ^ 0x800000u) - 0x800000; /* sign-extend 24 bits */
@@ -150,7 +150,7 @@ static neco_status raw_decode_chunk(neco_context *ctx, void *state, const neco_i
     }
     case NECO_SAMPLE_S32:
     case NECO_SAMPLE_F32: {
-        uint32_t *d = (uint32_t *)audio->data + start;
+        uint32_t *d = (uint32_t *)audio->data;
         for (size_t i = 0; i < n; i++, p += 4)
             d[i] = load_u32(p);
         break;
