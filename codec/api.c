@@ -19,34 +19,21 @@
 #define NECO_VERSION_STRING "0.0.0"
 #endif
 
-const char *neco_version_string(void)
-{
-    return NECO_VERSION_STRING;
-}
+const char *neco_version_string(void) { return NECO_VERSION_STRING; }
 
 const char *neco_status_string(neco_status status)
 {
     switch (status) {
-    case NECO_OK:
-        return "success";
-    case NECO_ERR_INVALID_ARGUMENT:
-        return "invalid argument";
-    case NECO_ERR_NO_MEMORY:
-        return "out of memory";
-    case NECO_ERR_BITSTREAM:
-        return "invalid bitstream";
-    case NECO_ERR_TRUNCATED:
-        return "truncated bitstream";
-    case NECO_ERR_CRC:
-        return "CRC mismatch";
-    case NECO_ERR_UNSUPPORTED:
-        return "unsupported";
-    case NECO_ERR_LIMIT:
-        return "size limit exceeded";
-    case NECO_ERR_MODEL:
-        return "model or weights unavailable";
-    case NECO_ERR_BACKEND:
-        return "backend unavailable";
+    case NECO_OK: return "success";
+    case NECO_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case NECO_ERR_NO_MEMORY: return "out of memory";
+    case NECO_ERR_BITSTREAM: return "invalid bitstream";
+    case NECO_ERR_TRUNCATED: return "truncated bitstream";
+    case NECO_ERR_CRC: return "CRC mismatch";
+    case NECO_ERR_UNSUPPORTED: return "unsupported";
+    case NECO_ERR_LIMIT: return "size limit exceeded";
+    case NECO_ERR_MODEL: return "model or weights unavailable";
+    case NECO_ERR_BACKEND: return "backend unavailable";
     }
     return "unknown status";
 }
@@ -54,12 +41,10 @@ const char *neco_status_string(neco_status status)
 size_t neco_sample_size(neco_sample_format format)
 {
     switch (format) {
-    case NECO_SAMPLE_S16:
-        return 2;
+    case NECO_SAMPLE_S16: return 2;
     case NECO_SAMPLE_S24:
     case NECO_SAMPLE_S32:
-    case NECO_SAMPLE_F32:
-        return 4;
+    case NECO_SAMPLE_F32: return 4;
     }
     return 0;
 }
@@ -69,10 +54,7 @@ size_t neco_image_data_size(const neco_image *image)
     return (size_t)image->width * image->height * image->channels * (image->bit_depth / 8);
 }
 
-void neco_free(void *pointer)
-{
-    free(pointer);
-}
+void neco_free(void *pointer) { free(pointer); }
 
 neco_status codec_fail(neco_context *ctx, neco_status status, const char *fmt, ...)
 {
@@ -87,15 +69,13 @@ neco_status codec_fail(neco_context *ctx, neco_status status, const char *fmt, .
 
 void codec_progress(const neco_context *ctx, double fraction)
 {
-    if (ctx->config.progress) ctx->config.progress(ctx->config.progress_user, fraction);
+    if (ctx->config.progress)
+        ctx->config.progress(ctx->config.progress_user, fraction);
 }
 
 /* ---- Context ------------------------------------------------------------------------------ */
 
-void neco_config_default(neco_config *config)
-{
-    memset(config, 0, sizeof *config);
-}
+void neco_config_default(neco_config *config) { memset(config, 0, sizeof *config); }
 
 /* The fastest backend compiled in (ARCHITECTURE.md: the default is the fastest available). */
 static const char *default_backend(void)
@@ -105,31 +85,38 @@ static const char *default_backend(void)
 
 neco_status neco_context_create(const neco_config *config, neco_context **context)
 {
-    if (!context) return NECO_ERR_INVALID_ARGUMENT;
+    if (!context)
+        return NECO_ERR_INVALID_ARGUMENT;
     *context = NULL;
     neco_config c;
     if (config)
         c = *config;
     else
         neco_config_default(&c);
-    if (c.threads < 0 || c.threads > 1024) return NECO_ERR_INVALID_ARGUMENT;
+    if (c.threads < 0 || c.threads > 1024)
+        return NECO_ERR_INVALID_ARGUMENT;
     const char *backend = c.backend && *c.backend ? c.backend : default_backend();
     if (strcmp(backend, "ref") && strcmp(backend, "onednn") && strcmp(backend, "cuda"))
         return NECO_ERR_INVALID_ARGUMENT;
-    if (!nn_backend_available(backend)) return NECO_ERR_BACKEND;
+    if (!nn_backend_available(backend))
+        return NECO_ERR_BACKEND;
     if (c.weights_dir && strlen(c.weights_dir) >= sizeof(((neco_context *)0)->weights_dir))
         return NECO_ERR_INVALID_ARGUMENT;
     neco_context *ctx = calloc(1, sizeof *ctx);
-    if (!ctx) return NECO_ERR_NO_MEMORY;
-    if (c.max_pixels == 0) c.max_pixels = CODEC_DEFAULT_MAX_PIXELS;
-    if (c.max_frames == 0) c.max_frames = CODEC_DEFAULT_MAX_FRAMES;
+    if (!ctx)
+        return NECO_ERR_NO_MEMORY;
+    if (c.max_pixels == 0)
+        c.max_pixels = CODEC_DEFAULT_MAX_PIXELS;
+    if (c.max_frames == 0)
+        c.max_frames = CODEC_DEFAULT_MAX_FRAMES;
     if (c.threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         c.threads = n < 1 ? 1 : n > 64 ? 64 : (int)n;
     }
     snprintf(ctx->backend, sizeof ctx->backend, "%s", backend);
     c.backend = ctx->backend;
-    if (c.weights_dir) snprintf(ctx->weights_dir, sizeof ctx->weights_dir, "%s", c.weights_dir);
+    if (c.weights_dir)
+        snprintf(ctx->weights_dir, sizeof ctx->weights_dir, "%s", c.weights_dir);
     c.weights_dir = ctx->weights_dir;
     ctx->config = c;
     int rc = nn_context_create(backend, c.threads, &ctx->nn, ctx->error, sizeof ctx->error);
@@ -143,10 +130,12 @@ neco_status neco_context_create(const neco_config *config, neco_context **contex
 
 void neco_context_destroy(neco_context *context)
 {
-    if (!context) return;
+    if (!context)
+        return;
     for (int i = 0; i < neco_model_count(); i++) {
         const codec_model *m = codec_find_model(neco_model_id(i));
-        if (context->model_state[i] && m->unload) m->unload(context->model_state[i]);
+        if (context->model_state[i] && m->unload)
+            m->unload(context->model_state[i]);
     }
     nn_context_destroy(context->nn);
     free(context);
@@ -176,15 +165,18 @@ static neco_status encode_setup(neco_context *ctx, const neco_encode_params *par
     else
         neco_encode_params_default(&p);
     const codec_model *m = p.model ? codec_find_model(p.model) : codec_default_model(media);
-    if (!m) return codec_fail(ctx, NECO_ERR_MODEL, "unknown model '%s'", p.model ? p.model : "");
+    if (!m)
+        return codec_fail(ctx, NECO_ERR_MODEL, "unknown model '%s'", p.model ? p.model : "");
     if (!(m->media & (1u << media)))
         return codec_fail(ctx, NECO_ERR_MODEL, "model '%s' does not code %s", m->id,
                           media == NECO_MEDIA_IMAGE ? "images" : "audio");
     neco_status st = codec_model_state(ctx, m, state);
-    if (st != NECO_OK) return st;
+    if (st != NECO_OK)
+        return st;
     int levels = codec_model_levels(m, *state);
     int quality = p.quality ? p.quality : m->default_quality;
-    if (quality > levels && !p.quality) quality = levels;
+    if (quality > levels && !p.quality)
+        quality = levels;
     if (quality < 1 || quality > levels)
         return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT,
                           "quality %d out of range: model '%s' has levels 1..%d", p.quality, m->id,
@@ -193,7 +185,8 @@ static neco_status encode_setup(neco_context *ctx, const neco_encode_params *par
     info->version = CONTAINER_VERSION;
     info->media = media;
     snprintf(info->model, sizeof info->model, "%s", m->id);
-    if (*state) memcpy(info->weights_hash, m->hash(*state), NECO_WEIGHTS_HASH_SIZE);
+    if (*state)
+        memcpy(info->weights_hash, m->hash(*state), NECO_WEIGHTS_HASH_SIZE);
     info->quality = (uint32_t)quality;
     m->layout(info);
     *model = m;
@@ -238,19 +231,22 @@ static neco_status encode_units(neco_context *ctx, encode_job *j, bytebuf *out)
 {
     const neco_info *info = j->info;
     j->units = calloc(info->units ? info->units : 1, sizeof(bytebuf));
-    if (!j->units) return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    if (!j->units)
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
     neco_status st = codec_for_each_unit(ctx, info->units, encode_unit, j);
     bytebuf_init(out);
     if (st == NECO_OK) {
         container_write_header(out, info);
         for (uint32_t i = 0; i < info->units; i++)
             container_write_unit(out, j->units[i].data, j->units[i].size);
-        if (out->failed) st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        if (out->failed)
+            st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
     }
     for (uint32_t i = 0; i < info->units; i++)
         bytebuf_free(&j->units[i]);
     free(j->units);
-    if (st != NECO_OK) bytebuf_free(out);
+    if (st != NECO_OK)
+        bytebuf_free(out);
     return st;
 }
 
@@ -272,7 +268,8 @@ static neco_status encode_within(neco_context *ctx, encode_job *j, neco_info *in
             bytebuf_free(&best);
             return st;
         }
-        if (buf.size < smallest) smallest = buf.size;
+        if (buf.size < smallest)
+            smallest = buf.size;
         if ((double)buf.size <= budget) {
             bytebuf_free(&best);
             best = buf;
@@ -297,13 +294,15 @@ neco_status neco_encode_image(neco_context *ctx, const neco_image *image,
         return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
     *out = NULL;
     *out_size = 0;
-    if (!image->data) return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "image has no data");
+    if (!image->data)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "image has no data");
     if (params && (params->bpp < 0 || params->bpp != params->bpp))
         return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "invalid bit budget");
     encode_job j = {0};
     neco_info info;
     neco_status st = encode_setup(ctx, params, NECO_MEDIA_IMAGE, &j.model, &j.state, &info);
-    if (st != NECO_OK) return st;
+    if (st != NECO_OK)
+        return st;
     info.width = image->width;
     info.height = image->height;
     info.channels = image->channels;
@@ -314,15 +313,15 @@ neco_status neco_encode_image(neco_context *ctx, const neco_image *image,
     j.image = image;
     bytebuf buf;
     if (!params || params->bpp == 0) {
-        if ((st = encode_units(ctx, &j, &buf)) != NECO_OK) return st;
+        if ((st = encode_units(ctx, &j, &buf)) != NECO_OK)
+            return st;
         return encode_finish(ctx, &buf, out, out_size);
     }
     /* Rate control: a budget in bits per pixel. */
     double pixels = (double)image->width * image->height;
     if ((st = encode_within(ctx, &j, &info, params->bpp * pixels / 8.0, &buf)) != NECO_OK) {
         if (st == NECO_ERR_LIMIT)
-            codec_fail(ctx, st,
-                       "cannot meet %.4f bpp: the lowest quality of model '%s' needs %.4f bpp",
+            codec_fail(ctx, st, "cannot meet %.4f bpp: the lowest quality of model '%s' needs %.4f bpp",
                        params->bpp, j.model->id, buf.size * 8.0 / pixels);
         return st;
     }
@@ -343,7 +342,8 @@ neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
     encode_job j = {0};
     neco_info info;
     neco_status st = encode_setup(ctx, params, NECO_MEDIA_AUDIO, &j.model, &j.state, &info);
-    if (st != NECO_OK) return st;
+    if (st != NECO_OK)
+        return st;
     info.sample_rate = audio->sample_rate;
     info.audio_channels = audio->channels;
     info.frames = audio->frames;
@@ -354,14 +354,15 @@ neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
         const int32_t *s = audio->data;
         for (uint64_t i = 0; i < audio->frames * audio->channels; i++)
             if (s[i] < -(1 << 23) || s[i] >= (1 << 23))
-                return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "24-bit sample %llu out of range",
-                                  (unsigned long long)i);
+                return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT,
+                                  "24-bit sample %llu out of range", (unsigned long long)i);
     }
     j.info = &info;
     j.audio = audio;
     bytebuf buf;
     if (!params || params->kbps == 0) {
-        if ((st = encode_units(ctx, &j, &buf)) != NECO_OK) return st;
+        if ((st = encode_units(ctx, &j, &buf)) != NECO_OK)
+            return st;
         return encode_finish(ctx, &buf, out, out_size);
     }
     /* Rate control: a budget in kilobits per second of audio (whole file). */
@@ -369,9 +370,9 @@ neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
     if ((st = encode_within(ctx, &j, &info, params->kbps * 1000.0 / 8.0 * seconds, &buf)) !=
         NECO_OK) {
         if (st == NECO_ERR_LIMIT)
-            codec_fail(
-                ctx, st, "cannot meet %.1f kbps: the lowest quality of model '%s' needs %.1f kbps",
-                params->kbps, j.model->id, seconds > 0 ? buf.size * 8.0 / seconds / 1000.0 : 0.0);
+            codec_fail(ctx, st, "cannot meet %.1f kbps: the lowest quality of model '%s' needs %.1f kbps",
+                       params->kbps, j.model->id,
+                       seconds > 0 ? buf.size * 8.0 / seconds / 1000.0 : 0.0);
         return st;
     }
     return encode_finish(ctx, &buf, out, out_size);
@@ -381,11 +382,13 @@ neco_status neco_encode_audio(neco_context *ctx, const neco_audio *audio,
 
 /* neco_read_info and neco_read_header: header parsing needs the limits; a NULL context means
  * the defaults. */
-static neco_status
-read_header_with(neco_context *ctx, const uint8_t *data, size_t size, neco_info *info,
-                 neco_status (*parse)(neco_context *, const uint8_t *, size_t, neco_info *))
+static neco_status read_header_with(neco_context *ctx, const uint8_t *data, size_t size,
+                                    neco_info *info,
+                                    neco_status (*parse)(neco_context *, const uint8_t *, size_t,
+                                                         neco_info *))
 {
-    if (!data || !info) return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
+    if (!data || !info)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
     if (!ctx) {
         neco_context tmp;
         memset(&tmp, 0, sizeof tmp);
@@ -401,7 +404,8 @@ neco_status neco_read_info(neco_context *ctx, const uint8_t *data, size_t size, 
     return read_header_with(ctx, data, size, info, container_read_header);
 }
 
-neco_status neco_read_header(neco_context *ctx, const uint8_t *data, size_t size, neco_info *info)
+neco_status neco_read_header(neco_context *ctx, const uint8_t *data, size_t size,
+                             neco_info *info)
 {
     return read_header_with(ctx, data, size, info, container_parse_header);
 }
@@ -414,7 +418,8 @@ static void hash_hex(const uint8_t *h, char out[2 * NECO_WEIGHTS_HASH_SIZE + 1])
 
 void neco_decoded_free(neco_decoded *decoded)
 {
-    if (!decoded) return;
+    if (!decoded)
+        return;
     free(decoded->image.data);
     free(decoded->audio.data);
     memset(decoded, 0, sizeof *decoded);
@@ -474,7 +479,8 @@ static neco_status decode_setup(neco_context *ctx, const neco_info *info,
                           info->model);
     void *state;
     neco_status st = codec_model_state(ctx, model, &state);
-    if (st != NECO_OK) return st;
+    if (st != NECO_OK)
+        return st;
     /* The stream names the weights it was made with; other weights would decode garbage. */
     static const uint8_t no_weights[NECO_WEIGHTS_HASH_SIZE];
     const uint8_t *have = state ? model->hash(state) : no_weights;
@@ -508,8 +514,8 @@ static neco_status decode_payload(neco_context *ctx, const codec_model *model, v
     uint32_t count;
     codec_chunk_span(info, index, &first, &count);
     neco_audio chunk = *audio;
-    chunk.data =
-        (uint8_t *)audio->data + (size_t)first * audio->channels * neco_sample_size(audio->format);
+    chunk.data = (uint8_t *)audio->data +
+                 (size_t)first * audio->channels * neco_sample_size(audio->format);
     chunk.frames = count;
     return model->decode_chunk(ctx, state, info, index, payload, size, &chunk);
 }
@@ -530,14 +536,17 @@ static neco_status decode_unit(neco_context *ctx, uint32_t index, void *arg)
 
 neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, neco_decoded *out)
 {
-    if (!ctx || !data || !out) return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
+    if (!ctx || !data || !out)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
     memset(out, 0, sizeof *out);
     neco_info info;
     neco_status st = container_read_header(ctx, data, size, &info);
-    if (st != NECO_OK) return st;
+    if (st != NECO_OK)
+        return st;
     const codec_model *model;
     void *state;
-    if ((st = decode_setup(ctx, &info, &model, &state)) != NECO_OK) return st;
+    if ((st = decode_setup(ctx, &info, &model, &state)) != NECO_OK)
+        return st;
     /* Every unit is located and checked before the output is allocated, so a lying header
      * costs nothing. (Concealing decoders allocate the unit list first; the header check
      * already bounds it by the file size.) */
@@ -545,7 +554,8 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
         return st;
     decode_job j = {model, state, &info, NULL, &out->image, &out->audio};
     j.units = calloc(info.units ? info.units : 1, sizeof *j.units);
-    if (!j.units) return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+    if (!j.units)
+        return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
     size_t pos = info.header_size;
     char first_error[sizeof ctx->error] = "";
     for (uint32_t i = 0; i < info.units; i++) {
@@ -556,7 +566,8 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
                 j.units[k].status = NECO_ERR_TRUNCATED;
         if (u->status != NECO_OK && !first_error[0])
             memcpy(first_error, ctx->error, sizeof first_error);
-        if (u->status == NECO_ERR_TRUNCATED) break;
+        if (u->status == NECO_ERR_TRUNCATED)
+            break;
     }
     if (info.media == NECO_MEDIA_IMAGE) {
         neco_image *img = &out->image;
@@ -587,7 +598,8 @@ neco_status neco_decode(neco_context *ctx, const uint8_t *data, size_t size, nec
                                container_unit_name(&info), i);
                 out->concealed++;
             }
-        if (first_error[0]) memcpy(ctx->error, first_error, sizeof ctx->error);
+        if (first_error[0])
+            memcpy(ctx->error, first_error, sizeof ctx->error);
     }
     free(j.units);
     if (st != NECO_OK) {
@@ -605,10 +617,12 @@ neco_status neco_decode_audio_chunk(neco_context *ctx, const uint8_t *header, si
     if (!ctx || !header || !out || (!unit && unit_size))
         return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
     memset(out, 0, sizeof *out);
-    if (!unit) unit = (const uint8_t *)""; /* a missing chunk: container_next_unit says so */
+    if (!unit)
+        unit = (const uint8_t *)""; /* a missing chunk: container_next_unit says so */
     neco_info info;
     neco_status st = container_parse_header(ctx, header, header_size, &info);
-    if (st != NECO_OK) return st;
+    if (st != NECO_OK)
+        return st;
     if (header_size < info.header_size)
         return codec_fail(ctx, NECO_ERR_TRUNCATED, "truncated header (%zu of %llu bytes)",
                           header_size, (unsigned long long)info.header_size);
@@ -619,7 +633,8 @@ neco_status neco_decode_audio_chunk(neco_context *ctx, const uint8_t *header, si
                           "chunk %u does not exist (the stream has %u)", index, info.units);
     const codec_model *model;
     void *state;
-    if ((st = decode_setup(ctx, &info, &model, &state)) != NECO_OK) return st;
+    if ((st = decode_setup(ctx, &info, &model, &state)) != NECO_OK)
+        return st;
     const uint8_t *payload;
     size_t size, pos = 0;
     if ((st = container_next_unit(ctx, &info, unit, unit_size, &pos, index, &payload, &size)) !=
@@ -676,7 +691,8 @@ neco_status neco_stream_digests(neco_context *ctx, const uint8_t *data, size_t s
         return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "NULL argument");
     neco_decoded dec;
     neco_status st = neco_decode(ctx, data, size, &dec);
-    if (st != NECO_OK) return st;
+    if (st != NECO_OK)
+        return st;
     sha256_state h;
     sha256_init(&h);
     if (dec.info.media == NECO_MEDIA_IMAGE)
