@@ -100,6 +100,8 @@ def train_grvq(a):
         x_hat, _, commit = model(x, ns)
         mel = mel_loss(x, x_hat, gm.RATE)
         loss = (mel + 0.25 * commit).mean()
+        if a.wave_weight > 0:  # waveform L1 (EnCodec's time-domain term): pulls the phase along
+            loss = loss + a.wave_weight * (x_hat - x).abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -146,6 +148,7 @@ def main():
     ap.add_argument("--mel-weight", type=float, default=0.0,
                     help="beta of the distortion MSE + beta * (DAC mel distance); 0: MSE only")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--wave-weight", type=float, default=0.0, help="aud-grvq: weight of a waveform L1 term")
     ap.add_argument("--init", default=None, help="aud-grvq: start from this checkpoint's weights (new run)")
     a = ap.parse_args()
     if a.model == "aud-grvq":
