@@ -211,8 +211,10 @@ def main():
                 ("--model", "aud-grvq", "--quality", str(q)))
         aud("agrvq_short", voice(100, 1, 16000, 21), 16000, "s16", "aud-grvq mono 16 kHz, 100 frames",
             ("--model", "aud-grvq", "--quality", "4"))
-        aud("agrvq_chunks", voice(131072 * 2 + 77, 1, 16000, 22), 16000, "s16", "aud-grvq mono 16 kHz, 3 chunks",
+        aud("agrvq_chunks", voice(131072 + 77, 1, 16000, 22), 16000, "s16", "aud-grvq mono 16 kHz, 2 chunks",
             ("--model", "aud-grvq", "--quality", "1"))
+        aud("agrvq_96k_chunks", voice(131072 * 2 + 5, 1, 96000, 26), 96000, "s16",
+            "aud-grvq mono 96 kHz (resampled), 3 chunks", ("--model", "aud-grvq", "--quality", "6"))
         aud("agrvq_8k_mono", voice(8000, 1, 8000, 23), 8000, "s16", "aud-grvq mono 8 kHz (resampled), 1 s",
             ("--model", "aud-grvq", "--quality", "3"))
         aud("agrvq_48k_stereo", voice(24000, 2, 48000, 24), 48000, "s24",
