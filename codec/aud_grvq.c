@@ -597,11 +597,7 @@ static neco_status gr_unit_symbols(neco_context *ctx, void *state, const neco_in
     int32_t *sym = malloc(sizeof(int32_t) * n);
     st = !sym ? codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory")
               : gr_decode_symbols(ctx, state, A, q, T, index, payload, size, sym);
-    for (size_t i = 0; st == NECO_OK && i < n; i++) {
-        uint8_t le[4];
-        store_u32(le, (uint32_t)sym[i]);
-        sha256_update(hash, le, 4);
-    }
+    if (st == NECO_OK) codec_hash_symbols(hash, sym, n);
     free(sym);
     return st;
 }
@@ -611,19 +607,12 @@ neco_status aud_grvq_chunk_symbols(neco_context *ctx, const uint8_t *data, size_
 {
     *symbols = NULL;
     neco_info info;
-    neco_status st = neco_read_info(ctx, data, size, &info);
-    if (st != NECO_OK) return st;
-    if (strcmp(info.model, "aud-grvq") != 0 || index >= info.units)
-        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "not an aud-grvq stream or no chunk %u",
-                          index);
-    if ((st = gr_check(ctx, &info)) != NECO_OK) return st;
-    void *state;
-    if ((st = codec_model_state(ctx, &codec_model_aud_grvq, &state)) != NECO_OK) return st;
-    size_t pos = info.header_size;
     const uint8_t *payload = NULL;
     size_t len = 0;
-    for (uint32_t i = 0; i <= index && st == NECO_OK; i++)
-        st = container_next_unit(ctx, &info, data, size, &pos, i, &payload, &len);
+    void *state;
+    neco_status st = codec_stream_unit(ctx, &codec_model_aud_grvq, data, size, index, &info,
+                                       &payload, &len, &state);
+    if (st == NECO_OK) st = gr_check(ctx, &info);
     if (st != NECO_OK) return st;
     uint64_t first;
     uint32_t count;

@@ -542,11 +542,7 @@ static neco_status aw_unit_symbols(neco_context *ctx, void *state, const neco_in
     int32_t *yq = malloc(sizeof(int32_t) * n);
     st = !yq ? codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory")
              : aw_decode_symbols(ctx, s, (int)info->quality - 1, index, payload, size, n, T, yq);
-    for (size_t i = 0; st == NECO_OK && i < n; i++) {
-        uint8_t le[4];
-        store_u32(le, (uint32_t)yq[i]);
-        sha256_update(hash, le, 4);
-    }
+    if (st == NECO_OK) codec_hash_symbols(hash, yq, n);
     free(yq);
     return st;
 }
@@ -556,21 +552,14 @@ neco_status aud_wave_chunk_symbols(neco_context *ctx, const uint8_t *data, size_
 {
     *symbols = NULL;
     neco_info info;
-    neco_status st = neco_read_info(ctx, data, size, &info);
-    if (st != NECO_OK) return st;
-    if (strcmp(info.model, "aud-wave") != 0 || index >= info.units)
-        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "not an aud-wave stream or no chunk %u",
-                          index);
-    if ((st = aw_check(ctx, &info)) != NECO_OK) return st;
-    void *state;
-    if ((st = codec_model_state(ctx, &codec_model_aud_wave, &state)) != NECO_OK) return st;
-    const aw_state *s = state;
-    size_t pos = info.header_size;
     const uint8_t *payload = NULL;
     size_t len = 0;
-    for (uint32_t i = 0; i <= index && st == NECO_OK; i++)
-        st = container_next_unit(ctx, &info, data, size, &pos, i, &payload, &len);
+    void *state;
+    neco_status st = codec_stream_unit(ctx, &codec_model_aud_wave, data, size, index, &info,
+                                       &payload, &len, &state);
+    if (st == NECO_OK) st = aw_check(ctx, &info);
     if (st != NECO_OK) return st;
+    const aw_state *s = state;
     uint64_t first;
     uint32_t count;
     int64_t start;

@@ -327,12 +327,9 @@ neco_status codec_hp_hash_symbols(neco_context *ctx, const codec_hyperprior *hp,
     size_t nz, ny;
     neco_status st = codec_hp_decode_alloc(ctx, hp, index, payload, size, hz, wz, &zq, &nz, &yq,
                                            &ny);
-    for (size_t i = 0; st == NECO_OK && i < nz + ny; i++) {
-        uint8_t le[4];
-        store_u32(le, (uint32_t)(i < nz ? zq[i] : yq[i - nz]));
-        sha256_update(hash, le, 4);
-    }
     if (st == NECO_OK) {
+        codec_hash_symbols(hash, zq, nz);
+        codec_hash_symbols(hash, yq, ny);
         free(zq);
         free(yq);
     }
@@ -377,19 +374,11 @@ neco_status codec_hp_tile_symbols(neco_context *ctx, const struct codec_model *m
 {
     *z = *y = NULL;
     neco_info info;
-    neco_status st = neco_read_info(ctx, data, size, &info);
-    if (st != NECO_OK)
-        return st;
-    if (strcmp(info.model, model->id) != 0 || index >= info.units)
-        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "not an %s stream or no tile %u",
-                          model->id, index);
     const uint8_t *payload = NULL;
-    size_t len = 0, pos = info.header_size;
-    for (uint32_t i = 0; i <= index && st == NECO_OK; i++)
-        st = container_next_unit(ctx, &info, data, size, &pos, i, &payload, &len);
+    size_t len = 0;
     void *state;
-    if (st == NECO_OK)
-        st = codec_model_state(ctx, model, &state);
+    neco_status st =
+        codec_stream_unit(ctx, model, data, size, index, &info, &payload, &len, &state);
     if (st != NECO_OK)
         return st;
     uint32_t x0, y0, w, h;

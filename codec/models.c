@@ -1,5 +1,7 @@
 #include "models.h"
 
+#include "container.h"
+
 #include "entropy/rans.h"
 #include "nets/safetensors.h"
 #include "sha256.h"
@@ -191,4 +193,29 @@ neco_status codec_flush_rans(neco_context *ctx, neco_rans_encoder *enc, bytebuf 
         return codec_fail(ctx, NECO_ERR_NO_MEMORY, "entropy coding failed");
     out->size -= bound - size;
     return NECO_OK;
+}
+
+neco_status codec_stream_unit(neco_context *ctx, const codec_model *model, const uint8_t *data,
+                              size_t size, uint32_t index, neco_info *info,
+                              const uint8_t **payload, size_t *len, void **state)
+{
+    neco_status st = neco_read_info(ctx, data, size, info);
+    if (st != NECO_OK) return st;
+    if (strcmp(info->model, model->id) != 0 || index >= info->units)
+        return codec_fail(ctx, NECO_ERR_INVALID_ARGUMENT, "not an %s stream or no unit %u",
+                          model->id, index);
+    size_t pos = info->header_size;
+    for (uint32_t i = 0; i <= index && st == NECO_OK; i++)
+        st = container_next_unit(ctx, info, data, size, &pos, i, payload, len);
+    if (st == NECO_OK) st = codec_model_state(ctx, model, state);
+    return st;
+}
+
+void codec_hash_symbols(sha256_state *hash, const int32_t *symbols, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t le[4];
+        store_u32(le, (uint32_t)symbols[i]);
+        sha256_update(hash, le, 4);
+    }
 }

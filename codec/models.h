@@ -78,6 +78,16 @@ const codec_model *codec_default_model(neco_media media);
 void codec_tile_rect(const neco_info *info, uint32_t index, uint32_t *x, uint32_t *y, uint32_t *w,
                      uint32_t *h);
 
+/* Unit `index` of a stream coded with `model` (for the models' symbol hooks of tests and
+ * conformance): its header, the unit's payload (CRC checked) and the model's loaded state.
+ * NECO_ERR_INVALID_ARGUMENT when the stream is another model's or has no such unit. */
+neco_status codec_stream_unit(neco_context *ctx, const codec_model *model, const uint8_t *data,
+                              size_t size, uint32_t index, neco_info *info,
+                              const uint8_t **payload, size_t *len, void **state);
+
+/* Feeds n symbols to a conformance symbols digest: each as int32 little-endian. */
+void codec_hash_symbols(struct sha256_state *hash, const int32_t *symbols, size_t n);
+
 /* The first frame and frame count of chunk `index`. */
 void codec_chunk_span(const neco_info *info, uint32_t index, uint64_t *first, uint32_t *count);
 
