@@ -135,7 +135,7 @@ def mel_distance(ref, est, sr=am.RATE):
     y = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))[None]
     total = 0.0
     for n_mels, win in zip((5, 10, 20, 40, 80, 160, 320), (32, 64, 128, 256, 512, 1024, 2048)):
-        key = (n_mels, win)
+        key = (sr, n_mels, win)  # filterbanks depend on the rate
         if key not in _MEL_CACHE:
             _MEL_CACHE[key] = (mel_filters(sr, win, n_mels), torch.hann_window(win))
         fb, w = _MEL_CACHE[key]

@@ -107,27 +107,9 @@ def select_segments(split, seg_seconds, total_seconds, shares=None):
 # ----------------------------------------------------------------------------------------------
 # metrics
 
-_MEL = {}
-
-
 def mel_distance(ref, est, sr=RATE):
-    """eval_audio.mel_distance (DAC's MelSpectrogramLoss, default configuration) with filterbanks
-    cached per sample rate (eval_audio's cache is keyed by scale only and built for 44.1 kHz)."""
-    x = torch.from_numpy(np.ascontiguousarray(est, dtype=np.float32))[None]
-    y = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))[None]
-    total = 0.0
-    for n_mels, win in zip((5, 10, 20, 40, 80, 160, 320), (32, 64, 128, 256, 512, 1024, 2048)):
-        key = (sr, n_mels, win)
-        if key not in _MEL:
-            _MEL[key] = (eval_audio.mel_filters(sr, win, n_mels), torch.hann_window(win))
-        fb, w = _MEL[key]
-        mels = []
-        for s in (x, y):
-            spec = torch.stft(s, win, hop_length=win // 4, window=w, center=True, pad_mode="reflect",
-                              return_complex=True).abs()
-            mels.append(torch.log10((fb @ spec).clamp_min(1e-5)))
-        total += float((mels[0] - mels[1]).abs().mean())
-    return total
+    """eval_audio.mel_distance (DAC's MelSpectrogramLoss, default configuration) at 16 kHz."""
+    return eval_audio.mel_distance(ref, est, sr)
 
 
 def speech_metrics(ref, deg):
