@@ -51,6 +51,14 @@ def mel_loss(x, y, sr=am.RATE):
     return total
 
 
+def tail_cosine(frac, tail):
+    """Learning-rate factor at fraction `frac` of the run budget: 1, then a cosine decay to 0.1
+    over the last `tail` of the budget."""
+    if frac < 1 - tail:
+        return 1.0
+    return 0.5 * (1 + math.cos(math.pi * (frac - (1 - tail)) / tail)) * 0.9 + 0.1
+
+
 def train_grvq(a):
     """aud-grvq: loss = DAC mel distance + 0.25 commitment; the number of residual stages is
     drawn per item (quantiser dropout), so one model serves every quality level.  Codebooks are
@@ -66,7 +74,8 @@ def train_grvq(a):
     model = gm.AudGrvq().to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.8, 0.99))
     step, trained = 0, 0.0
-    sampler = CropSampler("train", a.length, seed=a.seed + int(time.time()) % 100000, root=SPEECH16,
+    length = -(-a.length // gm.HOP) * gm.HOP  # whole latent frames (the default 8192 -> 8320)
+    sampler = CropSampler("train", length, seed=a.seed + int(time.time()) % 100000, root=SPEECH16,
                           shares={"emodb": 0.4, "klettres": 0.3, "ktuberling": 0.3})
     src = a.init if a.init else (ckpt_path if a.resume and os.path.exists(ckpt_path) else None)
     if src:
@@ -92,7 +101,7 @@ def train_grvq(a):
         if now - t_start >= budget or (a.steps and step >= a.steps):
             break
         frac = (now - t_start) / budget
-        lr = a.lr * (1.0 if frac < 0.8 else 0.5 * (1 + math.cos(math.pi * (frac - 0.8) / 0.2)) * 0.9 + 0.1)
+        lr = a.lr * tail_cosine(frac, 0.2)
         for g in opt.param_groups:
             g["lr"] = lr
         x = torch.from_numpy(sampler.batch(a.batch)).to(dev)
@@ -195,9 +204,8 @@ def main():
         now = time.time()
         if now - t_start >= budget or (a.steps and step >= a.steps):
             break
-        # learning-rate schedule: constant, then a cosine decay over the last 25 % of the run budget
         frac = (now - t_start) / budget
-        lr = a.lr * (1.0 if frac < 0.75 else 0.5 * (1 + math.cos(math.pi * (frac - 0.75) / 0.25)) * 0.9 + 0.1)
+        lr = a.lr * tail_cosine(frac, 0.25)
         for g in opt.param_groups:
             g["lr"] = lr * (5 if g.get("prior") else 1)  # the density model must track the gains
         x = torch.from_numpy(sampler.batch(a.batch)).to(dev)
