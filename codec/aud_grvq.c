@@ -379,23 +379,34 @@ static neco_status gr_check(neco_context *ctx, const neco_info *info)
     return NECO_OK;
 }
 
-/* Chunk `index` (frames [*first, *first + *count)): it needs the 16 kHz samples [*a, *b) and
- * codes the latent frames [*t0, *t0 + *T) (BITSTREAM.md 3.4). */
-static void gr_window(const neco_info *info, uint32_t index, uint64_t *first, uint32_t *count,
-                      int64_t *a, int64_t *b, int64_t *t0, int *T)
+/* The geometry of chunk `index` (BITSTREAM.md 3.4): its frames [first, first + count) need the
+ * 16 kHz samples [a, b) and code the latent frames [t0, t0 + T) of A coded channels at level q
+ * (0-based). */
+typedef struct gr_chunk {
+    uint64_t first;
+    uint32_t count;
+    int64_t a, b, t0;
+    int T, A, q;
+} gr_chunk;
+
+static gr_chunk gr_window(const neco_info *info, uint32_t index)
 {
-    codec_chunk_span(info, index, first, count);
+    gr_chunk w;
+    codec_chunk_span(info, index, &w.first, &w.count);
     if (info->sample_rate == GR_RATE) {
-        *a = (int64_t)*first;
-        *b = *a + *count;
+        w.a = (int64_t)w.first;
+        w.b = w.a + w.count;
     } else {
         codec_resampler r;
         codec_rs_geometry(&r, GR_RATE, info->sample_rate);
-        codec_rs_span(&r, (int64_t)*first, *count, a, b);
+        codec_rs_span(&r, (int64_t)w.first, w.count, &w.a, &w.b);
     }
-    *t0 = codec_floor_div(*a, GR_HOP) - GR_MARGIN;
-    int64_t t1 = codec_floor_div(*b + GR_HOP - 1, GR_HOP) + GR_MARGIN;
-    *T = (int)(t1 - *t0);
+    w.t0 = codec_floor_div(w.a, GR_HOP) - GR_MARGIN;
+    int64_t t1 = codec_floor_div(w.b + GR_HOP - 1, GR_HOP) + GR_MARGIN;
+    w.T = (int)(t1 - w.t0);
+    w.A = (int)info->audio_channels;
+    w.q = (int)info->quality - 1;
+    return w;
 }
 
 /* The number of indices of a chunk of T frames at level q (0-based), and the codebook of each
@@ -424,14 +435,10 @@ static neco_status gr_encode_chunk(neco_context *ctx, void *state, const neco_au
     const gr_state *s = state;
     neco_status st = gr_check(ctx, info);
     if (st != NECO_OK) return st;
-    uint64_t first;
-    uint32_t count;
-    int64_t a, b, t0;
-    int T;
-    gr_window(info, index, &first, &count, &a, &b, &t0, &T);
-    int A = (int)info->audio_channels, q = (int)info->quality - 1, S = q + GR_MIN_STAGES;
+    gr_chunk w = gr_window(info, index);
+    int T = w.T, A = w.A, q = w.q, S = q + GR_MIN_STAGES;
     int TE = T + 2 * GR_ENC_CONTEXT;
-    int64_t start = (t0 - GR_ENC_CONTEXT) * GR_HOP;
+    int64_t start = (w.t0 - GR_ENC_CONTEXT) * GR_HOP;
     int len = TE * GR_HOP;
     nn_tensor x = {0}, z = {0}, r = {0}, cw = {0};
     size_t n = gr_symbol_count(A, q, T);
@@ -506,12 +513,8 @@ static neco_status gr_decode_chunk(neco_context *ctx, void *state, const neco_in
     const gr_state *s = state;
     neco_status st = gr_check(ctx, info);
     if (st != NECO_OK) return codec_fail(ctx, NECO_ERR_BITSTREAM, "%s", ctx->error);
-    uint64_t first;
-    uint32_t count;
-    int64_t a, b, t0;
-    int T;
-    gr_window(info, index, &first, &count, &a, &b, &t0, &T);
-    int A = (int)info->audio_channels, q = (int)info->quality - 1, S = q + GR_MIN_STAGES;
+    gr_chunk w = gr_window(info, index);
+    int T = w.T, A = w.A, q = w.q, S = q + GR_MIN_STAGES;
     size_t n = gr_symbol_count(A, q, T);
     nn_tensor zq = {0}, x = {0};
     float *resampled = NULL;
@@ -544,23 +547,23 @@ static neco_status gr_decode_chunk(neco_context *ctx, void *state, const neco_in
         goto done;
     }
     size_t len = (size_t)T * GR_HOP, stride = len;
-    const float *o = x.data + (a - t0 * GR_HOP);
+    const float *o = x.data + (w.a - w.t0 * GR_HOP);
     if (info->sample_rate != GR_RATE) {
         codec_resampler r;
-        resampled = malloc(sizeof(float) * (size_t)A * count);
+        resampled = malloc(sizeof(float) * (size_t)A * w.count);
         rc = resampled ? codec_rs_init(&r, GR_RATE, info->sample_rate) : NN_ERR_NOMEM;
         if (rc) {
             st = codec_audio_fail(ctx, rc, index, "resampling");
             goto done;
         }
         for (int c = 0; c < A; c++)
-            codec_rs_run(&r, x.data + (size_t)c * len, t0 * GR_HOP, (int64_t)first, count,
-                         resampled + (size_t)c * count);
+            codec_rs_run(&r, x.data + (size_t)c * len, w.t0 * GR_HOP, (int64_t)w.first, w.count,
+                         resampled + (size_t)c * w.count);
         codec_rs_free(&r);
         o = resampled;
-        stride = count;
+        stride = w.count;
     }
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < w.count; i++) {
         size_t base = (size_t)i * A; /* the chunk's frames start the buffer (models.h) */
         if (A == 2) {
             float m = o[i], sd = o[stride + i];
@@ -587,12 +590,8 @@ static neco_status gr_unit_symbols(neco_context *ctx, void *state, const neco_in
 {
     neco_status st = gr_check(ctx, info);
     if (st != NECO_OK) return codec_fail(ctx, NECO_ERR_BITSTREAM, "%s", ctx->error);
-    uint64_t first;
-    uint32_t count;
-    int64_t a, b, t0;
-    int T;
-    gr_window(info, index, &first, &count, &a, &b, &t0, &T);
-    int A = (int)info->audio_channels, q = (int)info->quality - 1;
+    gr_chunk w = gr_window(info, index);
+    int T = w.T, A = w.A, q = w.q;
     size_t n = gr_symbol_count(A, q, T);
     int32_t *sym = malloc(sizeof(int32_t) * n);
     st = !sym ? codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory")
@@ -614,12 +613,8 @@ neco_status aud_grvq_chunk_symbols(neco_context *ctx, const uint8_t *data, size_
                                        &payload, &len, &state);
     if (st == NECO_OK) st = gr_check(ctx, &info);
     if (st != NECO_OK) return st;
-    uint64_t first;
-    uint32_t count;
-    int64_t a, b, t0;
-    int T;
-    gr_window(&info, index, &first, &count, &a, &b, &t0, &T);
-    int A = (int)info.audio_channels, q = (int)info.quality - 1;
+    gr_chunk w = gr_window(&info, index);
+    int T = w.T, A = w.A, q = w.q;
     *n = gr_symbol_count(A, q, T);
     *frames = T;
     *symbols = malloc(sizeof(int32_t) * *n);
