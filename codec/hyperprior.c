@@ -44,7 +44,52 @@ void codec_hp_release(codec_hyperprior *hp)
         free(hp->hs_shift[l]);
     neco_cdf_tables_destroy(hp->z_tables);
     neco_cdf_tables_destroy(hp->y_tables);
+    free(hp->y_bits);
+    free(hp->y_rate);
     memset(hp, 0, sizeof *hp);
+}
+
+/* The code length of every symbol of the y tables (the encoder's rate estimate for RDOQ):
+ * precision - log2(C_{s+1} - C_s) bits. Returns 0 when out of memory. */
+static int hp_bits_tables(codec_hyperprior *hp)
+{
+    int T = hp->y_tables->num_tables, nsym;
+    int32_t offset;
+    size_t total = 0;
+    hp->y_rate = malloc(sizeof *hp->y_rate * (size_t)T);
+    if (!hp->y_rate)
+        return 0;
+    for (int t = 0; t < T; t++) {
+        neco_cdf_tables_cdf(hp->y_tables, t, &nsym, &offset);
+        /* Gaussian-conditional tables end with the escape symbol (BITSTREAM.md 2.4). */
+        hp->y_rate[t] = (struct codec_hp_rate){(uint32_t)total, (uint32_t)nsym - 1, offset};
+        total += (size_t)nsym;
+    }
+    if (!(hp->y_bits = malloc(sizeof(float) * total)))
+        return 0;
+    for (int t = 0; t < T; t++) {
+        const uint32_t *cdf = neco_cdf_tables_cdf(hp->y_tables, t, &nsym, &offset);
+        for (int k = 0; k < nsym; k++)
+            hp->y_bits[hp->y_rate[t].base + (uint32_t)k] =
+                (float)(hp->y_tables->precision - log2((double)(cdf[k + 1] - cdf[k])));
+    }
+    return 1;
+}
+
+/* Bits of residual v in y table t; escapes (BITSTREAM.md 2.4) cost the escape symbol, the
+ * 6-bit length and the raw bits. */
+static float hp_bits(const codec_hyperprior *hp, int32_t t, int32_t v)
+{
+    const struct codec_hp_rate *tab = &hp->y_rate[t];
+    const float *bits = hp->y_bits + tab->base;
+    int64_t s = (int64_t)v - tab->offset, n = tab->nregular;
+    if (s >= 0 && s < n)
+        return bits[s];
+    uint64_t e = s < 0 ? (uint64_t)(-2 * s - 1) : (uint64_t)(2 * (s - n));
+    int len = 0;
+    while ((e + 1) >> (len + 1))
+        len++;
+    return bits[n] + 6.0f + (float)len;
 }
 
 neco_status codec_hp_load(neco_context *ctx, const char *model, const char *path,
@@ -155,7 +200,7 @@ neco_status codec_hp_load(neco_context *ctx, const char *model, const char *path
                               hp->num_scales) != NECO_ENTROPY_OK)
         return codec_fail(ctx, NECO_ERR_MODEL, "model %s: %s: entropy tables invalid", model,
                           path);
-    return NECO_OK;
+    return hp_bits_tables(hp) ? NECO_OK : codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
 }
 
 /* ---- Integer h_s -------------------------------------------------------------------------- */
@@ -251,8 +296,19 @@ neco_status codec_hp_encode(neco_context *ctx, const codec_hyperprior *hp, const
         goto done;
     }
     for (size_t i = 0; i < ny; i++) {
-        float v = floorf(y->data[i] - (float)mu[i] / (1 << CODEC_MEAN_BITS) + 0.5f);
+        float r = y->data[i] - (float)mu[i] / (1 << CODEC_MEAN_BITS);
+        float v = floorf(r + 0.5f);
         yq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
+        /* RDOQ: the step towards zero usually costs fewer bits (the tables peak at zero); take
+         * it where the bits saved outweigh rdoq_mu times the added squared error. */
+        if (hp->rdoq_mu > 0.0f && yq[i] != 0 && fabsf(r) < 1e6f) {
+            int32_t q1 = yq[i] - (yq[i] > 0 ? 1 : -1);
+            float e0 = r - (float)yq[i], e1 = r - (float)q1;
+            float c0 = hp_bits(hp, idx[i], yq[i]) + hp->rdoq_mu * e0 * e0;
+            float c1 = hp_bits(hp, idx[i], q1) + hp->rdoq_mu * e1 * e1;
+            if (c1 < c0)
+                yq[i] = q1;
+        }
     }
     if (neco_rans_encode_with_indexes(&enc, hp->z_tables, zq, zi, nz) != NECO_ENTROPY_OK ||
         neco_rans_encode_with_indexes(&enc, hp->y_tables, yq, idx, ny) != NECO_ENTROPY_OK) {

@@ -27,6 +27,16 @@ typedef struct codec_hyperprior {
     int hs_shuffle[CODEC_HS_LAYERS + 1];
     int32_t *hs_shift[CODEC_HS_LAYERS + 1]; /* per-channel copies of the layer's shift */
     neco_cdf_tables *z_tables, *y_tables;
+    /* Encoder only: rate-distortion optimised quantisation of y (codec_hp_encode). rdoq_mu is
+     * the weight of the squared latent error against bits (0: plain rounding); y_bits holds the
+     * code length in bits of every symbol of every y table, escape included: table t's symbols
+     * from y_rate[t].base, its first value y_rate[t].offset, its escape at y_rate[t].nregular. */
+    float rdoq_mu;
+    float *y_bits;
+    struct codec_hp_rate {
+        uint32_t base, nregular;
+        int32_t offset;
+    } *y_rate;
 } codec_hyperprior;
 
 /* Checks and binds the h_s tensors (h_s.l0..l3, h_s.mean when has_mean) and builds the entropy
@@ -44,7 +54,8 @@ int codec_hp_synthesis(const codec_hyperprior *hp, const int32_t *z_hat, int hz,
                        int32_t *idx, int32_t *mu);
 
 /* Quantizes and codes a tile: y [1, C, 4 hz, 4 wz] (gained), z [1, CZ, hz, wz] (float) -> the
- * payload appended to out. */
+ * payload appended to out. With hp->rdoq_mu > 0 each residual of y that rounds away from zero is
+ * moved one step towards zero where that lowers bits + rdoq_mu * (squared error in y). */
 neco_status codec_hp_encode(neco_context *ctx, const codec_hyperprior *hp, const nn_tensor *y,
                             const nn_tensor *z, uint32_t index, bytebuf *out);
 
