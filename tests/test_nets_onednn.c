@@ -82,7 +82,10 @@ static void test_conv(void)
         {"conv2d 3x3 32->48", 1, 32, 20, 17, 48, 3, 3, {1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
         {"conv2d 5x5 s2 g2", 2, 8, 19, 16, 12, 5, 5, {2, 2, 2, 2, 1, 1, 2, 0, 0}, 0},
         {"conv2d depthwise 3x3", 1, 24, 12, 13, 24, 3, 3, {1, 1, 1, 1, 1, 1, 24, 0, 0}, 0},
+        /* 1x1 convs run as matmuls (onednn.c pointwise_entry_create), also batched. */
         {"conv2d 1x1 64->16", 1, 64, 9, 11, 16, 1, 1, {1, 1, 0, 0, 1, 1, 1, 0, 0}, 0},
+        {"conv2d 1x1 96->192 batch 3", 3, 96, 12, 40, 192, 1, 1, {1, 1, 0, 0, 1, 1, 1, 0, 0}, 0},
+        {"conv2d 1x1 s2 (a conv)", 1, 16, 10, 10, 8, 1, 1, {2, 2, 0, 0, 1, 1, 1, 0, 0}, 0},
         {"conv2d 3x3 dilation 2", 1, 6, 15, 14, 10, 3, 3, {1, 2, 2, 1, 2, 2, 1, 0, 0}, 0},
         {"conv1d k7 s2 d3 g2 (as 2-D)", 2, 8, 1, 300, 6, 1, 7, {1, 2, 0, 3, 1, 3, 2, 0, 0}, 0},
         {"tconv2d 4x4 s2", 1, 16, 9, 7, 12, 4, 4, {2, 2, 1, 1, 1, 1, 1, 0, 0}, 1},
@@ -277,6 +280,47 @@ static void test_gdn(void)
     close_ctxs(&cx);
 }
 
+/* The activations: GELU and SiLU run as oneDNN eltwise primitives (vectorised erf and exp),
+ * the others are ref's own loops; inputs over [-8, 8) reach both tails. Each is run twice, the
+ * second time from the primitive cache, and a 1x1 conv without bias goes through the matmul
+ * path the GELU follows in img-wave's g_s. */
+static void test_activation(void)
+{
+    ctxs cx;
+    if (!open_ctxs(&cx)) return;
+    uint64_t seed = 6;
+    const struct {
+        const char *name;
+        nn_act act;
+    } acts[] = {{"gelu", NN_ACT_GELU},
+                {"silu", NN_ACT_SILU},
+                {"relu", NN_ACT_RELU},
+                {"leaky relu", NN_ACT_LEAKY_RELU}};
+    int xs[4] = {1, 7, 33, 29};
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
+        for (int round = 0; round < 2; round++) {
+            nn_tensor yr = {0}, yd = {0};
+            rand_tensor(&yr, 4, xs, &seed);
+            CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc(&yd, 4, xs), NN_OK);
+            for (size_t i = 0; i < nn_tensor_numel(&yr); i++)
+                yd.data[i] = yr.data[i] = 8.0f * yr.data[i];
+            CU_ASSERT_EQUAL(nn_activation(cx.ref, acts[a].act, 0.1f, &yr), NN_OK);
+            CU_ASSERT_EQUAL(nn_activation(cx.dnn, acts[a].act, 0.1f, &yd), NN_OK);
+            CU_ASSERT(fx_close(acts[a].name, &yd, &yr, TOL));
+            nn_tensor_free(&yr), nn_tensor_free(&yd);
+        }
+    nn_tensor x = {0}, w = {0}, yr = {0}, yd = {0};
+    int xs2[4] = {1, 24, 16, 12}, ws[4] = {48, 24, 1, 1};
+    rand_tensor(&x, 4, xs2, &seed);
+    rand_tensor(&w, 4, ws, &seed);
+    nn_conv_params p = nn_conv_default();
+    CU_ASSERT_EQUAL(nn_conv2d(cx.ref, &x, &w, NULL, &p, &yr), NN_OK);
+    CU_ASSERT_EQUAL(nn_conv2d(cx.dnn, &x, &w, NULL, &p, &yd), NN_OK);
+    CU_ASSERT(fx_close("conv2d 1x1 24->48 no bias", &yd, &yr, TOL));
+    nn_tensor_free(&x), nn_tensor_free(&w), nn_tensor_free(&yr), nn_tensor_free(&yd);
+    close_ctxs(&cx);
+}
+
 /* A whole Swin-V2 block (its matmuls on oneDNN) against ref, on the PyTorch fixture. */
 static void test_swin(void)
 {
@@ -355,6 +399,7 @@ static void test_threads_restored(void)
 void neco_test_register(void)
 {
     NECO_SUITE("nets_onednn", {"conv", test_conv}, {"matmul", test_matmul}, {"cache", test_cache},
-               {"other_thread", test_other_thread}, {"gdn", test_gdn}, {"swin", test_swin},
+               {"other_thread", test_other_thread}, {"gdn", test_gdn},
+               {"activation", test_activation}, {"swin", test_swin},
                {"threads_restored", test_threads_restored});
 }

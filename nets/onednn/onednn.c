@@ -9,7 +9,10 @@
  * layouts (e.g. nChw16c on AVX-512); the plain NCHW user activations are reordered in and out
  * when the chosen layout differs (the op interface, ops.h, passes plain NCHW tensors between
  * ops, and the ops borrowed from ref read them, so activations cannot stay blocked between
- * layers).
+ * layers). 1x1 convs, the bulk of img-wave's g_s and of the audio models, need no layout: they
+ * run as plain matmuls (pointwise_entry_create), and GELU and SiLU as eltwise primitives on the
+ * plain buffers (onednn_activation); together that took img-wave's decode of a 768x512 image
+ * from 177 to 104 ms on one core (tests/bench/bench_image.c).
  *
  * Primitive cache (per context, so no global state and no locking: a context is used by one
  * thread at a time, ops.h): a conv layer is identified by its weights' address plus every
@@ -87,13 +90,18 @@ typedef struct op {
 } op;
 
 typedef struct cache_entry cache_entry;
+enum entry_kind { ENTRY_MATMUL, ENTRY_CONV, ENTRY_ELTWISE };
+
 struct cache_entry {
     cache_entry *prev, *next; /* most recently used first */
-    int is_conv;
-    conv_key conv;           /* conv: key (with wid) */
-    const float *wid;        /* conv: address of the user's weights */
-    nn_matmul_params matmul; /* matmul: key (with matmul_bias) */
+    int kind;                 /* enum entry_kind */
+    conv_key conv;            /* conv: key (with wid) */
+    const float *wid;         /* conv: address of the user's weights */
+    nn_matmul_params matmul;  /* matmul: key (with matmul_bias) */
     int matmul_bias;
+    int elt_alg; /* eltwise: key (with elt_alpha, elt_n) */
+    float elt_alpha;
+    size_t elt_n;
     dnnl_primitive_desc_t pd;
     op main;
     size_t pad_max; /* largest scratchpad of main and the reorders */
@@ -109,6 +117,7 @@ struct cache_entry {
     void *wbuf;
     size_t wbytes;
     int wready;
+    int pointwise; /* a 1x1 conv run as a matmul (pointwise_entry_create) */
 };
 
 typedef struct onednn_state {
@@ -185,6 +194,13 @@ static dnnl_status_t matmul_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
 {
     return dnnl_matmul_primitive_desc_create(pd, eng, a, b, bias, c, attr);
 }
+static dnnl_status_t eltwise_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                                const_dnnl_primitive_attr_t attr, dnnl_alg_kind_t alg, md_cptr x,
+                                float alpha)
+{
+    return dnnl_eltwise_forward_primitive_desc_create(pd, eng, dnnl_forward_inference, alg, x, x,
+                                                      alpha, 0.0f, attr);
+}
 #else
 typedef dnnl_memory_desc_t md_t; /* a plain struct */
 typedef const dnnl_memory_desc_t *md_cptr;
@@ -225,6 +241,16 @@ static dnnl_status_t matmul_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
 {
     dnnl_matmul_desc_t d;
     dnnl_status_t st = dnnl_matmul_desc_init(&d, a, b, bias, c);
+    if (st != dnnl_success) return st;
+    return dnnl_primitive_desc_create(pd, &d, attr, eng, NULL);
+}
+static dnnl_status_t eltwise_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng,
+                                const_dnnl_primitive_attr_t attr, dnnl_alg_kind_t alg, md_cptr x,
+                                float alpha)
+{
+    dnnl_eltwise_desc_t d;
+    dnnl_status_t st =
+        dnnl_eltwise_forward_desc_init(&d, dnnl_forward_inference, alg, x, alpha, 0.0f);
     if (st != dnnl_success) return st;
     return dnnl_primitive_desc_create(pd, &d, attr, eng, NULL);
 }
@@ -320,7 +346,7 @@ static void cache_insert(onednn_state *s, cache_entry *e)
 static cache_entry *cache_find_conv(onednn_state *s, const conv_key *k, const float *wid)
 {
     for (cache_entry *e = s->head; e; e = e->next)
-        if (e->is_conv && e->wid == wid && memcmp(&e->conv, k, sizeof *k) == 0) {
+        if (e->kind == ENTRY_CONV && e->wid == wid && memcmp(&e->conv, k, sizeof *k) == 0) {
             if (e != s->head) cache_unlink(s, e), cache_push_front(s, e);
             return e;
         }
@@ -330,7 +356,8 @@ static cache_entry *cache_find_conv(onednn_state *s, const conv_key *k, const fl
 static cache_entry *cache_find_matmul(onednn_state *s, const nn_matmul_params *k, int bias)
 {
     for (cache_entry *e = s->head; e; e = e->next)
-        if (!e->is_conv && e->matmul_bias == bias && memcmp(&e->matmul, k, sizeof *k) == 0) {
+        if (e->kind == ENTRY_MATMUL && e->matmul_bias == bias &&
+            memcmp(&e->matmul, k, sizeof *k) == 0) {
             if (e != s->head) cache_unlink(s, e), cache_push_front(s, e);
             return e;
         }
@@ -437,15 +464,54 @@ static int winograd_fits(const conv_key *k)
            (long)k->y[2] * k->y[3] >= WINO_MIN_POSITIONS;
 }
 
+static int pointwise(const conv_key *k)
+{
+    return !k->transposed && k->w[2] == 1 && k->w[3] == 1 && k->p.stride_h == 1 &&
+           k->p.stride_w == 1 && k->p.pad_h == 0 && k->p.pad_w == 0 && k->p.groups == 1 &&
+           (long)k->y[2] * k->y[3] <= INT_MAX;
+}
+
+/* A 1x1 conv (stride 1, no padding, one group) on NCHW is, per image, the matrix product
+ * y[O][HW] = w[O][I] x[I][HW] + b[O]: a oneDNN matmul with the weights as its first operand and
+ * the activations as its second, all in the plain layouts, so the reorders to and from a blocked
+ * layout that a conv primitive needs (as long as the time of the conv itself for g_s of img-wave,
+ * ONEDNN_VERBOSE) are not needed. Same sums as the conv, in oneDNN's order. */
+static cache_entry *pointwise_entry_create(onednn_state *s, cache_entry *e)
+{
+    const conv_key *k = &e->conv;
+    dnnl_dim_t O = k->y[1], I = k->x[1], P = (dnnl_dim_t)k->y[2] * k->y[3];
+    dnnl_dims_t ad = {O, I}, bd = {I, P}, cd = {O, P};
+    md_t am = {0}, bm = {0}, cm = {0};
+    int ok =
+        md_tag(&am, 2, ad, dnnl_ab) && md_tag(&bm, 2, bd, dnnl_ab) && md_tag(&cm, 2, cd, dnnl_ab);
+    ok = ok && matmul_pd(&e->pd, s->engine, s->attr, MD(am), MD(bm), NULL, MD(cm)) == dnnl_success;
+    ok = ok && op_create(s->engine, e->pd, &e->main);
+    e->pad_max = e->main.pad_bytes;
+    ok = ok && dnnl_memory_create(&e->wei, MD(am), s->engine, DNNL_MEMORY_NONE) == dnnl_success;
+    ok =
+        ok && dnnl_memory_create(&e->src_user, MD(bm), s->engine, DNNL_MEMORY_NONE) == dnnl_success;
+    ok =
+        ok && dnnl_memory_create(&e->dst_user, MD(cm), s->engine, DNNL_MEMORY_NONE) == dnnl_success;
+    md_free(&am), md_free(&bm), md_free(&cm);
+    if (!ok) {
+        entry_free(e);
+        return NULL;
+    }
+    e->src = e->src_user, e->dst = e->dst_user;
+    e->pointwise = 1;
+    return e;
+}
+
 /* Creates the entry of a conv layer: primitive, activation memories and reorders, and the
  * weights' memories (filled by conv_weights on first use). NULL on failure. */
 static cache_entry *conv_entry_create(onednn_state *s, const conv_key *k, const float *wid)
 {
     cache_entry *e = calloc(1, sizeof *e);
     if (!e) return NULL;
-    e->is_conv = 1;
+    e->kind = ENTRY_CONV;
     e->conv = *k;
     e->wid = wid;
+    if (pointwise(k)) return pointwise_entry_create(s, e);
     const nn_conv_params *p = &k->p;
     int g = p->groups;
     long pr_h = (long)p->pad_h - (k->transposed ? p->out_pad_h : 0);
@@ -539,6 +605,31 @@ static int conv_weights(onednn_state *s, cache_entry *e, const float *w)
     return ok;
 }
 
+/* Runs a 1x1 conv entry: one matmul per image of the batch. */
+static int pointwise_run(onednn_state *s, cache_entry *e, const nn_tensor *x, const nn_tensor *w,
+                         const float *b, nn_tensor *y)
+{
+    size_t xs = (size_t)x->shape[1] * x->shape[2] * x->shape[3];
+    size_t plane = (size_t)y->shape[2] * y->shape[3], ys = (size_t)y->shape[1] * plane;
+    int ok = dnnl_memory_set_data_handle(e->wei, (void *)w->data) == dnnl_success &&
+             (!e->pad_max || scratch(s, 3, e->pad_max));
+    for (int n = 0; ok && n < x->shape[0]; n++) {
+        ok = dnnl_memory_set_data_handle(e->src_user, x->data + (size_t)n * xs) == dnnl_success &&
+             dnnl_memory_set_data_handle(e->dst_user, y->data + (size_t)n * ys) == dnnl_success;
+        dnnl_exec_arg_t args[3] = {
+            {DNNL_ARG_SRC, e->wei}, {DNNL_ARG_WEIGHTS, e->src_user}, {DNNL_ARG_DST, e->dst_user}};
+        ok = ok && op_run(s, &e->main, 3, args) && dnnl_stream_wait(s->stream) == dnnl_success;
+        /* The bias, per row: oneDNN 2.6 has no fast matmul kernel for a bias along M (it
+         * falls back to its reference kernel, 1000x slower), so it is added here. */
+        for (int o = 0; ok && b && o < y->shape[1]; o++) {
+            float *row = y->data + (size_t)n * ys + (size_t)o * plane, bo = b[o];
+            for (size_t i = 0; i < plane; i++)
+                row[i] += bo;
+        }
+    }
+    return ok ? NN_OK : NN_ERR_BACKEND;
+}
+
 static int conv_common(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, const float *b,
                        const nn_conv_params *p, nn_tensor *y, int transposed)
 {
@@ -558,6 +649,7 @@ static int conv_common(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, 
         if (!e) return NN_ERR_BACKEND;
         cache_insert(s, e);
     }
+    if (e->pointwise) return pointwise_run(s, e, x, w, b, y);
     void *xs = e->src_bytes ? scratch(s, 0, e->src_bytes) : x->data;
     void *ys = e->dst_bytes ? scratch(s, 1, e->dst_bytes) : y->data;
     if (!xs || !ys) return NN_ERR_NOMEM;
@@ -699,13 +791,58 @@ static int onednn_gdn(nn_context *ctx, const nn_tensor *x, const float *gamma, c
     return NN_OK;
 }
 
+/* Activations whose ref loop calls libm per element (erff for GELU, expf for SiLU) run as a
+ * oneDNN eltwise primitive, in place on the plain buffer: its vectorised polynomial erf/exp
+ * (within the tolerance of tests/test_nets_onednn.c), and on the context's threads. The exact
+ * GELU was 18 % of img-wave's decode time in ref's scalar loop. The others stay on ref. An
+ * entry is cached per (algorithm, length). */
+static int onednn_activation(nn_context *ctx, nn_act act, float slope, float *x, size_t n)
+{
+    onednn_state *s = ctx->backend;
+    if ((act != NN_ACT_GELU && act != NN_ACT_SILU) || n == 0 || n > (size_t)INT64_MAX / 4)
+        return nn_ref_activation(ctx, act, slope, x, n);
+    /* swish(x) = x sigmoid(alpha x) with alpha = 1 is SiLU. */
+    dnnl_alg_kind_t alg = act == NN_ACT_GELU ? dnnl_eltwise_gelu_erf : dnnl_eltwise_swish;
+    float alpha = act == NN_ACT_GELU ? 0.0f : 1.0f;
+    cache_entry *e = NULL;
+    for (cache_entry *c = s->head; c && !e; c = c->next)
+        if (c->kind == ENTRY_ELTWISE && c->elt_alg == (int)alg && c->elt_n == n) e = c;
+    if (e && e != s->head) cache_unlink(s, e), cache_push_front(s, e);
+    if (!e) {
+        if (!(e = calloc(1, sizeof *e))) return NN_ERR_NOMEM;
+        e->kind = ENTRY_ELTWISE, e->elt_alg = (int)alg, e->elt_alpha = alpha, e->elt_n = n;
+        dnnl_dims_t d = {(dnnl_dim_t)n};
+        md_t m = {0};
+        int ok =
+            md_tag(&m, 1, d, dnnl_a) &&
+            eltwise_pd(&e->pd, s->engine, s->attr, alg, MD(m), alpha) == dnnl_success &&
+            op_create(s->engine, e->pd, &e->main) &&
+            dnnl_memory_create(&e->src_user, MD(m), s->engine, DNNL_MEMORY_NONE) == dnnl_success;
+        md_free(&m);
+        if (!ok) {
+            entry_free(e);
+            return nn_ref_activation(ctx, act, slope, x, n);
+        }
+        e->src = e->src_user; /* in place: no dst memory of its own */
+        e->pad_max = e->main.pad_bytes;
+        cache_insert(s, e);
+    }
+    int old = threads_enter(s);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, e->src_user}, {DNNL_ARG_DST, e->src_user}};
+    int ok = dnnl_memory_set_data_handle(e->src_user, x) == dnnl_success &&
+             (!e->pad_max || scratch(s, 3, e->pad_max)) && op_run(s, &e->main, 2, args) &&
+             dnnl_stream_wait(s->stream) == dnnl_success;
+    threads_leave(s, old);
+    return ok ? NN_OK : NN_ERR_BACKEND;
+}
+
 const nn_ops nn_onednn_ops = {
     .name = "onednn",
     .conv2d = onednn_conv2d,
     .conv_transpose2d = onednn_conv_transpose2d,
     .matmul = onednn_matmul,
-    /* Memory-bound ops: the ref kernels (GDN is a 1x1 conv, above). */
-    .activation = nn_ref_activation,
+    /* Memory-bound ops: the ref kernels (GDN is a 1x1 conv, above; GELU and SiLU above). */
+    .activation = onednn_activation,
     .snake = nn_ref_snake,
     .gdn = onednn_gdn,
     .group_norm = nn_ref_group_norm,
