@@ -206,7 +206,7 @@ neco_status codec_hp_load(neco_context *ctx, const char *model, const char *path
 /* ---- Integer h_s -------------------------------------------------------------------------- */
 
 int codec_hp_synthesis(const codec_hyperprior *hp, const int32_t *z_hat, int hz, int wz,
-                       int32_t *idx, int32_t *mu)
+                       int32_t *idx, int32_t *mu, nn_pool *pool)
 {
     /* Buffer size: the largest layer output (before its pixel shuffle). */
     size_t cap = (size_t)hp->CZ * hz * wz;
@@ -231,7 +231,7 @@ int codec_hp_synthesis(const codec_hyperprior *hp, const int32_t *z_hat, int hz,
     int rc = NN_OK;
     for (int l = 0; l < CODEC_HS_LAYERS - 1 && rc == NN_OK; l++) {
         nn_itensor y = {x.data == a ? b : a, 0, 0, 0, 0};
-        rc = nn_int_conv2d(&hp->hs[l], &x, &y);
+        rc = nn_int_conv2d_pool(&hp->hs[l], &x, &y, pool);
         if (rc == NN_OK && hp->hs_shuffle[l] > 1) {
             nn_itensor sh = {x.data, 0, 0, 0, 0}; /* x's buffer is free again */
             rc = nn_int_pixel_shuffle(&y, hp->hs_shuffle[l], &sh);
@@ -242,13 +242,13 @@ int codec_hp_synthesis(const codec_hyperprior *hp, const int32_t *z_hat, int hz,
     /* l3 (scale indices) and the mean layer both read l2's output. */
     nn_itensor out = {x.data == a ? b : a, 0, 0, 0, 0};
     if (rc == NN_OK)
-        rc = nn_int_conv2d(&hp->hs[CODEC_HS_LAYERS - 1], &x, &out);
+        rc = nn_int_conv2d_pool(&hp->hs[CODEC_HS_LAYERS - 1], &x, &out, pool);
     size_t n = (size_t)hp->C * x.h * x.w;
     if (rc == NN_OK)
         for (size_t i = 0; i < n; i++)
             idx[i] = out.data[i];
     if (rc == NN_OK && hp->has_mean)
-        rc = nn_int_conv2d(&hp->hs[CODEC_HS_MEAN], &x, &out);
+        rc = nn_int_conv2d_pool(&hp->hs[CODEC_HS_MEAN], &x, &out, pool);
     if (rc == NN_OK)
         for (size_t i = 0; i < n; i++)
             mu[i] = hp->has_mean ? out.data[i] : 0;
@@ -291,7 +291,7 @@ neco_status codec_hp_encode(neco_context *ctx, const codec_hyperprior *hp, const
         zq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
         zi[i] = (int32_t)(i / ((size_t)hz * wz));
     }
-    if ((rc = codec_hp_synthesis(hp, zq, hz, wz, idx, mu)) != NN_OK) {
+    if ((rc = codec_hp_synthesis(hp, zq, hz, wz, idx, mu, ctx->nn->pool)) != NN_OK) {
         st = codec_nn_fail(ctx, rc, index, "h_s");
         goto done;
     }
@@ -342,7 +342,7 @@ neco_status codec_hp_decode(neco_context *ctx, const codec_hyperprior *hp, uint3
     if (neco_rans_decoder_init(&dec, payload, size) != NECO_ENTROPY_OK ||
         neco_rans_decode_with_indexes(&dec, hp->z_tables, zi, nz, zq) != NECO_ENTROPY_OK)
         st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
-    else if ((rc = codec_hp_synthesis(hp, zq, hz, wz, idx, mu)) != NN_OK)
+    else if ((rc = codec_hp_synthesis(hp, zq, hz, wz, idx, mu, ctx->nn->pool)) != NN_OK)
         st = codec_nn_fail(ctx, rc, index, "h_s");
     else if (neco_rans_decode_with_indexes(&dec, hp->y_tables, idx, ny, yq) != NECO_ENTROPY_OK ||
              neco_rans_decoder_finish(&dec) != NECO_ENTROPY_OK)

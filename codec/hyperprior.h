@@ -49,9 +49,10 @@ neco_status codec_hp_load(neco_context *ctx, const char *model, const char *path
 void codec_hp_release(codec_hyperprior *hp);
 
 /* The integer h_s: z_hat [CZ, hz, wz] -> scale indices and means (quarter units, 0 without a
- * mean layer), each [C, 4 hz, 4 wz]. An nets error code. */
+ * mean layer), each [C, 4 hz, 4 wz], on pool's threads (may be NULL; the same integers for any
+ * thread count). An nets error code. */
 int codec_hp_synthesis(const codec_hyperprior *hp, const int32_t *z_hat, int hz, int wz,
-                       int32_t *idx, int32_t *mu);
+                       int32_t *idx, int32_t *mu, nn_pool *pool);
 
 /* Quantizes and codes a tile: y [1, C, 4 hz, 4 wz] (gained), z [1, CZ, hz, wz] (float) -> the
  * payload appended to out. With hp->rdoq_mu > 0 each residual of y that rounds away from zero is

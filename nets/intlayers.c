@@ -71,12 +71,11 @@ static int32_t weight(const nn_int_conv *l, size_t i)
 }
 
 /* acc[o][j] = sum_k w[o][k] * col[j][k] for o < cout, j < npos: dot products of int16 rows into
- * int32, the pattern compilers turn into pmaddwd. Integer sums do not depend on their order, so
- * every clone gives the same result (when no sum overflows: conv_fast checks that first). */
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(NN_NO_CLONES)
-__attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
-#endif
-static void dots(const int16_t *w, int cout, int k, const int16_t *col, int npos, int32_t *acc)
+ * int32, the pattern compilers turn into pmaddwd (vpdpwssd with AVX512-VNNI). Integer sums do
+ * not depend on their order, so every variant gives the same result (when no sum overflows:
+ * conv_fast checks that first). */
+static inline __attribute__((always_inline)) void
+dots_body(const int16_t *w, int cout, int k, const int16_t *col, int npos, int32_t *acc)
 {
     int o = 0;
     /* Four output channels at a time: each load of a column row serves four weight rows. */
@@ -103,51 +102,78 @@ static void dots(const int16_t *w, int cout, int k, const int16_t *col, int npos
         for (int j = 0; j < npos; j++) {
             const int16_t *cr = col + (size_t)j * k;
             int32_t sum = 0;
-            for (int q = 0; q < k; q++) sum += (int32_t)wr[q] * cr[q];
+            for (int q = 0; q < k; q++)
+                sum += (int32_t)wr[q] * cr[q];
             acc[(size_t)o * npos + j] = sum;
         }
     }
 }
 
+/* One compiled copy per instruction set, chosen by the CPU's features at run time (GCC's
+ * target_clones("arch=...") tests the CPU model, not its features, and so gave AVX-512 CPUs of
+ * other vendors the AVX2 copy). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) static void
+dots_vnni(const int16_t *w, int cout, int k, const int16_t *col, int npos, int32_t *acc)
+{
+    dots_body(w, cout, k, col, npos, acc);
+}
+
+__attribute__((target("avx512f,avx512bw"))) static void
+dots_avx512(const int16_t *w, int cout, int k, const int16_t *col, int npos, int32_t *acc)
+{
+    dots_body(w, cout, k, col, npos, acc);
+}
+
+__attribute__((target("avx2"))) static void dots_avx2(const int16_t *w, int cout, int k,
+                                                      const int16_t *col, int npos, int32_t *acc)
+{
+    dots_body(w, cout, k, col, npos, acc);
+}
+#endif
+
+static void dots(const int16_t *w, int cout, int k, const int16_t *col, int npos, int32_t *acc)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl"))
+        return dots_vnni(w, cout, k, col, npos, acc);
+    if (__builtin_cpu_supports("avx512bw")) return dots_avx512(w, cout, k, col, npos, acc);
+    if (__builtin_cpu_supports("avx2")) return dots_avx2(w, cout, k, col, npos, acc);
+#endif
+    dots_body(w, cout, k, col, npos, acc);
+}
+
 enum { FAST_BLOCK = 64 }; /* output positions per im2col block */
 
-/* The fast path of the common case (plain conv: stride 1, dilation 1, one group): im2col of a
- * block of output positions, then int16 dot products accumulated in int32. It is taken only
- * when every sum provably fits in int32 (|bias| + sum |w| * max |x| < 2^31), so its results
- * are those of the int64 definition, exactly. */
-static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, int ho, int wo)
+/* One task of conv_fast: the blocks of output positions [p_begin, p_end) of every image. */
+typedef struct fast_job {
+    const nn_int_conv *l;
+    const nn_itensor *x;
+    nn_itensor *y;
+    const int16_t *w16;
+    int16_t *col; /* FAST_BLOCK x k per task */
+    int32_t *acc; /* FAST_BLOCK x cout per task */
+    int ho, wo, k, ntasks;
+    size_t plane_out;
+} fast_job;
+
+static void fast_task(void *arg, int task)
 {
+    fast_job *jb = arg;
+    const nn_int_conv *l = jb->l;
+    const nn_itensor *x = jb->x;
     const nn_conv_params *p = &l->p;
-    if (l->transposed || p->groups != 1 || p->stride_h != 1 || p->stride_w != 1 ||
-        p->dilation_h != 1 || p->dilation_w != 1)
-        return 0;
-    size_t plane_in = (size_t)x->h * x->w, plane_out = (size_t)ho * wo;
-    int64_t xmax = 0;
-    for (size_t i = 0; i < (size_t)x->n * x->c * plane_in; i++) {
-        int64_t a = x->data[i] < 0 ? -(int64_t)x->data[i] : x->data[i];
-        if (a > xmax) xmax = a;
-    }
-    int k = l->cin * l->kh * l->kw;
-    for (int o = 0; o < l->cout; o++) {
-        int64_t bound = l->bias ? (l->bias[o] < 0 ? -(int64_t)l->bias[o] : l->bias[o]) : 0;
-        for (int i = 0; i < k; i++) {
-            int32_t w = weight(l, (size_t)o * k + i);
-            bound += (w < 0 ? -(int64_t)w : w) * xmax;
-        }
-        if (bound >= INT32_MAX) return 0;
-    }
-    int16_t *w16 = malloc(sizeof(int16_t) * (size_t)l->cout * k);
-    int16_t *col = malloc(sizeof(int16_t) * (size_t)FAST_BLOCK * k);
-    int32_t *acc = malloc(sizeof(int32_t) * (size_t)FAST_BLOCK * l->cout);
-    if (!w16 || !col || !acc) {
-        free(w16);
-        free(col);
-        free(acc);
-        return 0;
-    }
-    for (size_t i = 0; i < (size_t)l->cout * k; i++) w16[i] = (int16_t)weight(l, i);
+    int k = jb->k, wo = jb->wo;
+    size_t plane_in = (size_t)x->h * x->w, plane_out = jb->plane_out;
+    size_t blocks = (plane_out + FAST_BLOCK - 1) / FAST_BLOCK;
+    size_t b0 = blocks * (size_t)task / (size_t)jb->ntasks;
+    size_t b1 = blocks * (size_t)(task + 1) / (size_t)jb->ntasks;
+    int16_t *col = jb->col + (size_t)task * FAST_BLOCK * k;
+    int32_t *acc = jb->acc + (size_t)task * FAST_BLOCK * l->cout;
     for (int b = 0; b < x->n; b++)
-        for (size_t p0 = 0; p0 < plane_out; p0 += FAST_BLOCK) {
+        for (size_t p0 = b0 * FAST_BLOCK; p0 < b1 * FAST_BLOCK && p0 < plane_out;
+             p0 += FAST_BLOCK) {
             int npos = plane_out - p0 < FAST_BLOCK ? (int)(plane_out - p0) : FAST_BLOCK;
             for (int j = 0; j < npos; j++) {
                 int oy = (int)((p0 + j) / wo), ox = (int)((p0 + j) % wo);
@@ -163,6 +189,10 @@ static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, i
                             continue;
                         }
                         const int16_t *row = xc + (size_t)iy * x->w;
+                        if (inside && l->kw == 3) { /* h_s's 3x3 kernels: no memcpy call */
+                            c[0] = row[ix0], c[1] = row[ix0 + 1], c[2] = row[ix0 + 2];
+                            continue;
+                        }
                         if (inside) {
                             memcpy(c, row + ix0, sizeof(int16_t) * (size_t)l->kw);
                             continue;
@@ -174,9 +204,9 @@ static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, i
                     }
                 }
             }
-            dots(w16, l->cout, k, col, npos, acc);
+            dots(jb->w16, l->cout, k, col, npos, acc);
             for (int o = 0; o < l->cout; o++) {
-                int16_t *out = y->data + ((size_t)b * l->cout + o) * plane_out + p0;
+                int16_t *out = jb->y->data + ((size_t)b * l->cout + o) * plane_out + p0;
                 const int32_t *a = acc + (size_t)o * npos;
                 int32_t bias = l->bias ? l->bias[o] : 0;
                 /* nn_int_rescale's round half up, branch-free so that it vectorises: here
@@ -197,13 +227,58 @@ static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, i
                 }
             }
         }
-    free(w16);
-    free(col);
-    free(acc);
+}
+
+/* The fast path of the common case (plain conv: stride 1, dilation 1, one group): im2col of a
+ * block of output positions, then int16 dot products accumulated in int32, the blocks spread
+ * over the pool's threads (each output element is computed the same way whichever thread
+ * does it). It is taken only when every sum provably fits in int32 (|bias| + sum |w| * max |x|
+ * < 2^31), so its results are those of the int64 definition, exactly. Returns 0 when not
+ * taken (or out of memory: the caller then runs the reference loops). */
+static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, int ho, int wo,
+                     nn_pool *pool)
+{
+    const nn_conv_params *p = &l->p;
+    if (l->transposed || p->groups != 1 || p->stride_h != 1 || p->stride_w != 1 ||
+        p->dilation_h != 1 || p->dilation_w != 1)
+        return 0;
+    size_t plane_in = (size_t)x->h * x->w;
+    int64_t xmax = 0;
+    for (size_t i = 0; i < (size_t)x->n * x->c * plane_in; i++) {
+        int64_t a = x->data[i] < 0 ? -(int64_t)x->data[i] : x->data[i];
+        if (a > xmax) xmax = a;
+    }
+    int k = l->cin * l->kh * l->kw;
+    for (int o = 0; o < l->cout; o++) {
+        int64_t bound = l->bias ? (l->bias[o] < 0 ? -(int64_t)l->bias[o] : l->bias[o]) : 0;
+        for (int i = 0; i < k; i++) {
+            int32_t w = weight(l, (size_t)o * k + i);
+            bound += (w < 0 ? -(int64_t)w : w) * xmax;
+        }
+        if (bound >= INT32_MAX) return 0;
+    }
+    int ntasks = pool ? nn_pool_threads(pool) : 1;
+    int16_t *w16 = malloc(sizeof(int16_t) * (size_t)l->cout * k);
+    int16_t *col = malloc(sizeof(int16_t) * (size_t)ntasks * FAST_BLOCK * k);
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)ntasks * FAST_BLOCK * l->cout);
+    if (!w16 || !col || !acc) {
+        free(w16), free(col), free(acc);
+        return 0;
+    }
+    for (size_t i = 0; i < (size_t)l->cout * k; i++)
+        w16[i] = (int16_t)weight(l, i);
+    fast_job jb = {l, x, y, w16, col, acc, ho, wo, k, ntasks, (size_t)ho * wo};
+    nn_pool_run(pool, fast_task, &jb, ntasks);
+    free(w16), free(col), free(acc);
     return 1;
 }
 
 int nn_int_conv2d(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y)
+{
+    return nn_int_conv2d_pool(l, x, y, NULL);
+}
+
+int nn_int_conv2d_pool(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, nn_pool *pool)
 {
     int ho, wo, rc;
     if ((rc = nn_int_conv_check(l)) || !x || !x->data || !y || !y->data || x->c != l->cin ||
@@ -211,7 +286,7 @@ int nn_int_conv2d(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y)
         return rc ? rc : NN_ERR_ARG;
     if ((rc = nn_int_conv_out_size(l, x->h, x->w, &ho, &wo))) return rc;
     y->n = x->n, y->c = l->cout, y->h = ho, y->w = wo;
-    if (conv_fast(l, x, y, ho, wo)) return NN_OK;
+    if (conv_fast(l, x, y, ho, wo, pool)) return NN_OK;
     const nn_conv_params *p = &l->p;
     int g = p->groups, cg = l->cin / g, og = l->cout / g;
     y->n = x->n, y->c = l->cout, y->h = ho, y->w = wo;

@@ -45,6 +45,9 @@ int nn_int_conv_check(const nn_int_conv *l);
 int nn_int_conv_out_size(const nn_int_conv *l, int h, int w, int *ho, int *wo);
 /* y->data must hold N * cout * ho * wo values; y's shape fields are set. */
 int nn_int_conv2d(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y);
+/* The same, its work spread over pool's threads (pool may be NULL); the same integers for any
+ * thread count. */
+int nn_int_conv2d_pool(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, nn_pool *pool);
 /* Integer pixel shuffle, the same index map as nn_pixel_shuffle. */
 int nn_int_pixel_shuffle(const nn_itensor *x, int r, nn_itensor *y);
 #endif

@@ -54,44 +54,69 @@ void nn_lifting97_line_inverse(const float *lo, const float *hi, int m, float *x
     }
 }
 
-/* Scratch for one plane of h x w: a copy of the plane and line buffers. */
+/* Scratch for one plane of h x w: the plane after the pass along the width, and the line
+ * buffers of that pass. */
 typedef struct plane_scratch {
-    float *tmp;           /* h x w */
-    float *line;          /* 2 n: a gathered line */
-    float *a, *b, *e, *o; /* n/2 each, n = max(h, w) */
+    float *tmp;   /* h x w */
+    float *e, *o; /* w/2 + 1 each */
 } plane_scratch;
 
 static int scratch_alloc(plane_scratch *s, int h, int w)
 {
-    int n = h > w ? h : w;
-    s->tmp = malloc(sizeof(float) * ((size_t)h * w + 2 * (size_t)n + 4 * (size_t)(n / 2 + 1)));
+    s->tmp = malloc(sizeof(float) * ((size_t)h * w + 2 * (size_t)(w / 2 + 1)));
     if (!s->tmp) return NN_ERR_NOMEM;
-    s->line = s->tmp + (size_t)h * w;
-    s->a = s->line + 2 * (size_t)n;
-    s->b = s->a + n / 2 + 1;
-    s->e = s->b + n / 2 + 1;
-    s->o = s->e + n / 2 + 1;
+    s->e = s->tmp + (size_t)h * w;
+    s->o = s->e + w / 2 + 1;
     return NN_OK;
 }
+
+/* One lifting step along the height, on whole rows: dst[c] = dst[c] + k (a[c] + b[c]). Every
+ * element gets the operations nn_lifting97_line_forward/inverse give it on a gathered column
+ * (with k negated for the inverse's subtractions, written as such below), so the column pass
+ * gives the same bits as the line functions, while reading rows in order and vectorising. */
+static void vstep(float *restrict dst, const float *a, const float *b, float k, int w)
+{
+    for (int c = 0; c < w; c++)
+        dst[c] = dst[c] + k * (a[c] + b[c]);
+}
+
+static void vstep_sub(float *restrict dst, const float *a, const float *b, float k, int w)
+{
+    for (int c = 0; c < w; c++)
+        dst[c] = dst[c] - k * (a[c] + b[c]);
+}
+
+/* Row r of the even (E) and odd (O) rows of t (h x w): rows 2 r and 2 r + 1, with the
+ * symmetric extension of the line functions (E[mh] := E[mh-1], O[-1] := O[0]). */
+#define ROW_E(t, r, mh, w) ((t) + (size_t)(2 * ((r) < (mh) ? (r) : (mh)-1)) * (w))
+#define ROW_O(t, r, w) ((t) + (size_t)(2 * ((r) > 0 ? (r) : 0) + 1) * (w))
 
 /* One 2-D level of a plane x (h x w, both even) into bands[b] (h/2 x w/2), b = 2 v + h. */
 static void dwt2_plane(const float *x, int h, int w, float *const bands[4], plane_scratch *s)
 {
     int mw = w / 2, mh = h / 2;
+    float *t = s->tmp;
     /* along the width: row r of tmp = [low (mw) | high (mw)] */
     for (int r = 0; r < h; r++)
-        nn_lifting97_line_forward(x + (size_t)r * w, mw, s->tmp + (size_t)r * w,
-                                  s->tmp + (size_t)r * w + mw, s->e, s->o);
-    /* along the height of each column of the two halves */
-    for (int c = 0; c < w; c++) {
-        for (int r = 0; r < h; r++)
-            s->line[r] = s->tmp[(size_t)r * w + c];
-        nn_lifting97_line_forward(s->line, mh, s->a, s->b, s->e, s->o);
-        int half = c >= mw; /* 0: low along the width, 1: high */
-        int col = c - half * mw;
-        for (int r = 0; r < mh; r++) {
-            bands[half][(size_t)r * mw + col] = s->a[r];     /* v = 0 */
-            bands[2 + half][(size_t)r * mw + col] = s->b[r]; /* v = 1 */
+        nn_lifting97_line_forward(x + (size_t)r * w, mw, t + (size_t)r * w, t + (size_t)r * w + mw,
+                                  s->e, s->o);
+    /* along the height, in place on the rows of tmp (even rows e, odd rows o) */
+    for (int r = 0; r < mh; r++)
+        vstep(ROW_O(t, r, w), ROW_E(t, r, mh, w), ROW_E(t, r + 1, mh, w), L97_A, w);
+    for (int r = 0; r < mh; r++)
+        vstep(ROW_E(t, r, mh, w), ROW_O(t, r - 1, w), ROW_O(t, r, w), L97_B, w);
+    for (int r = 0; r < mh; r++)
+        vstep(ROW_O(t, r, w), ROW_E(t, r, mh, w), ROW_E(t, r + 1, mh, w), L97_G, w);
+    for (int r = 0; r < mh; r++)
+        vstep(ROW_E(t, r, mh, w), ROW_O(t, r - 1, w), ROW_O(t, r, w), L97_D, w);
+    for (int r = 0; r < mh; r++) {
+        const float *e = ROW_E(t, r, mh, w), *o = ROW_O(t, r, w);
+        for (int half = 0; half < 2; half++) { /* 0: low along the width, 1: high */
+            float *lo = bands[half] + (size_t)r * mw, *hi = bands[2 + half] + (size_t)r * mw;
+            for (int c = 0; c < mw; c++) {
+                lo[c] = L97_K * e[half * mw + c];  /* v = 0 */
+                hi[c] = -o[half * mw + c] / L97_K; /* v = 1 */
+            }
         }
     }
 }
@@ -100,64 +125,88 @@ static void dwt2_plane(const float *x, int h, int w, float *const bands[4], plan
 static void idwt2_plane(const float *const bands[4], int h, int w, float *x, plane_scratch *s)
 {
     int mw = w / 2, mh = h / 2;
-    for (int c = 0; c < w; c++) {
-        int half = c >= mw;
-        int col = c - half * mw;
-        for (int r = 0; r < mh; r++) {
-            s->a[r] = bands[half][(size_t)r * mw + col];
-            s->b[r] = bands[2 + half][(size_t)r * mw + col];
+    float *t = s->tmp;
+    for (int r = 0; r < mh; r++) {
+        float *e = ROW_E(t, r, mh, w), *o = ROW_O(t, r, w);
+        for (int half = 0; half < 2; half++) {
+            const float *lo = bands[half] + (size_t)r * mw, *hi = bands[2 + half] + (size_t)r * mw;
+            for (int c = 0; c < mw; c++) {
+                e[half * mw + c] = lo[c] / L97_K;
+                o[half * mw + c] = -hi[c] * L97_K;
+            }
         }
-        nn_lifting97_line_inverse(s->a, s->b, mh, s->line, s->e, s->o);
-        for (int r = 0; r < h; r++)
-            s->tmp[(size_t)r * w + c] = s->line[r];
     }
+    for (int r = 0; r < mh; r++)
+        vstep_sub(ROW_E(t, r, mh, w), ROW_O(t, r - 1, w), ROW_O(t, r, w), L97_D, w);
+    for (int r = 0; r < mh; r++)
+        vstep_sub(ROW_O(t, r, w), ROW_E(t, r, mh, w), ROW_E(t, r + 1, mh, w), L97_G, w);
+    for (int r = 0; r < mh; r++)
+        vstep_sub(ROW_E(t, r, mh, w), ROW_O(t, r - 1, w), ROW_O(t, r, w), L97_B, w);
+    for (int r = 0; r < mh; r++)
+        vstep_sub(ROW_O(t, r, w), ROW_E(t, r, mh, w), ROW_E(t, r + 1, mh, w), L97_A, w);
     for (int r = 0; r < h; r++)
-        nn_lifting97_line_inverse(s->tmp + (size_t)r * w, s->tmp + (size_t)r * w + mw, mw,
-                                  x + (size_t)r * w, s->e, s->o);
+        nn_lifting97_line_inverse(t + (size_t)r * w, t + (size_t)r * w + mw, mw, x + (size_t)r * w,
+                                  s->e, s->o);
 }
 
-/* One 2-D level over a whole tensor [N, C, h, w] -> [N, 4C, h/2, w/2] (channel 4 c + b). */
-static int dwt2_tensor(const nn_tensor *x, nn_tensor *y)
+/* One 2-D level over a whole tensor, its planes spread over a pool's threads: forward
+ * [N, C, h, w] -> [N, 4C, h/2, w/2] (channel 4 c + b), or the inverse. Each task owns one
+ * plane's scratch and takes every ntasks-th plane; a plane's arithmetic does not depend on the
+ * thread, so the bits do not either. */
+typedef struct dwt_job {
+    const nn_tensor *in;
+    nn_tensor *out;
+    int inverse, h, w, planes, ntasks; /* h, w: the full-resolution plane */
+    plane_scratch *scratch;            /* one per task */
+} dwt_job;
+
+static void dwt_task(void *arg, int task)
 {
-    int n = x->shape[0], c = x->shape[1], h = x->shape[2], w = x->shape[3];
-    int st = nn_tensor_alloc4(y, n, 4 * c, h / 2, w / 2);
+    dwt_job *j = arg;
+    size_t plane = (size_t)j->h * j->w, band = plane / 4;
+    for (int i = task; i < j->planes; i += j->ntasks) {
+        if (j->inverse) {
+            const float *in = j->in->data + (size_t)i * 4 * band;
+            const float *const bands[4] = {in, in + band, in + 2 * band, in + 3 * band};
+            idwt2_plane(bands, j->h, j->w, j->out->data + (size_t)i * plane, &j->scratch[task]);
+        } else {
+            float *out = j->out->data + (size_t)i * 4 * band;
+            float *const bands[4] = {out, out + band, out + 2 * band, out + 3 * band};
+            dwt2_plane(j->in->data + (size_t)i * plane, j->h, j->w, bands, &j->scratch[task]);
+        }
+    }
+}
+
+static int dwt_level(const nn_tensor *in, nn_tensor *out, int inverse, nn_pool *pool)
+{
+    int n = in->shape[0];
+    int c = inverse ? in->shape[1] / 4 : in->shape[1];
+    int h = inverse ? in->shape[2] * 2 : in->shape[2],
+        w = inverse ? in->shape[3] * 2 : in->shape[3];
+    int st =
+        inverse ? nn_tensor_alloc4(out, n, c, h, w) : nn_tensor_alloc4(out, n, 4 * c, h / 2, w / 2);
     if (st != NN_OK) return st;
-    plane_scratch s;
-    if ((st = scratch_alloc(&s, h, w)) != NN_OK) {
-        nn_tensor_free(y);
-        return st;
+    int ntasks = pool ? nn_pool_threads(pool) : 1;
+    ntasks = ntasks < n * c ? ntasks : n * c;
+    plane_scratch *s = calloc((size_t)ntasks, sizeof *s);
+    for (int t = 0; s && t < ntasks && st == NN_OK; t++)
+        st = scratch_alloc(&s[t], h, w);
+    if (!s || st != NN_OK) {
+        for (int t = 0; s && t < ntasks; t++)
+            free(s[t].tmp);
+        free(s);
+        nn_tensor_free(out);
+        return NN_ERR_NOMEM;
     }
-    size_t plane = (size_t)h * w, band = plane / 4;
-    for (int i = 0; i < n * c; i++) {
-        float *out = y->data + (size_t)i * 4 * band;
-        float *const bands[4] = {out, out + band, out + 2 * band, out + 3 * band};
-        dwt2_plane(x->data + (size_t)i * plane, h, w, bands, &s);
-    }
-    free(s.tmp);
+    dwt_job j = {in, out, inverse, h, w, n * c, ntasks, s};
+    nn_pool_run(pool, dwt_task, &j, ntasks);
+    for (int t = 0; t < ntasks; t++)
+        free(s[t].tmp);
+    free(s);
     return NN_OK;
 }
 
-static int idwt2_tensor(const nn_tensor *y, nn_tensor *x)
-{
-    int n = y->shape[0], c = y->shape[1] / 4, h = y->shape[2] * 2, w = y->shape[3] * 2;
-    int st = nn_tensor_alloc4(x, n, c, h, w);
-    if (st != NN_OK) return st;
-    plane_scratch s;
-    if ((st = scratch_alloc(&s, h, w)) != NN_OK) {
-        nn_tensor_free(x);
-        return st;
-    }
-    size_t plane = (size_t)h * w, band = plane / 4;
-    for (int i = 0; i < n * c; i++) {
-        const float *in = y->data + (size_t)i * 4 * band;
-        const float *const bands[4] = {in, in + band, in + 2 * band, in + 3 * band};
-        idwt2_plane(bands, h, w, x->data + (size_t)i * plane, &s);
-    }
-    free(s.tmp);
-    return NN_OK;
-}
-
-int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y)
+int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y, nn_pool *pool)
 {
     if (!x || !y || x->ndim != 4 || levels < 0 || levels > 8) return NN_ERR_ARG;
     int f = 1 << levels;
@@ -166,7 +215,7 @@ int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y)
     cur.owns = 0;
     for (int l = 0; l < levels; l++) {
         nn_tensor next = {0};
-        int st = dwt2_tensor(&cur, &next);
+        int st = dwt_level(&cur, &next, 0, pool);
         nn_tensor_free(&cur);
         if (st != NN_OK) return st;
         cur = next;
@@ -181,7 +230,7 @@ int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y)
     return NN_OK;
 }
 
-int nn_lifting97_inverse(const nn_tensor *y, int levels, nn_tensor *x)
+int nn_lifting97_inverse(const nn_tensor *y, int levels, nn_tensor *x, nn_pool *pool)
 {
     if (!x || !y || y->ndim != 4 || levels < 0 || levels > 8) return NN_ERR_ARG;
     int f = 1 << (2 * levels);
@@ -190,7 +239,7 @@ int nn_lifting97_inverse(const nn_tensor *y, int levels, nn_tensor *x)
     cur.owns = 0;
     for (int l = 0; l < levels; l++) {
         nn_tensor next = {0};
-        int st = idwt2_tensor(&cur, &next);
+        int st = dwt_level(&cur, &next, 1, pool);
         nn_tensor_free(&cur);
         if (st != NN_OK) return st;
         cur = next;

@@ -15,6 +15,7 @@
  * channel, so channel c of the input ends as channels c 4^L + (b1 4^(L-1) + ... + bL). */
 #ifndef NECO_NETS_LIFTING97_H
 #define NECO_NETS_LIFTING97_H
+#include "nets/pool.h"
 #include "nets/tensor.h"
 
 /* One level of the 1-D transform above on a contiguous line x of 2 m samples: m low and m high
@@ -25,10 +26,11 @@ void nn_lifting97_line_inverse(const float *lo, const float *hi, int m, float *x
                                float *o);
 
 /* x [N, C, H, W] with H and W divisible by 2^levels -> y [N, C 4^levels, H/2^L, W/2^L].
- * Returns NN_OK, NN_ERR_ARG or NN_ERR_NOMEM. y is allocated as in nets/layers.h. */
-int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y);
+ * Returns NN_OK, NN_ERR_ARG or NN_ERR_NOMEM. y is allocated as in nets/layers.h. The planes
+ * are spread over pool's threads (pool may be NULL); the bits do not depend on the count. */
+int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y, nn_pool *pool);
 
 /* The exact inverse (up to float rounding): y [N, C 4^L, h, w] -> x [N, C, h 2^L, w 2^L]. */
-int nn_lifting97_inverse(const nn_tensor *y, int levels, nn_tensor *x);
+int nn_lifting97_inverse(const nn_tensor *y, int levels, nn_tensor *x, nn_pool *pool);
 
 #endif

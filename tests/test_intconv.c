@@ -24,8 +24,7 @@ static void definition(const nn_int_conv *l, const nn_itensor *x, int16_t *y, in
                     for (int ky = 0; ky < l->kh; ky++)
                         for (int kx = 0; kx < l->kw; kx++) {
                             int iy = oy - l->p.pad_h + ky, ix = ox - l->p.pad_w + kx;
-                            if (iy < 0 || iy >= x->h || ix < 0 || ix >= x->w)
-                                continue;
+                            if (iy < 0 || iy >= x->h || ix < 0 || ix >= x->w) continue;
                             acc += (int64_t)l->w8[((o * l->cin + ci) * l->kh + ky) * l->kw + kx] *
                                    x->data[(ci * x->h + iy) * x->w + ix];
                         }
@@ -34,11 +33,17 @@ static void definition(const nn_int_conv *l, const nn_itensor *x, int16_t *y, in
             }
 }
 
+/* The fast path, alone and spread over a pool of 3 threads (blocks of 64 positions split
+ * between the tasks), against the int64 definition: the same integers. */
 static void test_fast_path_exact(void)
 {
+    nn_pool *pool;
+    CU_ASSERT_EQUAL_FATAL(nn_pool_create(3, &pool), NN_OK);
     for (int trial = 0; trial < 40; trial++) {
         int cin = rnd(1, 12), cout = rnd(1, 10), k = 2 * rnd(0, 2) + 1, h = rnd(1, 9),
             w = rnd(1, 11);
+        if (trial % 5 == 1) /* several blocks per task */
+            h = rnd(10, 30), w = rnd(10, 40);
         int8_t *wt = malloc((size_t)cout * cin * k * k);
         int32_t *bias = malloc(sizeof(int32_t) * cout), *mult = malloc(sizeof(int32_t) * cout),
                 *shift = malloc(sizeof(int32_t) * cout);
@@ -73,6 +78,9 @@ static void test_fast_path_exact(void)
         CU_ASSERT(y.c == cout && y.h == h && y.w == w);
         definition(&l, &x, want, h, w);
         CU_ASSERT(memcmp(got, want, sizeof(int16_t) * cout * h * w) == 0);
+        memset(got, 0, sizeof(int16_t) * cout * h * w);
+        CU_ASSERT_EQUAL_FATAL(nn_int_conv2d_pool(&l, &x, &y, pool), NN_OK);
+        CU_ASSERT(memcmp(got, want, sizeof(int16_t) * cout * h * w) == 0);
         free(wt);
         free(bias);
         free(mult);
@@ -81,6 +89,7 @@ static void test_fast_path_exact(void)
         free(got);
         free(want);
     }
+    nn_pool_destroy(pool);
 }
 
 void neco_test_register(void)

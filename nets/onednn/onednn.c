@@ -605,10 +605,26 @@ static int conv_weights(onednn_state *s, cache_entry *e, const float *w)
     return ok;
 }
 
+/* The bias of a 1x1 conv, added row by row (one output channel per task, on the pool). */
+typedef struct bias_job {
+    float *y;
+    const float *b;
+    size_t plane;
+} bias_job;
+
+static void bias_task(void *arg, int o)
+{
+    bias_job *j = arg;
+    float *row = j->y + (size_t)o * j->plane, bo = j->b[o];
+    for (size_t i = 0; i < j->plane; i++)
+        row[i] += bo;
+}
+
 /* Runs a 1x1 conv entry: one matmul per image of the batch. */
-static int pointwise_run(onednn_state *s, cache_entry *e, const nn_tensor *x, const nn_tensor *w,
+static int pointwise_run(nn_context *ctx, cache_entry *e, const nn_tensor *x, const nn_tensor *w,
                          const float *b, nn_tensor *y)
 {
+    onednn_state *s = ctx->backend;
     size_t xs = (size_t)x->shape[1] * x->shape[2] * x->shape[3];
     size_t plane = (size_t)y->shape[2] * y->shape[3], ys = (size_t)y->shape[1] * plane;
     int ok = dnnl_memory_set_data_handle(e->wei, (void *)w->data) == dnnl_success &&
@@ -621,10 +637,9 @@ static int pointwise_run(onednn_state *s, cache_entry *e, const nn_tensor *x, co
         ok = ok && op_run(s, &e->main, 3, args) && dnnl_stream_wait(s->stream) == dnnl_success;
         /* The bias, per row: oneDNN 2.6 has no fast matmul kernel for a bias along M (it
          * falls back to its reference kernel, 1000x slower), so it is added here. */
-        for (int o = 0; ok && b && o < y->shape[1]; o++) {
-            float *row = y->data + (size_t)n * ys + (size_t)o * plane, bo = b[o];
-            for (size_t i = 0; i < plane; i++)
-                row[i] += bo;
+        if (ok && b) {
+            bias_job j = {y->data + (size_t)n * ys, b, plane};
+            nn_pool_run(ctx->pool, bias_task, &j, y->shape[1]);
         }
     }
     return ok ? NN_OK : NN_ERR_BACKEND;
@@ -649,7 +664,7 @@ static int conv_common(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, 
         if (!e) return NN_ERR_BACKEND;
         cache_insert(s, e);
     }
-    if (e->pointwise) return pointwise_run(s, e, x, w, b, y);
+    if (e->pointwise) return pointwise_run(ctx, e, x, w, b, y);
     void *xs = e->src_bytes ? scratch(s, 0, e->src_bytes) : x->data;
     void *ys = e->dst_bytes ? scratch(s, 1, e->dst_bytes) : y->data;
     if (!xs || !ys) return NN_ERR_NOMEM;

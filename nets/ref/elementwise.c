@@ -55,27 +55,62 @@ int nn_ref_snake(nn_context *ctx, nn_tensor *x, const float *alpha)
     return NN_OK;
 }
 
+/* Elementwise ops on large tensors are spread over the pool in chunks of at least EW_CHUNK
+ * elements (each element's arithmetic is the same on any thread). */
+enum { EW_CHUNK = 1 << 16 };
+
+static int ew_tasks(const nn_context *ctx, size_t n)
+{
+    int t = ctx && ctx->pool ? nn_pool_threads(ctx->pool) : 1;
+    size_t most = (n + EW_CHUNK - 1) / EW_CHUNK;
+    return most < (size_t)t ? (int)(most ? most : 1) : t;
+}
+
+typedef struct add_job {
+    const float *a, *b;
+    float *y;
+    size_t n;
+    int tasks;
+} add_job;
+
+static void add_task(void *arg, int task)
+{
+    add_job *j = arg;
+    size_t i0 = j->n * (size_t)task / (size_t)j->tasks, i1 = j->n * (size_t)(task + 1) / j->tasks;
+    const float *a = j->a, *b = j->b;
+    float *y = j->y;
+    for (size_t i = i0; i < i1; i++)
+        y[i] = a[i] + b[i];
+}
+
 int nn_ref_add(nn_context *ctx, const float *a, const float *b, float *y, size_t n)
 {
-    (void)ctx;
-    for (size_t i = 0; i < n; i++)
-        y[i] = a[i] + b[i];
+    add_job j = {a, b, y, n, ew_tasks(ctx, n)};
+    nn_pool_run(j.tasks > 1 ? ctx->pool : NULL, add_task, &j, j.tasks);
     return NN_OK;
+}
+
+typedef struct scale_job {
+    float *x;
+    const float *g, *bias;
+    int c;
+    size_t s;
+} scale_job;
+
+static void scale_task(void *arg, int plane) /* one (image, channel) plane */
+{
+    scale_job *j = arg;
+    float *v = j->x + (size_t)plane * j->s;
+    float gain = j->g[plane % j->c], off = j->bias ? j->bias[plane % j->c] : 0.0f;
+    for (size_t i = 0; i < j->s; i++)
+        v[i] = v[i] * gain + off;
 }
 
 int nn_ref_channel_scale(nn_context *ctx, nn_tensor *x, const float *g, const float *bias)
 {
-    (void)ctx;
-    size_t s = nn_ref_spatial(x);
-    int c = x->shape[1];
-    for (int b = 0; b < x->shape[0]; b++) {
-        for (int ch = 0; ch < c; ch++) {
-            float *v = x->data + ((size_t)b * c + ch) * s;
-            float gain = g[ch], off = bias ? bias[ch] : 0.0f;
-            for (size_t i = 0; i < s; i++)
-                v[i] = v[i] * gain + off;
-        }
-    }
+    scale_job j = {x->data, g, bias, x->shape[1], nn_ref_spatial(x)};
+    int planes = x->shape[0] * x->shape[1];
+    nn_pool_run(ew_tasks(ctx, nn_tensor_numel(x)) > 1 ? ctx->pool : NULL, scale_task, &j, planes);
     return NN_OK;
 }
 
