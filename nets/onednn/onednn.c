@@ -541,9 +541,14 @@ static cache_entry *conv_entry_create(onednn_state *s, const conv_key *k, const 
     dnnl_dims_t dil = {p->dilation_h - 1, p->dilation_w - 1}; /* oneDNN counts extra gaps */
     dnnl_dims_t pl = {p->pad_h, p->pad_w}, pr = {pr_h, pr_w};
     md_t ux = {0}, uw = {0}, ub = {0}, uy = {0}, ax = {0}, aw = {0}, ay = {0};
+    /* 1-D convs (H = 1, the audio models) keep the plain layout: oneDNN's blocked 1-D kernels
+     * were fast, but the reorders in and out of them cost as much again (ONEDNN_VERBOSE), and
+     * its im2col + GEMM kernel on the plain layout took aud-grvq's decode of 30 s of speech from
+     * 0.33 to 0.15 s of CPU (tools/bench_audio_speed.py). */
+    dnnl_format_tag_t act_tag = k->x[2] == 1 && k->y[2] == 1 ? dnnl_nchw : dnnl_format_tag_any;
     int ok = md_tag(&ux, 4, xd, dnnl_nchw) && md_tag(&uy, 4, yd, dnnl_nchw) &&
              md_tag(&uw, wnd, wd, wtag) && md_tag(&ub, 1, bd, dnnl_x) &&
-             md_tag(&ax, 4, xd, dnnl_format_tag_any) && md_tag(&ay, 4, yd, dnnl_format_tag_any) &&
+             md_tag(&ax, 4, xd, act_tag) && md_tag(&ay, 4, yd, act_tag) &&
              md_tag(&aw, wnd, wd, dnnl_format_tag_any);
     md_cptr bias_md = k->has_bias ? MD(ub) : NULL;
     if (ok &&
