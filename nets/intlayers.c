@@ -144,6 +144,27 @@ static void dots(const int16_t *w, int cout, int k, const int16_t *col, int npos
     dots_body(w, cout, k, col, npos, acc);
 }
 
+/* out[j] = the rescaled, saturated a[j] + bias[o] of output channel o, j < n: nn_int_rescale's
+ * round half up, branch-free so that it vectorises. Here |a + bias| < 2^31 (the callers check
+ * it) and mult < 2^15, so |v| < 2^46, and v + 2^62 is a non-negative multiple-of-2^S shift of
+ * v (S <= 62): floor division of it by 2^S is a plain unsigned shift, the offset 2^(62-S) comes
+ * off after. Same integers as nn_int_rescale. */
+static void rescale_row(const nn_int_conv *l, int o, const int32_t *a, int n, int16_t *out)
+{
+    int32_t bias = l->bias ? l->bias[o] : 0;
+    int sh = l->shift[o];
+    uint64_t off = (uint64_t)1 << 62, half = sh ? (uint64_t)1 << (sh - 1) : 0;
+    int64_t mult = l->mult[o], lo = l->out_min, hi = l->out_max;
+    int64_t base = (int64_t)(off >> sh);
+    for (int j = 0; j < n; j++) {
+        int64_t v = ((int64_t)a[j] + bias) * mult;
+        int64_t r = (int64_t)(((uint64_t)v + off + half) >> sh) - base;
+        r = r < lo ? lo : r;
+        r = r > hi ? hi : r;
+        out[j] = (int16_t)r;
+    }
+}
+
 enum { FAST_BLOCK = 64 }; /* output positions per im2col block */
 
 /* One task of conv_fast: the blocks of output positions [p_begin, p_end) of every image. */
@@ -205,29 +226,130 @@ static void fast_task(void *arg, int task)
                 }
             }
             dots(jb->w16, l->cout, k, col, npos, acc);
-            for (int o = 0; o < l->cout; o++) {
-                int16_t *out = jb->y->data + ((size_t)b * l->cout + o) * plane_out + p0;
-                const int32_t *a = acc + (size_t)o * npos;
-                int32_t bias = l->bias ? l->bias[o] : 0;
-                /* nn_int_rescale's round half up, branch-free so that it vectorises: here
-                 * |acc + bias| < 2^31 (checked above) and mult < 2^15, so |v| < 2^46, and
-                 * v + 2^62 is a non-negative multiple-of-2^S shift of v (S <= 62): floor
-                 * division of it by 2^S is a plain unsigned shift, the offset 2^(62-S)
-                 * comes off after. Same integers as nn_int_rescale. */
-                int sh = l->shift[o];
-                uint64_t off = (uint64_t)1 << 62, half = sh ? (uint64_t)1 << (sh - 1) : 0;
-                int64_t mult = l->mult[o], lo = l->out_min, hi = l->out_max;
-                int64_t base = (int64_t)(off >> sh);
-                for (int j = 0; j < npos; j++) {
-                    int64_t v = ((int64_t)a[j] + bias) * mult;
-                    int64_t r = (int64_t)(((uint64_t)v + off + half) >> sh) - base;
-                    r = r < lo ? lo : r;
-                    r = r > hi ? hi : r;
-                    out[j] = (int16_t)r;
-                }
-            }
+            for (int o = 0; o < l->cout; o++)
+                rescale_row(l, o, acc + (size_t)o * npos, npos,
+                            jb->y->data + ((size_t)b * l->cout + o) * plane_out + p0);
         }
 }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
+#include <immintrin.h>
+#define NN_INT_DIRECT 1
+
+/* The direct path of "same" convolutions (stride 1, dilation 1, one group, output of the input's
+ * size) on AVX-512: no im2col. The input is copied once, zero-padded, with pairs of input
+ * channels interleaved (xi: one int32 = channels 2 cp and 2 cp + 1 of a position), so that one
+ * vpdpwssd (or vpmaddwd + vpaddd without VNNI) multiplies 16 positions by one weight pair and
+ * adds both products to 16 int32 sums. Output rows are spread over the pool. The same integer
+ * sums as the definition (conv_direct checks the int32 bound first). */
+typedef struct direct_job {
+    const nn_int_conv *l;
+    const int32_t *xi, *wp; /* xi [cpn][hp][wp_]; wp [cout][cpn][kh][kw] */
+    int32_t *acc;           /* per task: 4 x wo16 */
+    nn_itensor *y;
+    int cpn, hp, wpad, wo16, ntasks, vnni;
+} direct_job;
+
+#define DIRECT_KERNEL(NAME, TARGET, DP)                                                            \
+    __attribute__((target(TARGET))) static void NAME(const direct_job *j, int oy, int o0, int nb,  \
+                                                     int32_t *acc)                                 \
+    {                                                                                              \
+        const nn_int_conv *l = j->l;                                                               \
+        int wo = j->y->w, kh = l->kh, kw = l->kw;                                                  \
+        for (int x0 = 0; x0 < wo; x0 += 16) {                                                      \
+            __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;                        \
+            for (int cp = 0; cp < j->cpn; cp++) {                                                  \
+                const int32_t *w0 = j->wp + ((size_t)o0 * j->cpn + cp) * kh * kw;                  \
+                size_t ostride = (size_t)j->cpn * kh * kw;                                         \
+                for (int ky = 0; ky < kh; ky++) {                                                  \
+                    const int32_t *row = j->xi + ((size_t)cp * j->hp + oy + ky) * j->wpad + x0;    \
+                    for (int kx = 0; kx < kw; kx++) {                                              \
+                        __m512i v = _mm512_loadu_si512((const void *)(row + kx));                  \
+                        const int32_t *w = w0 + ky * kw + kx;                                      \
+                        s0 = DP(s0, v, _mm512_set1_epi32(w[0]));                                   \
+                        if (nb > 1) s1 = DP(s1, v, _mm512_set1_epi32(w[ostride]));                 \
+                        if (nb > 2) s2 = DP(s2, v, _mm512_set1_epi32(w[2 * ostride]));             \
+                        if (nb > 3) s3 = DP(s3, v, _mm512_set1_epi32(w[3 * ostride]));             \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+            _mm512_storeu_si512((void *)(acc + x0), s0);                                           \
+            _mm512_storeu_si512((void *)(acc + j->wo16 + x0), s1);                                 \
+            _mm512_storeu_si512((void *)(acc + 2 * (size_t)j->wo16 + x0), s2);                     \
+            _mm512_storeu_si512((void *)(acc + 3 * (size_t)j->wo16 + x0), s3);                     \
+        }                                                                                          \
+    }
+
+#define DP_VNNI(s, v, w) _mm512_dpwssd_epi32(s, v, w)
+#define DP_BW(s, v, w) _mm512_add_epi32(s, _mm512_madd_epi16(v, w))
+DIRECT_KERNEL(direct_rows_vnni, "avx512f,avx512bw,avx512vnni", DP_VNNI)
+DIRECT_KERNEL(direct_rows_bw, "avx512f,avx512bw", DP_BW)
+
+static void direct_task(void *arg, int task)
+{
+    const direct_job *j = arg;
+    const nn_int_conv *l = j->l;
+    int ho = j->y->h, wo = j->y->w;
+    int32_t *acc = j->acc + (size_t)task * 4 * j->wo16;
+    for (int oy = ho * task / j->ntasks; oy < ho * (task + 1) / j->ntasks; oy++)
+        for (int o0 = 0; o0 < l->cout; o0 += 4) {
+            int nb = l->cout - o0 < 4 ? l->cout - o0 : 4;
+            if (j->vnni)
+                direct_rows_vnni(j, oy, o0, nb, acc);
+            else
+                direct_rows_bw(j, oy, o0, nb, acc);
+            for (int b = 0; b < nb; b++)
+                rescale_row(l, o0 + b, acc + (size_t)b * j->wo16, wo,
+                            j->y->data + ((size_t)(o0 + b) * ho + oy) * wo);
+        }
+}
+
+/* Returns 0 when the path does not apply (the caller takes another). */
+static int conv_direct(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, int ho, int wo,
+                       nn_pool *pool)
+{
+    const nn_conv_params *p = &l->p;
+    if (x->n != 1 || ho != x->h || wo != x->w || 2 * p->pad_h != l->kh - 1 ||
+        2 * p->pad_w != l->kw - 1 || !__builtin_cpu_supports("avx512f") ||
+        !__builtin_cpu_supports("avx512bw"))
+        return 0;
+    int cpn = (l->cin + 1) / 2, hp = x->h + l->kh - 1, wo16 = (wo + 15) / 16 * 16;
+    int wpad = wo16 + l->kw - 1; /* every 16-wide load stays inside the padded row */
+    int ntasks = pool ? nn_pool_threads(pool) : 1;
+    ntasks = ntasks < ho ? ntasks : ho;
+    int32_t *xi = calloc((size_t)cpn * hp * wpad, sizeof(int32_t));
+    int32_t *wp = malloc(sizeof(int32_t) * (size_t)l->cout * cpn * l->kh * l->kw);
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)ntasks * 4 * wo16);
+    if (!xi || !wp || !acc) {
+        free(xi), free(wp), free(acc);
+        return 0;
+    }
+    for (int ci = 0; ci < l->cin; ci++) /* channel ci is the low (even) or high half of a pair */
+        for (int r = 0; r < x->h; r++) {
+            const int16_t *src = x->data + ((size_t)ci * x->h + r) * x->w;
+            int32_t *dst = xi + ((size_t)(ci / 2) * hp + r + p->pad_h) * wpad + p->pad_w;
+            for (int c = 0; c < x->w; c++)
+                dst[c] =
+                    (int32_t)((uint32_t)dst[c] | (uint32_t)(uint16_t)src[c] << (16 * (ci % 2)));
+        }
+    int kk = l->kh * l->kw;
+    for (int o = 0; o < l->cout; o++)
+        for (int cp = 0; cp < cpn; cp++)
+            for (int t = 0; t < kk; t++) {
+                int32_t lo = weight(l, ((size_t)o * l->cin + 2 * cp) * kk + t);
+                int32_t hi =
+                    2 * cp + 1 < l->cin ? weight(l, ((size_t)o * l->cin + 2 * cp + 1) * kk + t) : 0;
+                wp[((size_t)o * cpn + cp) * kk + t] =
+                    (int32_t)((uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16);
+            }
+    y->n = 1, y->c = l->cout, y->h = ho, y->w = wo;
+    direct_job j = {
+        l, xi, wp, acc, y, cpn, hp, wpad, wo16, ntasks, __builtin_cpu_supports("avx512vnni")};
+    nn_pool_run(pool, direct_task, &j, ntasks);
+    free(xi), free(wp), free(acc);
+    return 1;
+}
+#endif
 
 /* The fast path of the common case (plain conv: stride 1, dilation 1, one group): im2col of a
  * block of output positions, then int16 dot products accumulated in int32, the blocks spread
@@ -257,6 +379,9 @@ static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, i
         }
         if (bound >= INT32_MAX) return 0;
     }
+#ifdef NN_INT_DIRECT
+    if (conv_direct(l, x, y, ho, wo, pool)) return 1;
+#endif
     int ntasks = pool ? nn_pool_threads(pool) : 1;
     int16_t *w16 = malloc(sizeof(int16_t) * (size_t)l->cout * k);
     int16_t *col = malloc(sizeof(int16_t) * (size_t)ntasks * FAST_BLOCK * k);
