@@ -244,7 +244,7 @@ static void fast_task(void *arg, int task)
  * sums as the definition (conv_direct checks the int32 bound first). */
 typedef struct direct_job {
     const nn_int_conv *l;
-    const int32_t *xi, *wp; /* xi [cpn][hp][wp_]; wp [cout][cpn][kh][kw] */
+    const int32_t *xi, *wp; /* xi [cpn][hp][wpad]; wp [cout][cpn][kh][kw] */
     int32_t *acc;           /* per task: 4 x wo16 */
     nn_itensor *y;
     int cpn, hp, wpad, wo16, ntasks, vnni;
