@@ -15,11 +15,90 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
+#include <dlfcn.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* FFmpeg's libraries are opened when a file needs them (dlopen), not linked: they and their
+ * dependencies are over a hundred shared libraries, whose loading was most of the `neco`
+ * command's start-up time (30 ms of `neco --version`), paid by every PNG and WAV too. The
+ * functions used, resolved by name; their types come from FFmpeg's headers (the version this
+ * file is compiled against names the libraries: libavformat.so.<LIBAVFORMAT_VERSION_MAJOR> ...). */
+#define AV_FUNCS(X)                                                                                \
+    X(av_find_best_stream)                                                                         \
+    X(av_frame_alloc)                                                                              \
+    X(av_frame_free)                                                                               \
+    X(av_frame_unref)                                                                              \
+    X(av_get_bytes_per_sample)                                                                     \
+    X(av_get_packed_sample_fmt)                                                                    \
+    X(av_log_get_level)                                                                            \
+    X(av_log_set_level)                                                                            \
+    X(av_packet_alloc)                                                                             \
+    X(av_packet_free)                                                                              \
+    X(av_packet_unref)                                                                             \
+    X(av_pix_fmt_desc_get)                                                                         \
+    X(av_read_frame)                                                                               \
+    X(av_sample_fmt_is_planar)                                                                     \
+    X(av_strerror)                                                                                 \
+    X(avcodec_alloc_context3)                                                                      \
+    X(avcodec_find_decoder)                                                                        \
+    X(avcodec_free_context)                                                                        \
+    X(avcodec_get_name)                                                                            \
+    X(avcodec_open2)                                                                               \
+    X(avcodec_parameters_to_context)                                                               \
+    X(avcodec_receive_frame)                                                                       \
+    X(avcodec_send_packet)                                                                         \
+    X(avformat_close_input)                                                                        \
+    X(avformat_find_stream_info)                                                                   \
+    X(avformat_open_input)                                                                         \
+    X(sws_freeContext)                                                                             \
+    X(sws_getCoefficients)                                                                         \
+    X(sws_getColorspaceDetails)                                                                    \
+    X(sws_getContext)                                                                              \
+    X(sws_scale)                                                                                   \
+    X(sws_setColorspaceDetails)
+
+typedef struct av_api {
+#define AV_FIELD(name) __typeof__(name) *name;
+    AV_FUNCS(AV_FIELD)
+#undef AV_FIELD
+} av_api;
+
+#define AV_LIB(name, major) "lib" name ".so." AV_STRINGIFY(major)
+
+/* Fills api from the four libraries; the handles stay open for the process (dlopen counts
+ * references, so later calls are cheap). Returns 0, or -1 with the reason in err. */
+static int av_load(av_api *api, char *err, size_t err_size)
+{
+    static const char *const libs[4] = {
+        AV_LIB("avutil", LIBAVUTIL_VERSION_MAJOR), AV_LIB("swscale", LIBSWSCALE_VERSION_MAJOR),
+        AV_LIB("avcodec", LIBAVCODEC_VERSION_MAJOR), AV_LIB("avformat", LIBAVFORMAT_VERSION_MAJOR)};
+    void *h[4];
+    for (int i = 0; i < 4; i++)
+        if (!(h[i] = dlopen(libs[i], RTLD_NOW | RTLD_LOCAL))) {
+            snprintf(err, err_size, "reading this kind of file needs FFmpeg's %s (%s)", libs[i],
+                     dlerror());
+            return -1;
+        }
+#define AV_RESOLVE(name)                                                                           \
+    {                                                                                              \
+        void *f = NULL;                                                                            \
+        for (int i = 0; i < 4 && !f; i++)                                                          \
+            f = dlsym(h[i], #name);                                                                \
+        if (!f) {                                                                                  \
+            snprintf(err, err_size, "FFmpeg's libraries lack %s", #name);                          \
+            return -1;                                                                             \
+        }                                                                                          \
+        /* POSIX: a dlsym result converts to a function pointer (XSH 2.12.3) */                    \
+        memcpy(&api->name, &f, sizeof f);                                                          \
+    }
+    AV_FUNCS(AV_RESOLVE)
+#undef AV_RESOLVE
+    return 0;
+}
 
 static void fail(char *err, size_t err_size, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -35,14 +114,15 @@ static void fail(char *err, size_t err_size, const char *fmt, ...)
     va_end(ap);
 }
 
-static const char *error_text(int code, char *buf, size_t size)
+static const char *error_text(const av_api *av, int code, char *buf, size_t size)
 {
-    if (av_strerror(code, buf, size) < 0) snprintf(buf, size, "error %d", code);
+    if (av->av_strerror(code, buf, size) < 0) snprintf(buf, size, "error %d", code);
     return buf;
 }
 
 /* One decoded stream of an open file. */
 typedef struct avinput_stream {
+    const av_api *av;
     AVFormatContext *format;
     AVCodecContext *codec;
     AVPacket *packet;
@@ -54,10 +134,11 @@ typedef struct avinput_stream {
 
 static void stream_close(avinput_stream *s)
 {
-    av_frame_free(&s->frame);
-    av_packet_free(&s->packet);
-    avcodec_free_context(&s->codec);
-    avformat_close_input(&s->format);
+    const av_api *av = s->av;
+    av->av_frame_free(&s->frame);
+    av->av_packet_free(&s->packet);
+    av->avcodec_free_context(&s->codec);
+    av->avformat_close_input(&s->format);
 }
 
 /* Opens path and the decoder of the stream to read (options->media, or chosen as avinput.h
@@ -65,18 +146,19 @@ static void stream_close(avinput_stream *s)
 static int stream_open(avinput_stream *s, const char *path, int want, neco_media *media, char *err,
                        size_t err_size)
 {
+    const av_api *av = s->av;
     char text[AV_ERROR_MAX_STRING_SIZE];
-    int ret = avformat_open_input(&s->format, path, NULL, NULL);
+    int ret = av->avformat_open_input(&s->format, path, NULL, NULL);
     if (ret < 0) {
-        fail(err, err_size, "not a file FFmpeg reads: %s", error_text(ret, text, sizeof text));
+        fail(err, err_size, "not a file FFmpeg reads: %s", error_text(av, ret, text, sizeof text));
         return -1;
     }
-    if ((ret = avformat_find_stream_info(s->format, NULL)) < 0) {
-        fail(err, err_size, "cannot read the streams: %s", error_text(ret, text, sizeof text));
+    if ((ret = av->avformat_find_stream_info(s->format, NULL)) < 0) {
+        fail(err, err_size, "cannot read the streams: %s", error_text(av, ret, text, sizeof text));
         return -1;
     }
-    int video = av_find_best_stream(s->format, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-    int audio = av_find_best_stream(s->format, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+    int video = av->av_find_best_stream(s->format, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    int audio = av->av_find_best_stream(s->format, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
     /* An MP3's or FLAC's cover art is a video stream too; such a file is read as audio. */
     int cover =
         video >= 0 && (s->format->streams[video]->disposition & AV_DISPOSITION_ATTACHED_PIC);
@@ -96,22 +178,23 @@ static int stream_open(avinput_stream *s, const char *path, int want, neco_media
         *media = NECO_MEDIA_AUDIO;
     }
     const AVCodecParameters *par = s->format->streams[s->index]->codecpar;
-    const AVCodec *decoder = avcodec_find_decoder(par->codec_id);
+    const AVCodec *decoder = av->avcodec_find_decoder(par->codec_id);
     if (!decoder) {
-        fail(err, err_size, "no decoder for %s in this FFmpeg", avcodec_get_name(par->codec_id));
+        fail(err, err_size, "no decoder for %s in this FFmpeg",
+             av->avcodec_get_name(par->codec_id));
         return -1;
     }
-    s->codec = avcodec_alloc_context3(decoder);
-    s->packet = av_packet_alloc();
-    s->frame = av_frame_alloc();
+    s->codec = av->avcodec_alloc_context3(decoder);
+    s->packet = av->av_packet_alloc();
+    s->frame = av->av_frame_alloc();
     if (!s->codec || !s->packet || !s->frame) {
         fail(err, err_size, "out of memory");
         return -1;
     }
-    if ((ret = avcodec_parameters_to_context(s->codec, par)) < 0 ||
-        (ret = avcodec_open2(s->codec, decoder, NULL)) < 0) {
+    if ((ret = av->avcodec_parameters_to_context(s->codec, par)) < 0 ||
+        (ret = av->avcodec_open2(s->codec, decoder, NULL)) < 0) {
         fail(err, err_size, "cannot open the %s decoder: %s", decoder->name,
-             error_text(ret, text, sizeof text));
+             error_text(av, ret, text, sizeof text));
         return -1;
     }
     return 0;
@@ -122,9 +205,10 @@ static int stream_open(avinput_stream *s, const char *path, int want, neco_media
  * skipped, as FFmpeg's own tools do; a file with nothing decodable fails in the caller. */
 static int stream_next(avinput_stream *s, char *err, size_t err_size)
 {
+    const av_api *av = s->av;
     char text[AV_ERROR_MAX_STRING_SIZE];
     for (;;) {
-        int ret = avcodec_receive_frame(s->codec, s->frame);
+        int ret = av->avcodec_receive_frame(s->codec, s->frame);
         if (ret == 0) return 1;
         if (ret == AVERROR_EOF) return 0;
         if (ret == AVERROR_INVALIDDATA) {
@@ -132,26 +216,26 @@ static int stream_next(avinput_stream *s, char *err, size_t err_size)
             continue;
         }
         if (ret != AVERROR(EAGAIN)) {
-            fail(err, err_size, "decoding failed: %s", error_text(ret, text, sizeof text));
+            fail(err, err_size, "decoding failed: %s", error_text(av, ret, text, sizeof text));
             return -1;
         }
         if (s->flushed) return 0;
-        ret = av_read_frame(s->format, s->packet);
+        ret = av->av_read_frame(s->format, s->packet);
         if (ret == AVERROR_EOF) {
             s->flushed = 1;
-            ret = avcodec_send_packet(s->codec, NULL);
+            ret = av->avcodec_send_packet(s->codec, NULL);
         } else if (ret < 0) {
-            fail(err, err_size, "read error: %s", error_text(ret, text, sizeof text));
+            fail(err, err_size, "read error: %s", error_text(av, ret, text, sizeof text));
             return -1;
         } else {
-            ret =
-                s->packet->stream_index == s->index ? avcodec_send_packet(s->codec, s->packet) : 0;
-            av_packet_unref(s->packet);
+            ret = s->packet->stream_index == s->index ? av->avcodec_send_packet(s->codec, s->packet)
+                                                      : 0;
+            av->av_packet_unref(s->packet);
         }
         if (ret == AVERROR_INVALIDDATA) {
             s->bad++;
         } else if (ret < 0 && ret != AVERROR_EOF) {
-            fail(err, err_size, "decoding failed: %s", error_text(ret, text, sizeof text));
+            fail(err, err_size, "decoding failed: %s", error_text(av, ret, text, sizeof text));
             return -1;
         }
     }
@@ -160,9 +244,10 @@ static int stream_next(avinput_stream *s, char *err, size_t err_size)
 /* ---- Images ------------------------------------------------------------------------------ */
 
 /* Converts a decoded picture to a neco_image of the layout avinput.h describes. */
-static int convert_image(const AVFrame *f, neco_image *image, char *err, size_t err_size)
+static int convert_image(const av_api *av, const AVFrame *f, neco_image *image, char *err,
+                         size_t err_size)
 {
-    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(f->format);
+    const AVPixFmtDescriptor *d = av->av_pix_fmt_desc_get(f->format);
     if (!d || (d->flags & AV_PIX_FMT_FLAG_HWACCEL) || f->width < 1 || f->height < 1) {
         fail(err, err_size, "the decoder gave a picture in no usable format");
         return -1;
@@ -183,7 +268,7 @@ static int convert_image(const AVFrame *f, neco_image *image, char *err, size_t 
 
     /* Bicubic with exact rounding and full-resolution chroma: a codec's input should be the
      * best RGB the source allows, not a fast preview. */
-    struct SwsContext *sws = sws_getContext(
+    struct SwsContext *sws = av->sws_getContext(
         f->width, f->height, f->format, f->width, f->height, target,
         SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP, NULL, NULL, NULL);
     if (!sws) {
@@ -195,21 +280,21 @@ static int convert_image(const AVFrame *f, neco_image *image, char *err, size_t 
          * where it declares none, swscale's defaults (BT.601, limited range unless the format
          * is a full-range "J" one). */
         int *inv_table, *table, src_range, dst_range, brightness, contrast, saturation;
-        sws_getColorspaceDetails(sws, &inv_table, &src_range, &table, &dst_range, &brightness,
-                                 &contrast, &saturation);
+        av->sws_getColorspaceDetails(sws, &inv_table, &src_range, &table, &dst_range, &brightness,
+                                     &contrast, &saturation);
         if (f->colorspace != AVCOL_SPC_UNSPECIFIED && f->colorspace != AVCOL_SPC_RGB)
-            inv_table = (int *)sws_getCoefficients(f->colorspace);
+            inv_table = (int *)av->sws_getCoefficients(f->colorspace);
         if (f->color_range == AVCOL_RANGE_JPEG)
             src_range = 1;
         else if (f->color_range == AVCOL_RANGE_MPEG)
             src_range = 0;
-        sws_setColorspaceDetails(sws, inv_table, src_range, table, dst_range, brightness, contrast,
-                                 saturation);
+        av->sws_setColorspaceDetails(sws, inv_table, src_range, table, dst_range, brightness,
+                                     contrast, saturation);
     }
     size_t row = (size_t)f->width * channels * bytes;
     uint8_t *data = malloc(row * (size_t)f->height);
     if (!data || row > INT_MAX) {
-        sws_freeContext(sws);
+        av->sws_freeContext(sws);
         free(data);
         fail(err, err_size, "out of memory");
         return -1;
@@ -217,8 +302,8 @@ static int convert_image(const AVFrame *f, neco_image *image, char *err, size_t 
     uint8_t *dst[4] = {data, NULL, NULL, NULL};
     int stride[4] = {(int)row, 0, 0, 0};
     int rows =
-        sws_scale(sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, stride);
-    sws_freeContext(sws);
+        av->sws_scale(sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, stride);
+    av->sws_freeContext(sws);
     if (rows != f->height) {
         free(data);
         fail(err, err_size, "cannot convert pixel format %s", d->name);
@@ -252,11 +337,12 @@ static int convert_image(const AVFrame *f, neco_image *image, char *err, size_t 
 static int read_image(avinput_stream *s, int64_t frame, neco_image *image, char *err,
                       size_t err_size)
 {
+    const av_api *av = s->av;
     int64_t seen = 0;
     int ret;
     while ((ret = stream_next(s, err, err_size)) == 1 && seen < frame) {
         seen++;
-        av_frame_unref(s->frame);
+        av->av_frame_unref(s->frame);
     }
     if (ret < 0) return -1;
     if (ret == 0) {
@@ -267,7 +353,7 @@ static int read_image(avinput_stream *s, int64_t frame, neco_image *image, char 
                  (long long)frame);
         return -1;
     }
-    return convert_image(s->frame, image, err, err_size);
+    return convert_image(s->av, s->frame, image, err, err_size);
 }
 
 /* ---- Audio ------------------------------------------------------------------------------- */
@@ -318,6 +404,7 @@ static void convert_sample(const uint8_t *p, enum AVSampleFormat packed, neco_sa
 
 static int read_audio(avinput_stream *s, neco_audio *audio, char *err, size_t err_size)
 {
+    const av_api *av = s->av;
     uint8_t *data = NULL;
     size_t capacity = 0; /* bytes */
     uint64_t frames = 0;
@@ -327,7 +414,7 @@ static int read_audio(avinput_stream *s, neco_audio *audio, char *err, size_t er
     int ret;
     while ((ret = stream_next(s, err, err_size)) == 1) {
         const AVFrame *f = s->frame;
-        enum AVSampleFormat fp = av_get_packed_sample_fmt(f->format);
+        enum AVSampleFormat fp = av->av_get_packed_sample_fmt(f->format);
         if (!format) {
             rate = (uint32_t)f->sample_rate;
             channels = (uint32_t)f->ch_layout.nb_channels;
@@ -361,7 +448,7 @@ static int read_audio(avinput_stream *s, neco_audio *audio, char *err, size_t er
             free(data);
             return -1;
         }
-        size_t in_size = (size_t)av_get_bytes_per_sample(f->format);
+        size_t in_size = (size_t)av->av_get_bytes_per_sample(f->format);
         size_t out_size = neco_sample_size(format);
         size_t frame_bytes = (size_t)channels * out_size;
         size_t used = (size_t)frames * frame_bytes;
@@ -379,7 +466,7 @@ static int read_audio(avinput_stream *s, neco_audio *audio, char *err, size_t er
             data = bigger;
             capacity = grown;
         }
-        int planar = av_sample_fmt_is_planar(f->format);
+        int planar = av->av_sample_fmt_is_planar(f->format);
         uint8_t *out = data + used;
         for (int i = 0; i < f->nb_samples; i++)
             for (uint32_t c = 0; c < channels; c++, out += out_size) {
@@ -417,14 +504,17 @@ int avinput_read(const char *path, const avinput_options *options, neco_media *m
     }
     memset(image, 0, sizeof *image);
     memset(audio, 0, sizeof *audio);
-    int level = av_log_get_level();
-    av_log_set_level(AV_LOG_QUIET);
-    avinput_stream s = {0};
+    av_api api;
+    if (av_load(&api, err, err_size) != 0) return -1;
+    const av_api *av = &api;
+    int level = av->av_log_get_level();
+    av->av_log_set_level(AV_LOG_QUIET);
+    avinput_stream s = {.av = av};
     int ret = stream_open(&s, path, o.media, media, err, err_size);
     if (ret == 0)
         ret = *media == NECO_MEDIA_IMAGE ? read_image(&s, o.frame, image, err, err_size)
                                          : read_audio(&s, audio, err, err_size);
     stream_close(&s);
-    av_log_set_level(level);
+    av->av_log_set_level(level);
     return ret;
 }

@@ -16,5 +16,7 @@ endif()
 # builds it (libavformat-dev, libavcodec-dev, libswscale-dev found). Fixtures: tests/data/avinput,
 # made by tests/data/avinput/make_fixtures.sh.
 if(TARGET neco_avinput)
-  neco_add_test(NAME test_avinput SOURCES test_avinput.c LIBS neco_avinput neco_fileio)
+  # The test links libavutil itself (it checks avinput's log-level handling); avinput.c opens
+  # the same libraries with dlopen, so both see one FFmpeg.
+  neco_add_test(NAME test_avinput SOURCES test_avinput.c LIBS neco_avinput neco_fileio PkgConfig::LIBAV)
 endif()
