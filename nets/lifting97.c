@@ -91,6 +91,21 @@ static void vstep_sub(float *restrict dst, const float *a, const float *b, float
 #define ROW_E(t, r, mh, w) ((t) + (size_t)(2 * ((r) < (mh) ? (r) : (mh)-1)) * (w))
 #define ROW_O(t, r, w) ((t) + (size_t)(2 * ((r) > 0 ? (r) : 0) + 1) * (w))
 
+/* One lifting step of the column pass over all rows of t: the odd rows from their even
+ * neighbours (o[n] +-= k (e[n] + e[n+1])), or the even rows from their odd neighbours
+ * (e[n] +-= k (o[n-1] + o[n])); sub: subtract (the inverse). */
+static void lift_odd(float *t, int mh, int w, float k, int sub)
+{
+    for (int r = 0; r < mh; r++)
+        (sub ? vstep_sub : vstep)(ROW_O(t, r, w), ROW_E(t, r, mh, w), ROW_E(t, r + 1, mh, w), k, w);
+}
+
+static void lift_even(float *t, int mh, int w, float k, int sub)
+{
+    for (int r = 0; r < mh; r++)
+        (sub ? vstep_sub : vstep)(ROW_E(t, r, mh, w), ROW_O(t, r - 1, w), ROW_O(t, r, w), k, w);
+}
+
 /* One 2-D level of a plane x (h x w, both even) into bands[b] (h/2 x w/2), b = 2 v + h. */
 static void dwt2_plane(const float *x, int h, int w, float *const bands[4], plane_scratch *s)
 {
@@ -101,14 +116,10 @@ static void dwt2_plane(const float *x, int h, int w, float *const bands[4], plan
         nn_lifting97_line_forward(x + (size_t)r * w, mw, t + (size_t)r * w, t + (size_t)r * w + mw,
                                   s->e, s->o);
     /* along the height, in place on the rows of tmp (even rows e, odd rows o) */
-    for (int r = 0; r < mh; r++)
-        vstep(ROW_O(t, r, w), ROW_E(t, r, mh, w), ROW_E(t, r + 1, mh, w), L97_A, w);
-    for (int r = 0; r < mh; r++)
-        vstep(ROW_E(t, r, mh, w), ROW_O(t, r - 1, w), ROW_O(t, r, w), L97_B, w);
-    for (int r = 0; r < mh; r++)
-        vstep(ROW_O(t, r, w), ROW_E(t, r, mh, w), ROW_E(t, r + 1, mh, w), L97_G, w);
-    for (int r = 0; r < mh; r++)
-        vstep(ROW_E(t, r, mh, w), ROW_O(t, r - 1, w), ROW_O(t, r, w), L97_D, w);
+    lift_odd(t, mh, w, L97_A, 0);
+    lift_even(t, mh, w, L97_B, 0);
+    lift_odd(t, mh, w, L97_G, 0);
+    lift_even(t, mh, w, L97_D, 0);
     for (int r = 0; r < mh; r++) {
         const float *e = ROW_E(t, r, mh, w), *o = ROW_O(t, r, w);
         for (int half = 0; half < 2; half++) { /* 0: low along the width, 1: high */
@@ -136,14 +147,10 @@ static void idwt2_plane(const float *const bands[4], int h, int w, float *x, pla
             }
         }
     }
-    for (int r = 0; r < mh; r++)
-        vstep_sub(ROW_E(t, r, mh, w), ROW_O(t, r - 1, w), ROW_O(t, r, w), L97_D, w);
-    for (int r = 0; r < mh; r++)
-        vstep_sub(ROW_O(t, r, w), ROW_E(t, r, mh, w), ROW_E(t, r + 1, mh, w), L97_G, w);
-    for (int r = 0; r < mh; r++)
-        vstep_sub(ROW_E(t, r, mh, w), ROW_O(t, r - 1, w), ROW_O(t, r, w), L97_B, w);
-    for (int r = 0; r < mh; r++)
-        vstep_sub(ROW_O(t, r, w), ROW_E(t, r, mh, w), ROW_E(t, r + 1, mh, w), L97_A, w);
+    lift_even(t, mh, w, L97_D, 1);
+    lift_odd(t, mh, w, L97_G, 1);
+    lift_even(t, mh, w, L97_B, 1);
+    lift_odd(t, mh, w, L97_A, 1);
     for (int r = 0; r < h; r++)
         nn_lifting97_line_inverse(t + (size_t)r * w, t + (size_t)r * w + mw, mw, x + (size_t)r * w,
                                   s->e, s->o);
