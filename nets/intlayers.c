@@ -175,7 +175,7 @@ typedef struct fast_job {
     const int16_t *w16;
     int16_t *col; /* FAST_BLOCK x k per task */
     int32_t *acc; /* FAST_BLOCK x cout per task */
-    int ho, wo, k, ntasks;
+    int wo, k, ntasks;
     size_t plane_out;
 } fast_job;
 
@@ -392,7 +392,7 @@ static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, i
     }
     for (size_t i = 0; i < (size_t)l->cout * k; i++)
         w16[i] = (int16_t)weight(l, i);
-    fast_job jb = {l, x, y, w16, col, acc, ho, wo, k, ntasks, (size_t)ho * wo};
+    fast_job jb = {l, x, y, w16, col, acc, wo, k, ntasks, (size_t)ho * wo};
     nn_pool_run(pool, fast_task, &jb, ntasks);
     free(w16), free(col), free(acc);
     return 1;

@@ -99,8 +99,7 @@ struct cache_entry {
     const float *wid;         /* conv: address of the user's weights */
     nn_matmul_params matmul;  /* matmul: key (with matmul_bias) */
     int matmul_bias;
-    int elt_alg; /* eltwise: key (with elt_alpha, elt_n) */
-    float elt_alpha;
+    int elt_alg; /* eltwise: key (with elt_n) */
     size_t elt_n;
     dnnl_primitive_desc_t pd;
     op main;
@@ -364,6 +363,16 @@ static cache_entry *cache_find_matmul(onednn_state *s, const nn_matmul_params *k
     return NULL;
 }
 
+static cache_entry *cache_find_eltwise(onednn_state *s, dnnl_alg_kind_t alg, size_t n)
+{
+    for (cache_entry *e = s->head; e; e = e->next)
+        if (e->kind == ENTRY_ELTWISE && e->elt_alg == (int)alg && e->elt_n == n) {
+            if (e != s->head) cache_unlink(s, e), cache_push_front(s, e);
+            return e;
+        }
+    return NULL;
+}
+
 static void *scratch(onednn_state *s, int i, size_t size)
 {
     if (s->scratch_size[i] < size) {
@@ -610,28 +619,13 @@ static int conv_weights(onednn_state *s, cache_entry *e, const float *w)
     return ok;
 }
 
-/* The bias of a 1x1 conv, added row by row (one output channel per task, on the pool). */
-typedef struct bias_job {
-    float *y;
-    const float *b;
-    size_t plane;
-} bias_job;
-
-static void bias_task(void *arg, int o)
-{
-    bias_job *j = arg;
-    float *row = j->y + (size_t)o * j->plane, bo = j->b[o];
-    for (size_t i = 0; i < j->plane; i++)
-        row[i] += bo;
-}
-
 /* Runs a 1x1 conv entry: one matmul per image of the batch. */
 static int pointwise_run(nn_context *ctx, cache_entry *e, const nn_tensor *x, const nn_tensor *w,
                          const float *b, nn_tensor *y)
 {
     onednn_state *s = ctx->backend;
     size_t xs = (size_t)x->shape[1] * x->shape[2] * x->shape[3];
-    size_t plane = (size_t)y->shape[2] * y->shape[3], ys = (size_t)y->shape[1] * plane;
+    size_t ys = (size_t)y->shape[1] * y->shape[2] * y->shape[3];
     int ok = dnnl_memory_set_data_handle(e->wei, (void *)w->data) == dnnl_success &&
              (!e->pad_max || scratch(s, 3, e->pad_max));
     for (int n = 0; ok && n < x->shape[0]; n++) {
@@ -640,13 +634,11 @@ static int pointwise_run(nn_context *ctx, cache_entry *e, const nn_tensor *x, co
         dnnl_exec_arg_t args[3] = {
             {DNNL_ARG_SRC, e->wei}, {DNNL_ARG_WEIGHTS, e->src_user}, {DNNL_ARG_DST, e->dst_user}};
         ok = ok && op_run(s, &e->main, 3, args) && dnnl_stream_wait(s->stream) == dnnl_success;
-        /* The bias, per row: oneDNN 2.6 has no fast matmul kernel for a bias along M (it
-         * falls back to its reference kernel, 1000x slower), so it is added here. */
-        if (ok && b) {
-            bias_job j = {y->data + (size_t)n * ys, b, plane};
-            nn_pool_run(ctx->pool, bias_task, &j, y->shape[1]);
-        }
     }
+    /* The bias, per output channel: oneDNN 2.6 has no fast matmul kernel for a bias along M (it
+     * falls back to its reference kernel, 1000x slower), so ref's channel gain adds it, on the
+     * pool (gain 1: y + b exactly). */
+    if (ok && b) return nn_ref_channel_scale(ctx, y, NULL, b);
     return ok ? NN_OK : NN_ERR_BACKEND;
 }
 
@@ -824,13 +816,10 @@ static int onednn_activation(nn_context *ctx, nn_act act, float slope, float *x,
     /* swish(x) = x sigmoid(alpha x) with alpha = 1 is SiLU. */
     dnnl_alg_kind_t alg = act == NN_ACT_GELU ? dnnl_eltwise_gelu_erf : dnnl_eltwise_swish;
     float alpha = act == NN_ACT_GELU ? 0.0f : 1.0f;
-    cache_entry *e = NULL;
-    for (cache_entry *c = s->head; c && !e; c = c->next)
-        if (c->kind == ENTRY_ELTWISE && c->elt_alg == (int)alg && c->elt_n == n) e = c;
-    if (e && e != s->head) cache_unlink(s, e), cache_push_front(s, e);
+    cache_entry *e = cache_find_eltwise(s, alg, n);
     if (!e) {
         if (!(e = calloc(1, sizeof *e))) return NN_ERR_NOMEM;
-        e->kind = ENTRY_ELTWISE, e->elt_alg = (int)alg, e->elt_alpha = alpha, e->elt_n = n;
+        e->kind = ENTRY_ELTWISE, e->elt_alg = (int)alg, e->elt_n = n;
         dnnl_dims_t d = {(dnnl_dim_t)n};
         md_t m = {0};
         int ok =

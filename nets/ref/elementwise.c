@@ -101,7 +101,7 @@ static void scale_task(void *arg, int plane) /* one (image, channel) plane */
 {
     scale_job *j = arg;
     float *v = j->x + (size_t)plane * j->s;
-    float gain = j->g[plane % j->c], off = j->bias ? j->bias[plane % j->c] : 0.0f;
+    float gain = j->g ? j->g[plane % j->c] : 1.0f, off = j->bias ? j->bias[plane % j->c] : 0.0f;
     for (size_t i = 0; i < j->s; i++)
         v[i] = v[i] * gain + off;
 }
