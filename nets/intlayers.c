@@ -165,6 +165,21 @@ static void rescale_row(const nn_int_conv *l, int o, const int32_t *a, int n, in
     }
 }
 
+/* Whether |bias| + sum |w| * xmax < 2^31 for every output of l. */
+static int bound_fits(const nn_int_conv *l, int64_t xmax)
+{
+    int k = l->cin * l->kh * l->kw;
+    for (int o = 0; o < l->cout; o++) {
+        int64_t bound = l->bias ? (l->bias[o] < 0 ? -(int64_t)l->bias[o] : l->bias[o]) : 0;
+        for (int i = 0; i < k; i++) {
+            int32_t w = weight(l, (size_t)o * k + i);
+            bound += (w < 0 ? -(int64_t)w : w) * xmax;
+        }
+        if (bound >= INT32_MAX) return 0;
+    }
+    return 1;
+}
+
 enum { FAST_BLOCK = 64 }; /* output positions per im2col block */
 
 /* One task of conv_fast: the blocks of output positions [p_begin, p_end) of every image. */
@@ -349,7 +364,174 @@ static int conv_direct(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y,
     free(xi), free(wp), free(acc);
     return 1;
 }
+
+/* The checkerboard variant of the direct path (nn_int_conv2d_checker): the outputs of one
+ * parity of a row are every other column, so the zero-padded input is split by column parity
+ * (plane t holds the padded columns 2 m + t at index m) and 16 outputs of a row read 16
+ * contiguous values of one plane per tap. With a sparse input the taps that can only read zeros
+ * are skipped (their products are 0: the same sums). Several layers on the same input share the
+ * prepared input. */
+enum { CHECKER_MAX_LAYERS = 4 };
+typedef struct checker_job {
+    const nn_int_conv *const *ls;
+    const int32_t *xi;    /* [2][cpn][hp][wh] */
+    int32_t **wp;         /* per layer: [cout][cpn][kh][kw] */
+    int32_t *acc;         /* per task: 4 x wo16 */
+    int16_t *tmp;         /* per task: wo16 */
+    nn_itensor *ys;
+    int nl, cpn, hp, wh, wo16, ntasks, vnni, parity, x_sparse;
+} checker_job;
+
+#define CHECKER_KERNEL(NAME, TARGET, DP)                                                           \
+    __attribute__((target(TARGET))) static void NAME(const checker_job *j, const int32_t *wp,      \
+                                                     int parity, int oy, int o0, int nb,           \
+                                                     int32_t *acc)                                 \
+    {                                                                                              \
+        const nn_int_conv *l = j->ls[0];                                                           \
+        int kh = l->kh, kw = l->kw, s = (parity + oy) & 1, mo = (j->ys[0].w - s + 1) / 2;          \
+        int skip = j->x_sparse ? (parity + l->p.pad_h + l->p.pad_w) & 1 : -1;                      \
+        size_t ostride = (size_t)j->cpn * kh * kw;                                                 \
+        for (int m0 = 0; m0 < mo; m0 += 16) {                                                      \
+            __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;                        \
+            for (int cp = 0; cp < j->cpn; cp++) {                                                  \
+                const int32_t *w0 = wp + ((size_t)o0 * j->cpn + cp) * kh * kw;                     \
+                for (int ky = 0; ky < kh; ky++)                                                    \
+                    for (int kx = 0; kx < kw; kx++) {                                              \
+                        if (((ky + kx) & 1) == (skip ^ 1)) continue;                               \
+                        int t = (s + kx) & 1;                                                      \
+                        const int32_t *row =                                                       \
+                            j->xi + (((size_t)t * j->cpn + cp) * j->hp + oy + ky) * j->wh + m0 +   \
+                            ((s + kx) >> 1);                                                       \
+                        __m512i v = _mm512_loadu_si512((const void *)row);                         \
+                        const int32_t *w = w0 + ky * kw + kx;                                      \
+                        s0 = DP(s0, v, _mm512_set1_epi32(w[0]));                                   \
+                        if (nb > 1) s1 = DP(s1, v, _mm512_set1_epi32(w[ostride]));                 \
+                        if (nb > 2) s2 = DP(s2, v, _mm512_set1_epi32(w[2 * ostride]));             \
+                        if (nb > 3) s3 = DP(s3, v, _mm512_set1_epi32(w[3 * ostride]));             \
+                    }                                                                              \
+            }                                                                                      \
+            _mm512_storeu_si512((void *)(acc + m0), s0);                                           \
+            _mm512_storeu_si512((void *)(acc + j->wo16 + m0), s1);                                 \
+            _mm512_storeu_si512((void *)(acc + 2 * (size_t)j->wo16 + m0), s2);                     \
+            _mm512_storeu_si512((void *)(acc + 3 * (size_t)j->wo16 + m0), s3);                     \
+        }                                                                                          \
+    }
+
+CHECKER_KERNEL(checker_rows_vnni, "avx512f,avx512bw,avx512vnni", DP_VNNI)
+CHECKER_KERNEL(checker_rows_bw, "avx512f,avx512bw", DP_BW)
+
+static void checker_task(void *arg, int task)
+{
+    const checker_job *j = arg;
+    int ho = j->ys[0].h, wo = j->ys[0].w;
+    int32_t *acc = j->acc + (size_t)task * 4 * j->wo16;
+    int16_t *tmp = j->tmp + (size_t)task * j->wo16;
+    for (int oy = ho * task / j->ntasks; oy < ho * (task + 1) / j->ntasks; oy++)
+        for (int parity = 0; parity < 2; parity++) {
+            if (j->parity >= 0 && parity != j->parity) continue;
+            int s = (parity + oy) & 1, mo = (wo - s + 1) / 2;
+            for (int li = 0; li < j->nl; li++) {
+                const nn_int_conv *l = j->ls[li];
+                for (int o0 = 0; o0 < l->cout; o0 += 4) {
+                    int nb = l->cout - o0 < 4 ? l->cout - o0 : 4;
+                    if (j->vnni)
+                        checker_rows_vnni(j, j->wp[li], parity, oy, o0, nb, acc);
+                    else
+                        checker_rows_bw(j, j->wp[li], parity, oy, o0, nb, acc);
+                    for (int b = 0; b < nb; b++) {
+                        int16_t *dst = j->ys[li].data + ((size_t)(o0 + b) * ho + oy) * wo;
+                        rescale_row(l, o0 + b, acc + (size_t)b * j->wo16, mo, tmp);
+                        for (int m = 0; m < mo; m++)
+                            dst[2 * m + s] = tmp[m];
+                    }
+                }
+            }
+        }
+}
+
+/* Returns 0 when the path does not apply (the caller takes another). The layers have the same
+ * cin, kernel and padding (checked by the caller). */
+static int conv_checker(const nn_int_conv *const *ls, int nl, const nn_itensor *x,
+                        nn_itensor *ys, int parity, int x_sparse, nn_pool *pool)
+{
+    const nn_int_conv *l = ls[0];
+    const nn_conv_params *p = &l->p;
+    if (x->n != 1 || 2 * p->pad_h != l->kh - 1 || 2 * p->pad_w != l->kw - 1 ||
+        !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw"))
+        return 0;
+    int ho = x->h, wo = x->w;
+    int cpn = (l->cin + 1) / 2, hp = ho + l->kh - 1, wo16 = ((wo + 1) / 2 + 15) / 16 * 16;
+    int wh = wo16 + l->kw / 2 + 1; /* every 16-wide load stays inside the padded plane row */
+    int ntasks = pool ? nn_pool_threads(pool) : 1, kk = l->kh * l->kw, ok = 1;
+    ntasks = ntasks < ho ? ntasks : ho;
+    int32_t *xi = calloc((size_t)2 * cpn * hp * wh, sizeof(int32_t));
+    int32_t *wp[CHECKER_MAX_LAYERS] = {0};
+    for (int li = 0; li < nl; li++)
+        ok &= (wp[li] = malloc(sizeof(int32_t) * (size_t)ls[li]->cout * cpn * kk)) != NULL;
+    int32_t *acc = malloc(sizeof(int32_t) * (size_t)ntasks * 4 * wo16);
+    int16_t *tmp = malloc(sizeof(int16_t) * (size_t)ntasks * wo16);
+    int32_t lo = 0, hi = 0; /* the input's range, for the int32 bound */
+    if (ok && xi && acc && tmp) {
+        /* channel ci is the low (even) or high half of a pair; padded column pc goes to plane
+         * pc % 2, index pc / 2 */
+        for (int ci = 0; ci < l->cin; ci++)
+            for (int r = 0; r < x->h; r++) {
+                const int16_t *src = x->data + ((size_t)ci * x->h + r) * x->w;
+                unsigned sh = 16u * (unsigned)(ci % 2);
+                for (int t = 0; t < 2; t++) {
+                    int32_t *dst = xi + (((size_t)t * cpn + ci / 2) * hp + r + p->pad_h) * wh;
+                    for (int c = (t + p->pad_w) & 1; c < x->w; c += 2) {
+                        int32_t v = src[c];
+                        lo = v < lo ? v : lo;
+                        hi = v > hi ? v : hi;
+                        dst[(c + p->pad_w) >> 1] |= (int32_t)((uint32_t)(uint16_t)v << sh);
+                    }
+                }
+            }
+        for (int li = 0; li < nl && ok; li++)
+            ok = bound_fits(ls[li], -(int64_t)lo > hi ? -(int64_t)lo : hi);
+    }
+    if (!ok || !xi || !acc || !tmp) {
+        free(xi), free(acc), free(tmp);
+        for (int li = 0; li < nl; li++)
+            free(wp[li]);
+        return 0;
+    }
+    for (int li = 0; li < nl; li++)
+        for (int o = 0; o < ls[li]->cout; o++)
+            for (int cp = 0; cp < cpn; cp++)
+                for (int t = 0; t < kk; t++) {
+                    int32_t w0 = weight(ls[li], ((size_t)o * l->cin + 2 * cp) * kk + t);
+                    int32_t w1 = 2 * cp + 1 < l->cin
+                                     ? weight(ls[li], ((size_t)o * l->cin + 2 * cp + 1) * kk + t)
+                                     : 0;
+                    wp[li][((size_t)o * cpn + cp) * kk + t] =
+                        (int32_t)((uint32_t)(uint16_t)w0 | (uint32_t)(uint16_t)w1 << 16);
+                }
+    for (int li = 0; li < nl; li++)
+        ys[li].n = 1, ys[li].c = ls[li]->cout, ys[li].h = ho, ys[li].w = wo;
+    checker_job j = {ls,   xi, wp,  acc, tmp, ys, nl, cpn, hp, wh, wo16, ntasks,
+                     __builtin_cpu_supports("avx512vnni"), parity, x_sparse};
+    nn_pool_run(pool, checker_task, &j, ntasks);
+    free(xi), free(acc), free(tmp);
+    for (int li = 0; li < nl; li++)
+        free(wp[li]);
+    return 1;
+}
 #endif
+
+/* Whether every sum of l on x provably fits in int32: |bias| + sum |w| * max |x| < 2^31 (a
+ * plain conv, one group). */
+static int sums_fit_int32(const nn_int_conv *l, const nn_itensor *x)
+{
+    size_t plane_in = (size_t)x->h * x->w;
+    int64_t xmax = 0;
+    for (size_t i = 0; i < (size_t)x->n * x->c * plane_in; i++) {
+        int64_t a = x->data[i] < 0 ? -(int64_t)x->data[i] : x->data[i];
+        if (a > xmax) xmax = a;
+    }
+    return bound_fits(l, xmax);
+}
 
 /* The fast path of the common case (plain conv: stride 1, dilation 1, one group): im2col of a
  * block of output positions, then int16 dot products accumulated in int32, the blocks spread
@@ -364,21 +546,8 @@ static int conv_fast(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, i
     if (l->transposed || p->groups != 1 || p->stride_h != 1 || p->stride_w != 1 ||
         p->dilation_h != 1 || p->dilation_w != 1)
         return 0;
-    size_t plane_in = (size_t)x->h * x->w;
-    int64_t xmax = 0;
-    for (size_t i = 0; i < (size_t)x->n * x->c * plane_in; i++) {
-        int64_t a = x->data[i] < 0 ? -(int64_t)x->data[i] : x->data[i];
-        if (a > xmax) xmax = a;
-    }
+    if (!sums_fit_int32(l, x)) return 0;
     int k = l->cin * l->kh * l->kw;
-    for (int o = 0; o < l->cout; o++) {
-        int64_t bound = l->bias ? (l->bias[o] < 0 ? -(int64_t)l->bias[o] : l->bias[o]) : 0;
-        for (int i = 0; i < k; i++) {
-            int32_t w = weight(l, (size_t)o * k + i);
-            bound += (w < 0 ? -(int64_t)w : w) * xmax;
-        }
-        if (bound >= INT32_MAX) return 0;
-    }
 #ifdef NN_INT_DIRECT
     if (conv_direct(l, x, y, ho, wo, pool)) return 1;
 #endif
@@ -458,6 +627,34 @@ int nn_int_conv2d_pool(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y,
             }
         }
     }
+    return NN_OK;
+}
+
+int nn_int_conv2d_checker(const nn_int_conv *const *ls, int nl, const nn_itensor *x,
+                          nn_itensor *ys, int parity, int x_sparse, nn_pool *pool)
+{
+    int ho, wo, rc;
+    if (!ls || nl < 1 || nl > 4 || !x || !x->data || !ys || x->n < 1 || x->h < 1 || x->w < 1 ||
+        parity < -1 || parity > 1)
+        return NN_ERR_ARG;
+    for (int li = 0; li < nl; li++) {
+        const nn_int_conv *l = ls[li];
+        const nn_conv_params *p = &l->p;
+        if ((rc = nn_int_conv_check(l))) return rc;
+        if (!ys[li].data || l->cin != x->c || l->kh != ls[0]->kh || l->kw != ls[0]->kw ||
+            p->pad_h != ls[0]->p.pad_h || p->pad_w != ls[0]->p.pad_w)
+            return NN_ERR_ARG;
+        if ((rc = nn_int_conv_out_size(l, x->h, x->w, &ho, &wo))) return rc;
+        if (ho != x->h || wo != x->w || l->transposed || p->groups != 1 || p->stride_h != 1 ||
+            p->stride_w != 1 || p->dilation_h != 1 || p->dilation_w != 1)
+            return NN_ERR_ARG;
+    }
+#ifdef NN_INT_DIRECT
+    if (conv_checker(ls, nl, x, ys, parity, x_sparse, pool)) return NN_OK;
+#endif
+    (void)x_sparse; /* the other paths compute every position */
+    for (int li = 0; li < nl; li++)
+        if ((rc = nn_int_conv2d_pool(ls[li], x, &ys[li], pool))) return rc;
     return NN_OK;
 }
 

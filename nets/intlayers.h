@@ -48,6 +48,15 @@ int nn_int_conv2d(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y);
 /* The same, its work spread over pool's threads (pool may be NULL); the same integers for any
  * thread count. */
 int nn_int_conv2d_pool(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, nn_pool *pool);
+/* "Same" convolutions (stride 1, dilation 1, one group, output of x's size, N = 1) computed at
+ * the positions of one checkerboard parity, (row + column) % 2 == parity (0 or 1; -1: all): the
+ * context model of a checkerboard entropy coder needs half of each layer (He et al. 2021). The
+ * nl <= 4 layers ls (same cin, kernel and padding) all read x, layer i writes ys[i] (data set
+ * by the caller, shape fields set here); the other positions are left as they are or set to
+ * their values (unspecified). With x_sparse, x must be zero wherever (row + column) is odd: the
+ * products with those zeros are skipped. The same integers as nn_int_conv2d where computed. */
+int nn_int_conv2d_checker(const nn_int_conv *const *ls, int nl, const nn_itensor *x,
+                          nn_itensor *ys, int parity, int x_sparse, nn_pool *pool);
 /* Integer pixel shuffle, the same index map as nn_pixel_shuffle. */
 int nn_int_pixel_shuffle(const nn_itensor *x, int r, nn_itensor *y);
 #endif

@@ -1,7 +1,7 @@
 /* nets/intlayers.c: the int32 fast paths of nn_int_conv2d (the direct AVX-512 convolution of
- * "same" convs where the CPU has it, im2col + int16 dot products otherwise) against a plain
- * int64 evaluation of the definition (intlayers.h), on random layers with and without padding,
- * and saturation. */
+ * "same" convs where the CPU has it, im2col + int16 dot products otherwise) and the checkerboard
+ * positions of nn_int_conv2d_checker against a plain int64 evaluation of the definition
+ * (intlayers.h), on random layers with and without padding, and saturation. */
 #include "test.h"
 
 #include "nets/intlayers.h"
@@ -90,6 +90,30 @@ static void test_fast_path_exact(void)
         memset(got, 0, sizeof(int16_t) * ny);
         CU_ASSERT_EQUAL_FATAL(nn_int_conv2d_pool(&l, &x, &y, pool), NN_OK);
         CU_ASSERT(memcmp(got, want, sizeof(int16_t) * ny) == 0);
+        /* checkerboard positions (same convs only), with a dense and a sparse input */
+        for (int sparse = 0; pad == k / 2 && sparse < 2; sparse++) {
+            if (sparse) {
+                for (int i = 0; i < cin * h * w; i++)
+                    if (((i % (h * w)) / w + (i % w)) % 2)
+                        x.data[i] = 0;
+                definition(&l, &x, want, ho, wo);
+            }
+            for (int parity = -1; parity <= 1; parity++) {
+                for (size_t i = 0; i < ny; i++)
+                    got[i] = 0x7777;
+                const nn_int_conv *ls[2] = {&l, &l};
+                nn_itensor ys[2] = {y, y}; /* the same layer twice: the same outputs */
+                CU_ASSERT_EQUAL_FATAL(nn_int_conv2d_checker(ls, 1 + trial % 2, &x, ys, parity,
+                                                            sparse, trial % 2 ? pool : NULL),
+                                      NN_OK);
+                int bad = 0;
+                for (size_t i = 0; i < ny; i++) {
+                    int par = (int)(((i % ((size_t)ho * wo)) / wo + i % wo) % 2);
+                    bad += (parity < 0 || par == parity) && got[i] != want[i];
+                }
+                CU_ASSERT_EQUAL(bad, 0);
+            }
+        }
         free(wt);
         free(bias);
         free(mult);
