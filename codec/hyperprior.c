@@ -42,6 +42,8 @@ void codec_hp_release(codec_hyperprior *hp)
 {
     for (int l = 0; l <= CODEC_HS_LAYERS; l++)
         free(hp->hs_shift[l]);
+    for (int l = 0; l < CODEC_CTX_LAYERS; l++)
+        free(hp->cx_shift[l]);
     neco_cdf_tables_destroy(hp->z_tables);
     neco_cdf_tables_destroy(hp->y_tables);
     free(hp->y_bits);
@@ -90,6 +92,80 @@ static float hp_bits(const codec_hyperprior *hp, int32_t t, int32_t v)
     while ((e + 1) >> (len + 1))
         len++;
     return bits[n] + 6.0f + (float)len;
+}
+
+/* Checks and binds the three integer layers of the checkerboard context (ARCH.md): ctx.c0
+ * [Cc, C, k, k] (k odd), ctx.idx [C, F + Cc, 3, 3] with indices inside the y table, ctx.mean
+ * [C, F + Cc, 3, 3]; F is the width of h_s's l2 output. 0 or an error message in err. */
+static int hp_load_ctx(const nn_weights *w, codec_hyperprior *hp, char *err, size_t n)
+{
+    static const char *const layer[CODEC_CTX_LAYERS] = {"ctx.c0", "ctx.idx", "ctx.mean"};
+    static const char *const what[7] = {"weight", "bias",    "mult",   "shift",
+                                        "out_min", "out_max", "shuffle"};
+    const nn_weight *c0 = nn_weights_find(w, "ctx.c0.weight");
+    int cc = c0 && c0->ndim == 4 ? c0->shape[0] : 0, k = c0 && c0->ndim == 4 ? c0->shape[2] : 0;
+    int F = hp->hs[CODEC_HS_LAYERS - 1].cin;
+    if (cc < 1 || k < 1 || k % 2 == 0 || k > 9) {
+        snprintf(err, n, "ctx.c0.weight missing or of a wrong shape");
+        return -1;
+    }
+    char names[CODEC_CTX_LAYERS * 7][24];
+    nn_weight_spec spec[CODEC_CTX_LAYERS * 7];
+    int ns = 0;
+    for (int l = 0; l < CODEC_CTX_LAYERS; l++)
+        for (int t = 0; t < 7; t++) {
+            snprintf(names[ns], sizeof names[ns], "%s.%s", layer[l], what[t]);
+            nn_weight_spec sp = {names[ns], t == 0 ? NN_I8 : NN_I32, 1, {1}};
+            int cout = l == 0 ? cc : hp->C;
+            if (t == 0) {
+                sp.ndim = 4;
+                sp.shape[0] = cout;
+                sp.shape[1] = l == 0 ? hp->C : F + cc;
+                sp.shape[2] = sp.shape[3] = l == 0 ? k : 3;
+            } else if (t <= 2) {
+                sp.shape[0] = cout;
+            }
+            spec[ns++] = sp;
+        }
+    if (nn_weights_check(w, spec, (size_t)ns, err, n) != NN_OK)
+        return -1;
+    for (int l = 0; l < CODEC_CTX_LAYERS; l++) {
+        char name[32];
+        nn_int_conv *c = &hp->cx[l];
+        snprintf(name, sizeof name, "%s.weight", layer[l]);
+        const nn_weight *wt = nn_weights_find(w, name);
+        c->cout = wt->shape[0];
+        c->cin = wt->shape[1];
+        c->kh = c->kw = wt->shape[2];
+        c->p = nn_conv_default();
+        c->p.pad_h = c->p.pad_w = c->kh / 2;
+        c->w8 = wt->ints;
+        snprintf(name, sizeof name, "%s.bias", layer[l]);
+        c->bias = nn_weights_find(w, name)->ints;
+        snprintf(name, sizeof name, "%s.mult", layer[l]);
+        c->mult = nn_weights_find(w, name)->ints;
+        snprintf(name, sizeof name, "%s.out_min", layer[l]);
+        c->out_min = scalar(w, name);
+        snprintf(name, sizeof name, "%s.out_max", layer[l]);
+        c->out_max = scalar(w, name);
+        snprintf(name, sizeof name, "%s.shift", layer[l]);
+        int32_t shift = scalar(w, name);
+        snprintf(name, sizeof name, "%s.shuffle", layer[l]);
+        if (!(hp->cx_shift[l] = malloc(sizeof(int32_t) * (size_t)c->cout))) {
+            snprintf(err, n, "out of memory");
+            return -1;
+        }
+        for (int o = 0; o < c->cout; o++)
+            hp->cx_shift[l][o] = shift;
+        c->shift = hp->cx_shift[l];
+        /* the index layer must stay inside the scale table, as h_s's l3 */
+        if (nn_int_conv_check(c) != NN_OK || scalar(w, name) != 1 ||
+            (l == 1 && (c->out_min < 0 || c->out_max >= hp->num_scales))) {
+            snprintf(err, n, "checkerboard context layer %s invalid", layer[l]);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 neco_status codec_hp_load(neco_context *ctx, const char *model, const char *path,
@@ -200,13 +276,20 @@ neco_status codec_hp_load(neco_context *ctx, const char *model, const char *path
                               hp->num_scales) != NECO_ENTROPY_OK)
         return codec_fail(ctx, NECO_ERR_MODEL, "model %s: %s: entropy tables invalid", model,
                           path);
+    const char *cx = nn_weights_metadata(w, "ctx");
+    hp->has_ctx = cx && strcmp(cx, "1") == 0;
+    if (hp->has_ctx && (!has_mean || hp_load_ctx(w, hp, err, sizeof err) != 0))
+        return codec_fail(ctx, NECO_ERR_MODEL, "model %s: %s: %s", model, path,
+                          has_mean ? err : "a checkerboard context needs the mean layer");
     return hp_bits_tables(hp) ? NECO_OK : codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
 }
 
 /* ---- Integer h_s -------------------------------------------------------------------------- */
 
-int codec_hp_synthesis(const codec_hyperprior *hp, const int32_t *z_hat, int hz, int wz,
-                       int32_t *idx, int32_t *mu, nn_pool *pool)
+/* codec_hp_synthesis; with feat non-NULL it also receives l2's output [F, 4 hz, 4 wz] (the
+ * input of l3 and of the mean layer, and of the checkerboard context). */
+static int hp_synthesis(const codec_hyperprior *hp, const int32_t *z_hat, int hz, int wz,
+                        int32_t *idx, int32_t *mu, int16_t *feat, nn_pool *pool)
 {
     /* Buffer size: the largest layer output (before its pixel shuffle). */
     size_t cap = (size_t)hp->CZ * hz * wz;
@@ -240,20 +323,92 @@ int codec_hp_synthesis(const codec_hyperprior *hp, const int32_t *z_hat, int hz,
         x = y;
     }
     /* l3 (scale indices) and the mean layer both read l2's output. */
-    nn_itensor out = {x.data == a ? b : a, 0, 0, 0, 0};
-    if (rc == NN_OK)
-        rc = nn_int_conv2d_pool(&hp->hs[CODEC_HS_LAYERS - 1], &x, &out, pool);
+    if (rc == NN_OK && feat)
+        memcpy(feat, x.data, sizeof(int16_t) * (size_t)x.c * x.h * x.w);
+    /* with the checkerboard context only the anchors' (row + column even) come from here */
     size_t n = (size_t)hp->C * x.h * x.w;
+    int16_t *m = hp->has_mean ? malloc(sizeof(int16_t) * n) : NULL;
+    if (rc == NN_OK && hp->has_mean && !m)
+        rc = NN_ERR_NOMEM;
+    nn_itensor out[2] = {{x.data == a ? b : a, 0, 0, 0, 0}, {m, 0, 0, 0, 0}};
+    const nn_int_conv *ls[2] = {&hp->hs[CODEC_HS_LAYERS - 1], &hp->hs[CODEC_HS_MEAN]};
     if (rc == NN_OK)
-        for (size_t i = 0; i < n; i++)
-            idx[i] = out.data[i];
-    if (rc == NN_OK && hp->has_mean)
-        rc = nn_int_conv2d_pool(&hp->hs[CODEC_HS_MEAN], &x, &out, pool);
+        rc = nn_int_conv2d_checker(ls, 1 + hp->has_mean, &x, out, hp->has_ctx ? 0 : -1, 0, pool);
     if (rc == NN_OK)
-        for (size_t i = 0; i < n; i++)
-            mu[i] = hp->has_mean ? out.data[i] : 0;
+        for (size_t i = 0; i < n; i++) {
+            idx[i] = out[0].data[i];
+            mu[i] = hp->has_mean ? m[i] : 0;
+        }
     free(a);
     free(b);
+    free(m);
+    return rc;
+}
+
+int codec_hp_synthesis(const codec_hyperprior *hp, const int32_t *z_hat, int hz, int wz,
+                       int32_t *idx, int32_t *mu, nn_pool *pool)
+{
+    return hp_synthesis(hp, z_hat, hz, wz, idx, mu, NULL, pool);
+}
+
+/* ---- Checkerboard context ----------------------------------------------------------------- */
+
+/* The positions of y of one checkerboard parity, in C order: pass 0 the anchors (row + column
+ * even), pass 1 the others. BODY sees the flat index i. */
+#define HP_FOR_PARITY(pass, C, h, w, BODY)                                                         \
+    for (size_t c_ = 0; c_ < (size_t)(C); c_++)                                                    \
+        for (int r_ = 0; r_ < (h); r_++)                                                           \
+            for (int x_ = (r_ + (pass)) & 1; x_ < (w); x_ += 2) {                                  \
+                size_t i = (c_ * (size_t)(h) + (size_t)r_) * (size_t)(w) + (size_t)x_;             \
+                BODY;                                                                              \
+            }
+
+/* The coding order of y's elements with the checkerboard context: the anchors in C order, then
+ * the others in C order. Returns the number of anchors. */
+static size_t hp_ctx_order(int C, int h, int w, uint32_t *order)
+{
+    size_t k = 0, na = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        HP_FOR_PARITY(pass, C, h, w, order[k++] = (uint32_t)i)
+        na = pass == 0 ? k : na;
+    }
+    return na;
+}
+
+/* The non-anchors' scale indices and means from the anchors' residuals yq (and means mu):
+ * cat [F + Cc, h, w] holds h_s's l2 output in its first F planes; the context features go to
+ * the others. An nets error code. */
+static int hp_context(const codec_hyperprior *hp, const int32_t *yq, int h, int w, int16_t *cat,
+                      int32_t *idx, int32_t *mu, nn_pool *pool)
+{
+    size_t plane = (size_t)h * w, n = (size_t)hp->C * plane;
+    int F = hp->hs[CODEC_HS_LAYERS - 1].cin;
+    int16_t *in = calloc(n, sizeof(int16_t)), *out = malloc(sizeof(int16_t) * n);
+    int rc = in && out ? NN_OK : NN_ERR_NOMEM;
+    if (rc == NN_OK)
+        HP_FOR_PARITY(0, hp->C, h, w, {
+            int64_t v = (int64_t)yq[i] * (1 << CODEC_MEAN_BITS) + mu[i];
+            in[i] = (int16_t)(v < -CODEC_CTX_CLAMP  ? -CODEC_CTX_CLAMP
+                              : v > CODEC_CTX_CLAMP ? CODEC_CTX_CLAMP
+                                                    : v);
+        })
+    /* c0 reads only anchors (zero elsewhere) and is needed everywhere (the 3x3 layers after it
+     * read the neighbours); idx and mean are needed at the non-anchors only */
+    nn_itensor x = {in, 1, hp->C, h, w}, c = {cat + (size_t)F * plane, 0, 0, 0, 0};
+    const nn_int_conv *c0 = &hp->cx[0], *ls[2] = {&hp->cx[1], &hp->cx[2]};
+    if (rc == NN_OK)
+        rc = nn_int_conv2d_checker(&c0, 1, &x, &c, -1, 1, pool);
+    nn_itensor xc = {cat, 1, F + hp->cx[0].cout, h, w};
+    nn_itensor o[2] = {{out, 0, 0, 0, 0}, {in, 0, 0, 0, 0}}; /* in is free again */
+    if (rc == NN_OK)
+        rc = nn_int_conv2d_checker(ls, 2, &xc, o, 1, 0, pool);
+    if (rc == NN_OK)
+        HP_FOR_PARITY(1, hp->C, h, w, {
+            idx[i] = out[i];
+            mu[i] = in[i];
+        })
+    free(in);
+    free(out);
     return rc;
 }
 
@@ -267,48 +422,92 @@ neco_status codec_nn_fail(neco_context *ctx, int rc, uint32_t index, const char 
                       rc);
 }
 
+/* The residual of y element value yv (floor(y - mu/4 + 1/2), clamped to the int32 range), and
+ * the RDOQ step towards zero: it usually costs fewer bits (the tables peak at zero); taken
+ * where the bits saved outweigh rdoq_mu times the added squared error. */
+static int32_t hp_quantize(const codec_hyperprior *hp, float yv, int32_t t, int32_t mu)
+{
+    float r = yv - (float)mu / (1 << CODEC_MEAN_BITS);
+    float v = floorf(r + 0.5f);
+    int32_t q = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
+    if (hp->rdoq_mu > 0.0f && q != 0 && fabsf(r) < 1e6f) {
+        int32_t q1 = q - (q > 0 ? 1 : -1);
+        float e0 = r - (float)q, e1 = r - (float)q1;
+        float c0 = hp_bits(hp, t, q) + hp->rdoq_mu * e0 * e0;
+        float c1 = hp_bits(hp, t, q1) + hp->rdoq_mu * e1 * e1;
+        if (c1 < c0)
+            q = q1;
+    }
+    return q;
+}
+
+/* a[k] = a[order[k]] for k < n, through tmp [n]. */
+static void hp_gather(int32_t *a, const uint32_t *order, size_t n, int32_t *tmp)
+{
+    for (size_t k = 0; k < n; k++)
+        tmp[k] = a[order[k]];
+    memcpy(a, tmp, sizeof(int32_t) * n);
+}
+
+/* Buffers of the checkerboard context for a tile of z size hz x wz: the concatenated features
+ * and the coding order. 0 when out of memory. */
+static int hp_ctx_alloc(const codec_hyperprior *hp, int hz, int wz, int16_t **cat,
+                        uint32_t **order)
+{
+    size_t plane = (size_t)16 * hz * wz;
+    *cat = malloc(sizeof(int16_t) * plane *
+                  (size_t)(hp->hs[CODEC_HS_LAYERS - 1].cin + hp->cx[0].cout));
+    *order = malloc(sizeof(uint32_t) * plane * (size_t)hp->C);
+    return *cat && *order;
+}
+
 neco_status codec_hp_encode(neco_context *ctx, const codec_hyperprior *hp, const nn_tensor *y,
                             const nn_tensor *z, uint32_t index, bytebuf *out)
 {
     size_t ny = nn_tensor_numel(y), nz = nn_tensor_numel(z);
-    int hz = z->shape[2], wz = z->shape[3];
+    int hz = z->shape[2], wz = z->shape[3], h = 4 * hz, w = 4 * wz;
     neco_status st;
     int rc;
     int32_t *zq = malloc(sizeof(int32_t) * nz), *zi = malloc(sizeof(int32_t) * nz);
     int32_t *yq = malloc(sizeof(int32_t) * ny), *idx = malloc(sizeof(int32_t) * ny);
     int32_t *mu = malloc(sizeof(int32_t) * ny);
+    int16_t *cat = NULL;
+    uint32_t *order = NULL;
     neco_rans_encoder enc;
     neco_rans_encoder_init(&enc);
-    if (!zq || !zi || !yq || !idx || !mu) {
+    if (!zq || !zi || !yq || !idx || !mu ||
+        (hp->has_ctx && !hp_ctx_alloc(hp, hz, wz, &cat, &order))) {
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
     /* Rounding of z and of y's residual is the encoder's choice: z to nearest, ties to even
-     * (torch.round), the residual floor(y - mean + 1/2) (ARCH.md); values beyond the int32 range
-     * are clamped. */
+     * (torch.round), the residual floor(y - mean + 1/2) (ARCH.md) with RDOQ; values beyond the
+     * int32 range are clamped. */
     for (size_t i = 0; i < nz; i++) {
         float v = nearbyintf(z->data[i]);
         zq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
         zi[i] = (int32_t)(i / ((size_t)hz * wz));
     }
-    if ((rc = codec_hp_synthesis(hp, zq, hz, wz, idx, mu, ctx->nn->pool)) != NN_OK) {
+    if ((rc = hp_synthesis(hp, zq, hz, wz, idx, mu, cat, ctx->nn->pool)) != NN_OK) {
         st = codec_nn_fail(ctx, rc, index, "h_s");
         goto done;
     }
-    for (size_t i = 0; i < ny; i++) {
-        float r = y->data[i] - (float)mu[i] / (1 << CODEC_MEAN_BITS);
-        float v = floorf(r + 0.5f);
-        yq[i] = v > 1e9f ? 1000000000 : v < -1e9f ? -1000000000 : (int32_t)v;
-        /* RDOQ: the step towards zero usually costs fewer bits (the tables peak at zero); take
-         * it where the bits saved outweigh rdoq_mu times the added squared error. */
-        if (hp->rdoq_mu > 0.0f && yq[i] != 0 && fabsf(r) < 1e6f) {
-            int32_t q1 = yq[i] - (yq[i] > 0 ? 1 : -1);
-            float e0 = r - (float)yq[i], e1 = r - (float)q1;
-            float c0 = hp_bits(hp, idx[i], yq[i]) + hp->rdoq_mu * e0 * e0;
-            float c1 = hp_bits(hp, idx[i], q1) + hp->rdoq_mu * e1 * e1;
-            if (c1 < c0)
-                yq[i] = q1;
+    /* With the context, the anchors first: the others' indices and means depend on them. */
+    if (!hp->has_ctx)
+        for (size_t i = 0; i < ny; i++)
+            yq[i] = hp_quantize(hp, y->data[i], idx[i], mu[i]);
+    else {
+        HP_FOR_PARITY(0, hp->C, h, w, yq[i] = hp_quantize(hp, y->data[i], idx[i], mu[i]))
+        if ((rc = hp_context(hp, yq, h, w, cat, idx, mu, ctx->nn->pool)) != NN_OK) {
+            st = codec_nn_fail(ctx, rc, index, "context model");
+            goto done;
         }
+        HP_FOR_PARITY(1, hp->C, h, w, yq[i] = hp_quantize(hp, y->data[i], idx[i], mu[i]))
+        /* the residuals and their indices into coding order (mu, no longer needed, holds
+         * each gathered array before it is copied back) */
+        hp_ctx_order(hp->C, h, w, order);
+        hp_gather(yq, order, ny, mu);
+        hp_gather(idx, order, ny, mu);
     }
     if (neco_rans_encode_with_indexes(&enc, hp->z_tables, zq, zi, nz) != NECO_ENTROPY_OK ||
         neco_rans_encode_with_indexes(&enc, hp->y_tables, yq, idx, ny) != NECO_ENTROPY_OK) {
@@ -323,6 +522,53 @@ done:
     free(yq);
     free(idx);
     free(mu);
+    free(cat);
+    free(order);
+    return st;
+}
+
+/* The y part of a payload with the checkerboard context (after z): the anchors with h_s's
+ * indices, then the others with the context's. */
+static neco_status hp_decode_ctx(neco_context *ctx, const codec_hyperprior *hp, uint32_t index,
+                                 neco_rans_decoder *dec, int hz, int wz, const int32_t *zq,
+                                 int32_t *yq, int32_t *idx, int32_t *mu)
+{
+    int h = 4 * hz, w = 4 * wz, rc;
+    size_t ny = (size_t)hp->C * h * w, na;
+    int16_t *cat;
+    uint32_t *order;
+    int32_t *is = malloc(sizeof(int32_t) * ny), *ys = malloc(sizeof(int32_t) * ny);
+    neco_status st = NECO_OK;
+    if (!hp_ctx_alloc(hp, hz, wz, &cat, &order) || !is || !ys) {
+        st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    na = hp_ctx_order(hp->C, h, w, order);
+    if ((rc = hp_synthesis(hp, zq, hz, wz, idx, mu, cat, ctx->nn->pool)) != NN_OK) {
+        st = codec_nn_fail(ctx, rc, index, "h_s");
+        goto done;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        size_t k0 = pass ? na : 0, k1 = pass ? ny : na;
+        if (pass && (rc = hp_context(hp, yq, h, w, cat, idx, mu, ctx->nn->pool)) != NN_OK) {
+            st = codec_nn_fail(ctx, rc, index, "context model");
+            goto done;
+        }
+        for (size_t k = k0; k < k1; k++)
+            is[k] = idx[order[k]];
+        if (neco_rans_decode_with_indexes(dec, hp->y_tables, is + k0, k1 - k0, ys + k0) !=
+            NECO_ENTROPY_OK) {
+            st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
+            goto done;
+        }
+        for (size_t k = k0; k < k1; k++)
+            yq[order[k]] = ys[k];
+    }
+done:
+    free(cat);
+    free(order);
+    free(is);
+    free(ys);
     return st;
 }
 
@@ -342,10 +588,13 @@ neco_status codec_hp_decode(neco_context *ctx, const codec_hyperprior *hp, uint3
     if (neco_rans_decoder_init(&dec, payload, size) != NECO_ENTROPY_OK ||
         neco_rans_decode_with_indexes(&dec, hp->z_tables, zi, nz, zq) != NECO_ENTROPY_OK)
         st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
-    else if ((rc = codec_hp_synthesis(hp, zq, hz, wz, idx, mu, ctx->nn->pool)) != NN_OK)
+    else if (hp->has_ctx)
+        st = hp_decode_ctx(ctx, hp, index, &dec, hz, wz, zq, yq, idx, mu);
+    else if ((rc = hp_synthesis(hp, zq, hz, wz, idx, mu, NULL, ctx->nn->pool)) != NN_OK)
         st = codec_nn_fail(ctx, rc, index, "h_s");
-    else if (neco_rans_decode_with_indexes(&dec, hp->y_tables, idx, ny, yq) != NECO_ENTROPY_OK ||
-             neco_rans_decoder_finish(&dec) != NECO_ENTROPY_OK)
+    else if (neco_rans_decode_with_indexes(&dec, hp->y_tables, idx, ny, yq) != NECO_ENTROPY_OK)
+        st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
+    if (st == NECO_OK && neco_rans_decoder_finish(&dec) != NECO_ENTROPY_OK)
         st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
     free(zi);
     return st;

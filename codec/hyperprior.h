@@ -4,7 +4,9 @@
  *
  * Payload of a tile: z_hat (C order, table = channel), then the residuals of y (C order, table =
  * the scale index from h_s), y_hat = residual + mu / 4. h_s upsamples by 4 (two pixel shuffles of
- * 2), so y has 16 times as many positions per channel as z. */
+ * 2), so y has 16 times as many positions per channel as z. With the checkerboard context the
+ * residuals of y come in two passes: the anchors (row + column even) in C order, then the
+ * others in C order, whose indices and means the context computes from the anchors. */
 #ifndef NECO_CODEC_HYPERPRIOR_H
 #define NECO_CODEC_HYPERPRIOR_H
 #include "buffer.h"
@@ -17,6 +19,8 @@
 #define CODEC_HS_LAYERS 4 /* integer h_s: l0..l3 (l3 gives the scale index) */
 #define CODEC_HS_MEAN 4   /* slot of the optional mean layer, on l3's input */
 #define CODEC_MEAN_BITS 2 /* the mean is in units of 2^-2 (ARCH.md "Mean layer") */
+#define CODEC_CTX_LAYERS 3 /* checkerboard context: ctx.c0, ctx.idx, ctx.mean */
+#define CODEC_CTX_CLAMP 4095 /* its input: the anchors' y_hat in quarter units, clamped */
 
 struct nn_weights;
 struct sha256_state;
@@ -26,6 +30,12 @@ typedef struct codec_hyperprior {
     nn_int_conv hs[CODEC_HS_LAYERS + 1];
     int hs_shuffle[CODEC_HS_LAYERS + 1];
     int32_t *hs_shift[CODEC_HS_LAYERS + 1]; /* per-channel copies of the layer's shift */
+    /* Checkerboard context (metadata ctx = 1; He et al. 2021, ARCH.md): y's anchors (row +
+     * column even) are coded first with h_s's indices and means, the other half with those of
+     * cx[1] and cx[2] on [h_s's l2 output ; relu(cx[0](anchors' y_hat))]. */
+    int has_ctx;
+    nn_int_conv cx[CODEC_CTX_LAYERS];
+    int32_t *cx_shift[CODEC_CTX_LAYERS];
     neco_cdf_tables *z_tables, *y_tables;
     /* Encoder only: rate-distortion optimised quantisation of y (codec_hp_encode). rdoq_mu is
      * the weight of the squared latent error against bits (0: plain rounding); y_bits holds the
@@ -39,7 +49,8 @@ typedef struct codec_hyperprior {
     } *y_rate;
 } codec_hyperprior;
 
-/* Checks and binds the h_s tensors (h_s.l0..l3, h_s.mean when has_mean) and builds the entropy
+/* Checks and binds the h_s tensors (h_s.l0..l3, h_s.mean when has_mean; ctx.c0, ctx.idx,
+ * ctx.mean when the metadata says ctx = 1) and builds the entropy
  * tables (z.cdf, z.cdf_length, z.offset, y.scales_q16) of a loaded weights file; C and CZ from
  * its metadata. Fails with NECO_ERR_MODEL naming the model and path. hp is zeroed first; free it
  * with codec_hp_release (also after a failure). */
