@@ -40,6 +40,10 @@ def load_model(path):
     if not st.get("hs_quant"):
         model.h_s.calibrate()
     model.h_s.quant = True
+    if getattr(model, "ctx", None) is not None:
+        if not st.get("ctx_quant"):
+            model.ctx.calibrate(model.h_s)
+        model.ctx.quant = True
     return model, st
 
 
@@ -51,14 +55,34 @@ class _FileHyperSynthesis(torch.nn.Module):
         self.W = W
         self.quant = True
 
-    def forward(self, z_hat):
+    def forward(self, z_hat, features=False):
         import ref_decode
-        idx, mean = [], []
+        idx, mean, feat = [], [], []
         for zz in z_hat.round().long().numpy():
-            i, mu = ref_decode.hs_from_file(self.W, zz)
+            i, mu, f = ref_decode.hs_from_file(self.W, zz, features=True)
             idx.append(i)
             mean.append(mu if mu is not None else np.zeros_like(i))
-        return (torch.from_numpy(np.stack(idx)).double(), torch.from_numpy(np.stack(mean)).double() / 4.0)
+            feat.append(f)
+        out = (torch.from_numpy(np.stack(idx)).double(), torch.from_numpy(np.stack(mean)).double() / 4.0)
+        return out + (torch.from_numpy(np.stack(feat)),) if features else out
+
+
+class _FileContext(torch.nn.Module):
+    """The checkerboard context of a weights file, run by the numpy reference."""
+
+    def __init__(self, W):
+        super().__init__()
+        self.W = W
+        self.quant = True
+
+    def forward(self, y_hat_anchors, feat, h_s):
+        import ref_decode
+        idx, mean = [], []
+        for ya, f in zip(y_hat_anchors.numpy(), feat.numpy()):
+            i, mu = ref_decode.ctx_from_file(self.W, np.round(ya * 4).astype(np.int64), f)
+            idx.append(i)
+            mean.append(mu)
+        return torch.from_numpy(np.stack(idx)).double(), torch.from_numpy(np.stack(mean)).double() / 4.0
 
 
 def load_weights_file(path):
@@ -94,6 +118,8 @@ def load_weights_file(path):
             setc(b.pw2, "g_s.block%d.pw2" % i)
         setc(m.dec_out, "g_s.conv_out", out_scale=OUT_SCALE)
     m.h_s = _FileHyperSynthesis(W)
+    if "ctx.c0.weight" in W:
+        m.ctx = _FileContext(W)
     cdf, lengths, offsets = W["z.cdf"], W["z.cdf_length"], W["z.offset"]
     tables, pos = [], 0
     for n, off in zip(lengths, offsets):
@@ -152,7 +178,8 @@ class Evaluator:
         xp = F.pad(x, (0, pw, 0, ph), mode="replicate")
         y = m.analysis(xp, q)
         z_hat = torch.round(m.hyper_analysis(y))
-        idx, mean = m.h_s(z_hat.double())
+        idx, mean = m.entropy_params(y.double(), z_hat.double(), lambda v: torch.floor(v + 0.5)) \
+            if getattr(m, "ctx", None) is not None else m.h_s(z_hat.double())
         idx = idx.round().long()
         if mean is None:
             mean = torch.zeros_like(y, dtype=torch.float64)

@@ -60,6 +60,13 @@ def export_hyperprior(T, model):
         T[name + ".shuffle"] = np.array([L["shuffle"]], dtype=np.int32)
         if i >= 4:
             T[name + ".out_min"] = np.array([L["out_min"]], dtype=np.int32)
+    if getattr(model, "ctx", None) is not None:  # checkerboard context: same integer layers
+        for name, L in zip(("ctx.c0", "ctx.idx", "ctx.mean"), model.ctx.export_int()):
+            T[name + ".weight"] = L["weight"].numpy().astype(np.int8)
+            T[name + ".bias"] = L["bias"].numpy().astype(np.int32)
+            T[name + ".mult"] = L["mult"].numpy().astype(np.int32)
+            for k in ("shift", "out_min", "out_max", "shuffle"):
+                T[name + "." + k] = np.array([L[k]], dtype=np.int32)
     cdfs, lengths, offsets = coding.flatten(coding.factorized_tables(model.prior_z))
     T["z.cdf"], T["z.cdf_length"], T["z.offset"] = cdfs, lengths, offsets
     T["y.scales_q16"] = np.array(coding.neco_cdf.default_scales_q16(), dtype=np.int32)
@@ -99,7 +106,8 @@ def export_img_wave(model, lambdas=LAMBDAS):
                 dec_width=str(model.width), dec_blocks=str(model.blocks),
                 lambdas=json.dumps(list(lambdas)), cdf_precision=str(coding.PRECISION), stride="16",
                 decoder_macs_per_pixel=json.dumps(dict(g_s=gs, h_s=hs)),
-                hs_mean=str(int(model.h_s.mean_layer is not None)), mean_frac_bits="2")
+                hs_mean=str(int(model.h_s.mean_layer is not None)), mean_frac_bits="2",
+                ctx=str(int(model.ctx is not None)))
     return T, meta
 
 
@@ -120,6 +128,18 @@ def check_hs(model, path, images):
                     ref_mean is not None and not np.array_equal(got_mean[0].numpy() * 4, ref_mean.astype(np.float64))):
                 raise SystemExit("h_s integer reference mismatch on the means")
             n += ref.size
+            if model.ctx is not None:  # the checkerboard context on the same y
+                y = model.analysis(x, q).double()
+                got, got_mean = model.entropy_params(y, z_hat.double(), lambda v: torch.floor(v + 0.5))
+                # decode_y takes the residuals in coding order (anchors first)
+                res = torch.floor(y[0] - got_mean[0] + 0.5).long().numpy()
+                a = np.broadcast_to(hs_int_ref.anchors(res.shape[1], res.shape[2]), res.shape)
+                it = iter(np.concatenate([res[a], res[~a]]).tolist())
+                _, idx, mean = ref_decode.decode_y(W, z_hat[0].long().numpy(), lambda k: next(it))
+                if not (np.array_equal(got[0].numpy(), idx.astype(np.float64)) and
+                        np.array_equal(got_mean[0].numpy() * 4, mean.astype(np.float64))):
+                    raise SystemExit("checkerboard context: integer reference mismatch")
+                n += idx.size
     return n
 
 

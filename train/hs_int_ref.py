@@ -50,16 +50,35 @@ def _layer(x, L):
     return x
 
 
-def hs_forward(z, layers):
+def hs_forward(z, layers, features=False):
     """z: (Cz, h, w) integers; layers: dicts from IntHyperSynthesis.export_int (numpy arrays):
     l0..l2 hidden, l3 the scale index, optional l4 (the mean layer) on l3's input.
-    -> (index (C, 4h, 4w) in [0, 63], mean_int (C, 4h, 4w) int16 range, or None)."""
+    -> (index (C, 4h, 4w) in [0, 63], mean_int (C, 4h, 4w) int16 range, or None), and with
+    features=True also l2's output (the input of l3 and of the mean layer)."""
     x = np.clip(np.asarray(z, dtype=np.int64), -Z_CLAMP, Z_CLAMP)
     for L in layers[:3]:
         x = _layer(x, L)
     idx = _layer(x, layers[3])
     mean = _layer(x, layers[4]) if len(layers) > 4 else None
-    return idx, mean
+    return (idx, mean, x) if features else (idx, mean)
+
+
+CTX_CLAMP = 4095
+
+
+def anchors(h, w):
+    """Checkerboard anchors of a (h, w) latent: i + j even."""
+    i, j = np.indices((h, w))
+    return (i + j) % 2 == 0
+
+
+def ctx_forward(yq_anchors, feat, layers):
+    """The checkerboard context (ARCH.md): yq_anchors (C, H, W) the anchors' y_hat in quarter
+    units (zero elsewhere), feat h_s's l2 output; layers (ctx.c0, ctx.idx, ctx.mean) ->
+    (index, mean_int) at every position (the non-anchors' are the coded ones)."""
+    c = _layer(np.clip(np.asarray(yq_anchors, dtype=np.int64), -CTX_CLAMP, CTX_CLAMP), layers[0])
+    cat = np.concatenate([feat, c], 0)
+    return _layer(cat, layers[1]), _layer(cat, layers[2])
 
 
 def hs_indices(z, layers):

@@ -152,20 +152,21 @@ class IntHyperSynthesis(nn.Module):
         if self.mean_layer is not None:
             self.mean_layer.in_scale.copy_(self.layers[-2].out_scale)
 
-    def forward(self, z_hat):
+    def forward(self, z_hat, features=False):
         """-> (index, mean): index continuous (float mode) or integer (quant mode); mean in
-        real units (quant mode: mean_int * 2^-MEAN_FRAC_BITS, exact), or None without means."""
+        real units (quant mode: mean_int * 2^-MEAN_FRAC_BITS, exact), or None without means.
+        features=True appends the last hidden features (the input of the index and mean layers)."""
         x = z_hat.clamp(-Z_CLAMP, Z_CLAMP)
         fwd = (lambda L, v: L.forward_quant(v)) if self.quant else (lambda L, v: L.forward_float(v))
         for layer in self.layers[:-1]:
             x = fwd(layer, x)
         idx = fwd(self.layers[-1], x)
-        if self.mean_layer is None:
-            return idx, None
-        mean = fwd(self.mean_layer, x)
-        if self.quant:
-            mean = mean * self.mean_layer.out_scale.to(mean.dtype)
-        return idx, mean
+        mean = None
+        if self.mean_layer is not None:
+            mean = fwd(self.mean_layer, x)
+            if self.quant:
+                mean = mean * self.mean_layer.out_scale.to(mean.dtype)
+        return (idx, mean, x) if features else (idx, mean)
 
     @torch.no_grad()
     def export_int(self):
@@ -182,4 +183,110 @@ class IntHyperSynthesis(nn.Module):
                 out_max=int(layer.out_max),
                 shuffle=int(layer.shuffle),
             ))
+        return out
+
+
+class QConvCat(QConv2d):
+    """An integer layer over a concatenation of inputs quantised at different scales.
+
+    `in_scales[k]` is the real value of one integer step of input channel k; it is folded
+    into the weights before their per-output-channel int8 quantisation, so that the exported
+    layer is an ordinary integer layer (ARCH.md) on the concatenated integer inputs."""
+
+    def __init__(self, cin, cout, k, out_max, final=False, out_min=0, final_scale=1.0):
+        super().__init__(cin, cout, k, out_max, final=final, out_min=out_min, final_scale=final_scale)
+        self.register_buffer("in_scales", torch.ones(cin))
+
+    def weight_scale(self):
+        w = self.conv.weight.detach() * self.in_scales[None, :, None, None]
+        s = w.abs().amax(dim=(1, 2, 3)) / W_MAX
+        return torch.where(s > 0, s, torch.ones_like(s))
+
+    def int_params(self, dtype=torch.float32):
+        s_w = self.weight_scale().to(dtype)
+        w = self.conv.weight.to(dtype) * self.in_scales.to(dtype)[None, :, None, None]
+        w_int = _RoundSTE.apply(w / s_w[:, None, None, None]).clamp(-W_MAX, W_MAX)
+        b_int = _RoundSTE.apply(self.conv.bias.to(dtype) / s_w).clamp(-2**24, 2**24)
+        m = (s_w / self.out_scale.to(dtype)).double()
+        S = int(math.floor(math.log2((2**M_BITS - 1) / float(m.max()))))
+        S = max(0, min(S, 40))
+        M = torch.round(m * 2.0**S).clamp(0, 2**M_BITS - 1).to(dtype)
+        return w_int, b_int, M, S
+
+
+CTX_CLAMP = 4095  # context input: y_hat in quarter units, clamped to [-4095, 4095]
+
+
+def anchor_mask(h, w, device=None):
+    """Checkerboard anchors: latent positions (i, j) of a tile with i + j even (He et al. 2021)."""
+    i = torch.arange(h, device=device).view(-1, 1)
+    j = torch.arange(w, device=device).view(1, -1)
+    return ((i + j) % 2 == 0).view(1, 1, h, w)
+
+
+class IntCheckerboardContext(nn.Module):
+    """Checkerboard spatial context model (He, Zheng, Sun, Wang & Qin 2021, "Checkerboard
+    context model for efficient learned image compression"), in the integer arithmetic of h_s
+    so that encoder and decoder compute the same scale indices and means on any machine.
+
+    The anchors (i + j even) are coded with h_s's index and mean.  For the other positions,
+      c   = relu(conv5x5(Y_a))                      Y_a: anchors' y_hat in quarter units (int,
+                                                    clamped to +-CTX_CLAMP), zero elsewhere
+      idx = conv3x3([f ; c])  in [0, 63]            f: h_s's last hidden features (the input of
+      mu  = conv3x3([f ; c])  int16, quarter units     its index and mean layers)
+    """
+
+    def __init__(self, c, h2=32, cc=32, k=5, index_max=63):
+        super().__init__()
+        self.ctx = QConv2d(c, cc, k, ACT_MAX)
+        self.ctx.in_scale.fill_(2.0**-MEAN_FRAC_BITS)
+        self.idx = QConvCat(h2 + cc, c, 3, index_max, final=True)
+        self.mean = QConvCat(h2 + cc, c, 3, MEAN_MAX, final=True, out_min=MEAN_MIN, final_scale=2.0**-MEAN_FRAC_BITS)
+        self.h2 = h2
+        self.quant = False
+
+    @torch.no_grad()
+    def init_from(self, h_s):
+        """Start as h_s: the feature part of idx/mean copies h_s's index and mean layers, the
+        context part is zero."""
+        for dst, src in ((self.idx, h_s.layers[-1]), (self.mean, h_s.mean_layer)):
+            dst.conv.weight.zero_()
+            dst.conv.weight[:, :self.h2].copy_(src.conv.weight)
+            dst.conv.bias.copy_(src.conv.bias)
+            dst.out_scale.copy_(src.out_scale)
+
+    @torch.no_grad()
+    def calibrate(self, h_s):
+        self.ctx.out_scale.fill_(max(float(self.ctx.act_max_ema), 1e-3) / ACT_MAX)
+        s = torch.cat([h_s.layers[-2].out_scale.expand(self.h2),
+                       self.ctx.out_scale.expand(self.idx.conv.in_channels - self.h2)])
+        self.idx.in_scales.copy_(s)
+        self.mean.in_scales.copy_(s)
+
+    def forward(self, y_hat_anchors, feat, h_s):
+        """y_hat_anchors: y_hat (real units) at the anchors, 0 elsewhere; feat: h_s features
+        (integers in quant mode).  -> (index, mean in real units) for every position (only the
+        non-anchors' are used)."""
+        if self.quant:
+            x = _RoundSTE.apply(y_hat_anchors * 2.0**MEAN_FRAC_BITS).clamp(-CTX_CLAMP, CTX_CLAMP)
+            c = self.ctx.forward_quant(x)
+            assert h_s.quant
+            cat = torch.cat([feat, c], 1)
+            idx = self.idx.forward_quant(cat)
+            mean = self.mean.forward_quant(cat) * self.mean.out_scale.to(cat.dtype)
+            return idx, mean
+        c = self.ctx.forward_float(y_hat_anchors.clamp(-CTX_CLAMP / 4, CTX_CLAMP / 4))
+        if h_s.quant:
+            feat = feat * h_s.layers[-2].out_scale.to(feat.dtype)
+        cat = torch.cat([feat, c], 1)
+        return self.idx.forward_float(cat), self.mean.forward_float(cat)
+
+    @torch.no_grad()
+    def export_int(self):
+        out = []
+        for layer in (self.ctx, self.idx, self.mean):
+            w_int, b_int, M, S = layer.int_params(torch.float64)
+            out.append(dict(weight=w_int.round().to(torch.int8), bias=b_int.round().to(torch.int32),
+                            mult=M.round().to(torch.int32), shift=int(S), out_min=int(layer.out_min),
+                            out_max=int(layer.out_max), shuffle=1))
         return out

@@ -53,8 +53,8 @@ def decode_tile(W, ztab, ytab, payload, w, h):
     plane = (hp // 16) * (wp // 16)
     z = np.array([d.symbol(*ztab[i // plane], True) for i in range(cz * plane)], dtype=np.int64)
     z = z.reshape(cz, hp // 16, wp // 16)
-    idx, mean = ref_decode.hs_from_file(W, z)
-    y = np.array([d.symbol(*ytab[int(k)], True) for k in idx.reshape(-1)], dtype=np.int64).reshape(c, hp // 4, wp // 4)
+    y, idx, mean = ref_decode.decode_y(W, z, lambda k: d.symbol(*ytab[k], True))
+    assert y.shape == (c, hp // 4, wp // 4)
     if not d.finish():
         raise SystemExit("the Python decoder finds the stream incomplete")
     # y holds the coded residuals; y_hat = residual + mean / 4 (ARCH.md, quarter units)

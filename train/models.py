@@ -23,7 +23,7 @@ import torch.nn.functional as F
 import wavelet
 from entropy_models import (FactorizedPrior, SCALE_LEVELS, bounded_clamp, gaussian_likelihood,
                             index_to_scale, round_ste)
-from int_layers import IntHyperSynthesis
+from int_layers import IntCheckerboardContext, IntHyperSynthesis, anchor_mask
 
 # Rate-distortion trade-offs of the quality levels: loss = lambda * MSE(0..255) + bpp,
 # i.e. CompressAI's lambda * 255^2 * MSE(0..1) convention.
@@ -48,7 +48,7 @@ class ConvNeXtBlock(nn.Module):
 
 class ImgWave(nn.Module):
     def __init__(self, latent=24, hyper=32, width=96, blocks=3, enc_width=64, hyper_width=64, levels=len(LAMBDAS),
-                 hs_mean=True, ha_in_scale=1.0):
+                 hs_mean=True, ha_in_scale=1.0, ctx=False, ctx_channels=32):
         super().__init__()
         self.levels_wpt = 2
         self.stride = 16  # the codec pads images to multiples of this
@@ -77,6 +77,8 @@ class ImgWave(nn.Module):
         self.ha_in_scale = ha_in_scale
         self.prior_z = FactorizedPrior(hyper)
         self.h_s = IntHyperSynthesis(hyper, latent, mean=hs_mean)
+        # checkerboard spatial context for the non-anchor half of y (needs the mean layer)
+        self.ctx = IntCheckerboardContext(latent, cc=ctx_channels) if ctx else None
         # --- synthesis g_s ---
         self.dec_lin = nn.Conv2d(latent, nw, 1)
         self.dec_in = nn.Conv2d(latent, width, 3, padding=1)
@@ -125,6 +127,17 @@ class ImgWave(nn.Module):
     def hyper_index(self, z_hat):
         return self.h_s(z_hat)
 
+    def entropy_params(self, y, z_hat, rounding):
+        """Scale index and mean of every element of y: h_s's, and with the checkerboard context
+        the non-anchors' from the anchors' y_hat = rounding(y - mu) + mu."""
+        if self.ctx is None:
+            return self.h_s(z_hat)
+        t, mu, feat = self.h_s(z_hat, features=True)
+        a = anchor_mask(y.shape[2], y.shape[3], y.device)
+        y_hat = rounding(y - mu) + mu
+        t_n, mu_n = self.ctx(torch.where(a, y_hat, torch.zeros_like(y_hat)), feat, self.h_s)
+        return torch.where(a, t, t_n), torch.where(a, mu, mu_n)
+
     # ------------------------------------------------------------------ training
     def forward(self, x01, q):
         """Training forward: returns (x_hat, bits_y, bits_z) with noise-based rates and
@@ -134,8 +147,8 @@ class ImgWave(nn.Module):
         z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
         z_hat = round_ste(z)
         p_z = self.prior_z.likelihood(z_noisy)
-        t, mu = self.hyper_index(z_hat)
-        if self.h_s.quant:
+        t, mu = self.entropy_params(y, z_hat, round_ste)
+        if self.h_s.quant and (self.ctx is None or self.ctx.quant):
             scale = index_to_scale(t)
         else:
             scale = index_to_scale(bounded_clamp(t, 0.0, float(SCALE_LEVELS - 1)))
@@ -161,11 +174,19 @@ class ImgWave(nn.Module):
         gs += 2 * 2 * (4 * 2 + 2)
         hs = 0.0
         n = 1 / 256.0  # z positions per pixel
-        for L in self.h_s.layers:
+        # with the checkerboard context, l3 and the mean layer run at the anchors only (half the
+        # positions), the context's index and mean layers at the others, and its first layer
+        # everywhere on an input that is zero at half the taps (nn_int_conv2d_checker)
+        half = 0.5 if self.ctx is not None else 1.0
+        for i, L in enumerate(self.h_s.layers):
             co, ci, k, _ = L.conv.weight.shape
-            hs += n * co * ci * k * k
+            hs += n * co * ci * k * k * (half if i == len(self.h_s.layers) - 1 else 1.0)
             n *= L.shuffle ** 2
         if self.h_s.mean_layer is not None:
             co, ci, k, _ = self.h_s.mean_layer.conv.weight.shape
-            hs += (1 / 16.0) * co * ci * k * k
+            hs += (1 / 16.0) * co * ci * k * k * half
+        if self.ctx is not None:
+            for L in (self.ctx.ctx, self.ctx.idx, self.ctx.mean):
+                co, ci, k, _ = L.conv.weight.shape
+                hs += (1 / 16.0) * co * ci * k * k / 2
         return gs, hs

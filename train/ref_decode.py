@@ -15,16 +15,47 @@ def _t(W, name):
     return torch.from_numpy(np.asarray(W[name]))
 
 
-def hs_from_file(W, z_hat):
-    """(scale indices, integer means or None) from the integer h_s of the file; z_hat (CZ, h, w) ints."""
+def _int_layers(W, names):
+    return [dict(weight=W[n + ".weight"], bias=W[n + ".bias"], mult=W[n + ".mult"],
+                 shift=int(W[n + ".shift"][0]), out_max=int(W[n + ".out_max"][0]),
+                 out_min=int(W[n + ".out_min"][0]) if n + ".out_min" in W else 0,
+                 shuffle=int(W[n + ".shuffle"][0])) for n in names]
+
+
+def hs_from_file(W, z_hat, features=False):
+    """(scale indices, integer means or None) from the integer h_s of the file; z_hat (CZ, h, w)
+    ints; features=True also returns l2's output (the checkerboard context's input)."""
     names = ["h_s.l%d" % i for i in range(4)] + (["h_s.mean"] if "h_s.mean.weight" in W else [])
-    layers = []
-    for n in names:
-        layers.append(dict(weight=W[n + ".weight"], bias=W[n + ".bias"], mult=W[n + ".mult"],
-                           shift=int(W[n + ".shift"][0]), out_max=int(W[n + ".out_max"][0]),
-                           out_min=int(W[n + ".out_min"][0]) if n + ".out_min" in W else 0,
-                           shuffle=int(W[n + ".shuffle"][0])))
-    return hs_int_ref.hs_forward(z_hat, layers)
+    return hs_int_ref.hs_forward(z_hat, _int_layers(W, names), features)
+
+
+def has_ctx(W):
+    return "ctx.c0.weight" in W
+
+
+def ctx_from_file(W, yq_anchors, feat):
+    """The file's checkerboard context: (index, mean_int) from the anchors' y_hat (quarter units)."""
+    return hs_int_ref.ctx_forward(yq_anchors, feat, _int_layers(W, ["ctx.c0", "ctx.idx", "ctx.mean"]))
+
+
+def decode_y(W, z_hat, symbol):
+    """Residuals, scale indices and integer means of y (C, H, W) for z_hat, with symbol(index)
+    decoding the next residual of the stream in coding order (ARCH.md "Entropy coding of y"):
+    all of y in C order, or with the checkerboard context the anchors (C order), then the
+    others (C order) with the indices and means that the anchors give."""
+    idx, mean, feat = hs_from_file(W, z_hat, features=True)
+    if mean is None:
+        mean = np.zeros_like(idx)
+    if not has_ctx(W):
+        y = np.array([symbol(int(k)) for k in idx.reshape(-1)], dtype=np.int64).reshape(idx.shape)
+        return y, idx, mean
+    a = np.broadcast_to(hs_int_ref.anchors(idx.shape[1], idx.shape[2]), idx.shape)
+    y = np.zeros_like(idx)
+    y[a] = [symbol(int(k)) for k in idx[a]]
+    idx_n, mean_n = ctx_from_file(W, np.where(a, y * 4 + mean, 0), feat)
+    idx, mean = np.where(a, idx, idx_n), np.where(a, mean, mean_n)
+    y[~a] = [symbol(int(k)) for k in idx[~a]]
+    return y, idx, mean
 
 
 def g_s_from_file(W, y_hat, q):

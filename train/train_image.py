@@ -159,6 +159,8 @@ def main():
         model.load_state_dict(st["model"])
         if st.get("hs_quant"):
             model.h_s.quant = True
+        if st.get("ctx_quant"):
+            model.ctx.quant = True
         step, trained_s = st["step"], st["trained_seconds"]
         lambdas = list(st.get("lambdas", LAMBDAS))
         prior = st.get("prior", dict(steps=0, seconds=0.0))
@@ -192,6 +194,12 @@ def main():
             if missing or unexpected:
                 print("init: missing", missing, "unexpected", unexpected, flush=True)
             model.h_s.quant = bool(st0.get("hs_quant"))
+            if getattr(model, "ctx", None) is not None and any(k.startswith("ctx.") for k in missing):
+                # a checkpoint without the context model: start exactly as its h_s
+                model.ctx.init_from(model.h_s)
+                print("init: checkerboard context starts as h_s", flush=True)
+            if getattr(model, "ctx", None) is not None:
+                model.ctx.quant = bool(st0.get("ctx_quant"))
         elif hasattr(model, "init_pca"):
             if crops is None:
                 crops = np.stack([sampler.batch(np.random.default_rng(seed), 1, 128)[0].permute(1, 2, 0).mul(255).round()
@@ -235,6 +243,7 @@ def main():
                     model=model.state_dict(), opt=opt.state_dict(), step=step,
                     trained_seconds=trained_s + (time.time() - t0), seed=a.seed if not resume else st["seed"],
                     hs_quant=bool(model.h_s.quant), lambdas=lambdas, prior=prior,
+                    ctx_quant=bool(getattr(model, "ctx", None) is not None and model.ctx.quant),
                     args=vars(a))
 
     while True:
@@ -253,6 +262,11 @@ def main():
             model.h_s.calibrate()
             model.h_s.quant = True
             print("step %d: h_s switched to integer fake-quant (QAT)" % step, flush=True)
+        ctx = getattr(model, "ctx", None)
+        if ctx is not None and not ctx.quant and model.h_s.quant and frac >= 1.0 - a.qat_frac:
+            ctx.calibrate(model.h_s)
+            ctx.quant = True
+            print("step %d: checkerboard context switched to integer fake-quant (QAT)" % step, flush=True)
 
         q = int(rng.integers(n_levels))
         x = sampler.batch(rng, a.batch, a.patch) if sampler else batch_from(crops, rng, a.batch, a.patch, dev)
