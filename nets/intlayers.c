@@ -382,6 +382,8 @@ typedef struct checker_job {
     int nl, cpn, hp, wh, wo16, ntasks, vnni, parity, x_sparse;
 } checker_job;
 
+/* Two blocks of 16 outputs by four output channels per step: eight accumulators, so that each
+ * loaded input vector and broadcast weight serves two multiply-adds. */
 #define CHECKER_KERNEL(NAME, TARGET, DP)                                                           \
     __attribute__((target(TARGET))) static void NAME(const checker_job *j, const int32_t *wp,      \
                                                      int parity, int oy, int o0, int nb,           \
@@ -391,8 +393,9 @@ typedef struct checker_job {
         int kh = l->kh, kw = l->kw, s = (parity + oy) & 1, mo = (j->ys[0].w - s + 1) / 2;          \
         int skip = j->x_sparse ? (parity + l->p.pad_h + l->p.pad_w) & 1 : -1;                      \
         size_t ostride = (size_t)j->cpn * kh * kw;                                                 \
-        for (int m0 = 0; m0 < mo; m0 += 16) {                                                      \
+        for (int m0 = 0; m0 < mo; m0 += 32) {                                                      \
             __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;                        \
+            __m512i t0 = s0, t1 = s0, t2 = s0, t3 = s0;                                            \
             for (int cp = 0; cp < j->cpn; cp++) {                                                  \
                 const int32_t *w0 = wp + ((size_t)o0 * j->cpn + cp) * kh * kw;                     \
                 for (int ky = 0; ky < kh; ky++)                                                    \
@@ -403,17 +406,33 @@ typedef struct checker_job {
                             j->xi + (((size_t)t * j->cpn + cp) * j->hp + oy + ky) * j->wh + m0 +   \
                             ((s + kx) >> 1);                                                       \
                         __m512i v = _mm512_loadu_si512((const void *)row);                         \
+                        __m512i u = _mm512_loadu_si512((const void *)(row + 16));                  \
                         const int32_t *w = w0 + ky * kw + kx;                                      \
-                        s0 = DP(s0, v, _mm512_set1_epi32(w[0]));                                   \
-                        if (nb > 1) s1 = DP(s1, v, _mm512_set1_epi32(w[ostride]));                 \
-                        if (nb > 2) s2 = DP(s2, v, _mm512_set1_epi32(w[2 * ostride]));             \
-                        if (nb > 3) s3 = DP(s3, v, _mm512_set1_epi32(w[3 * ostride]));             \
+                        __m512i w_ = _mm512_set1_epi32(w[0]);                                      \
+                        s0 = DP(s0, v, w_), t0 = DP(t0, u, w_);                                    \
+                        if (nb > 1) {                                                              \
+                            w_ = _mm512_set1_epi32(w[ostride]);                                    \
+                            s1 = DP(s1, v, w_), t1 = DP(t1, u, w_);                                \
+                        }                                                                          \
+                        if (nb > 2) {                                                              \
+                            w_ = _mm512_set1_epi32(w[2 * ostride]);                                \
+                            s2 = DP(s2, v, w_), t2 = DP(t2, u, w_);                                \
+                        }                                                                          \
+                        if (nb > 3) {                                                              \
+                            w_ = _mm512_set1_epi32(w[3 * ostride]);                                \
+                            s3 = DP(s3, v, w_), t3 = DP(t3, u, w_);                                \
+                        }                                                                          \
                     }                                                                              \
             }                                                                                      \
-            _mm512_storeu_si512((void *)(acc + m0), s0);                                           \
-            _mm512_storeu_si512((void *)(acc + j->wo16 + m0), s1);                                 \
-            _mm512_storeu_si512((void *)(acc + 2 * (size_t)j->wo16 + m0), s2);                     \
-            _mm512_storeu_si512((void *)(acc + 3 * (size_t)j->wo16 + m0), s3);                     \
+            int32_t *a0 = acc + m0;                                                                \
+            _mm512_storeu_si512((void *)a0, s0);                                                   \
+            _mm512_storeu_si512((void *)(a0 + 16), t0);                                            \
+            _mm512_storeu_si512((void *)(a0 + j->wo16), s1);                                       \
+            _mm512_storeu_si512((void *)(a0 + j->wo16 + 16), t1);                                  \
+            _mm512_storeu_si512((void *)(a0 + 2 * (size_t)j->wo16), s2);                           \
+            _mm512_storeu_si512((void *)(a0 + 2 * (size_t)j->wo16 + 16), t2);                      \
+            _mm512_storeu_si512((void *)(a0 + 3 * (size_t)j->wo16), s3);                           \
+            _mm512_storeu_si512((void *)(a0 + 3 * (size_t)j->wo16 + 16), t3);                      \
         }                                                                                          \
     }
 
@@ -460,7 +479,8 @@ static int conv_checker(const nn_int_conv *const *ls, int nl, const nn_itensor *
         !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw"))
         return 0;
     int ho = x->h, wo = x->w;
-    int cpn = (l->cin + 1) / 2, hp = ho + l->kh - 1, wo16 = ((wo + 1) / 2 + 15) / 16 * 16;
+    /* wo16: the outputs of a row and parity rounded up to the kernel's step of 32 */
+    int cpn = (l->cin + 1) / 2, hp = ho + l->kh - 1, wo16 = ((wo + 1) / 2 + 31) / 32 * 32;
     int wh = wo16 + l->kw / 2 + 1; /* every 16-wide load stays inside the padded plane row */
     int ntasks = pool ? nn_pool_threads(pool) : 1, kk = l->kh * l->kw, ok = 1;
     ntasks = ntasks < ho ? ntasks : ho;
@@ -472,19 +492,22 @@ static int conv_checker(const nn_int_conv *const *ls, int nl, const nn_itensor *
     int16_t *tmp = malloc(sizeof(int16_t) * (size_t)ntasks * wo16);
     int32_t lo = 0, hi = 0; /* the input's range, for the int32 bound */
     if (ok && xi && acc && tmp) {
-        /* channel ci is the low (even) or high half of a pair; padded column pc goes to plane
-         * pc % 2, index pc / 2 */
-        for (int ci = 0; ci < l->cin; ci++)
+        /* channels 2 cp and 2 cp + 1 are the low and high halves of pair cp (a missing last
+         * channel reads as zeros); padded column pc goes to plane pc % 2, index pc / 2 */
+        size_t plane = (size_t)x->h * x->w;
+        for (int cp = 0; cp < cpn; cp++)
             for (int r = 0; r < x->h; r++) {
-                const int16_t *src = x->data + ((size_t)ci * x->h + r) * x->w;
-                unsigned sh = 16u * (unsigned)(ci % 2);
+                const int16_t *s0 = x->data + (size_t)2 * cp * plane + (size_t)r * x->w;
+                const int16_t *s1 = 2 * cp + 1 < l->cin ? s0 + plane : NULL;
                 for (int t = 0; t < 2; t++) {
-                    int32_t *dst = xi + (((size_t)t * cpn + ci / 2) * hp + r + p->pad_h) * wh;
+                    int32_t *dst = xi + (((size_t)t * cpn + cp) * hp + r + p->pad_h) * wh;
                     for (int c = (t + p->pad_w) & 1; c < x->w; c += 2) {
-                        int32_t v = src[c];
-                        lo = v < lo ? v : lo;
-                        hi = v > hi ? v : hi;
-                        dst[(c + p->pad_w) >> 1] |= (int32_t)((uint32_t)(uint16_t)v << sh);
+                        int32_t v0 = s0[c], v1 = s1 ? s1[c] : 0;
+                        int32_t mn = v0 < v1 ? v0 : v1, mx = v0 > v1 ? v0 : v1;
+                        lo = mn < lo ? mn : lo;
+                        hi = mx > hi ? mx : hi;
+                        dst[(c + p->pad_w) >> 1] =
+                            (int32_t)((uint32_t)(uint16_t)v0 | (uint32_t)(uint16_t)v1 << 16);
                     }
                 }
             }
