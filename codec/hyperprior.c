@@ -528,45 +528,46 @@ done:
 }
 
 /* The y part of a payload with the checkerboard context (after z): the anchors with h_s's
- * indices, then the others with the context's. */
+ * indices, then the others with the context's; a row's half at a time (no whole-tile order). */
 static neco_status hp_decode_ctx(neco_context *ctx, const codec_hyperprior *hp, uint32_t index,
                                  neco_rans_decoder *dec, int hz, int wz, const int32_t *zq,
                                  int32_t *yq, int32_t *idx, int32_t *mu)
 {
     int h = 4 * hz, w = 4 * wz, rc;
-    size_t ny = (size_t)hp->C * h * w, na;
-    int16_t *cat;
-    uint32_t *order;
-    int32_t *is = malloc(sizeof(int32_t) * ny), *ys = malloc(sizeof(int32_t) * ny);
+    int16_t *cat = malloc(sizeof(int16_t) * (size_t)h * w *
+                          (size_t)(hp->hs[CODEC_HS_LAYERS - 1].cin + hp->cx[0].cout));
+    int32_t *is = malloc(sizeof(int32_t) * (size_t)(w / 2 + 1));
+    int32_t *ys = malloc(sizeof(int32_t) * (size_t)(w / 2 + 1));
     neco_status st = NECO_OK;
-    if (!hp_ctx_alloc(hp, hz, wz, &cat, &order) || !is || !ys) {
+    if (!cat || !is || !ys) {
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
-    na = hp_ctx_order(hp->C, h, w, order);
     if ((rc = hp_synthesis(hp, zq, hz, wz, idx, mu, cat, ctx->nn->pool)) != NN_OK) {
         st = codec_nn_fail(ctx, rc, index, "h_s");
         goto done;
     }
     for (int pass = 0; pass < 2; pass++) {
-        size_t k0 = pass ? na : 0, k1 = pass ? ny : na;
         if (pass && (rc = hp_context(hp, yq, h, w, cat, idx, mu, ctx->nn->pool)) != NN_OK) {
             st = codec_nn_fail(ctx, rc, index, "context model");
             goto done;
         }
-        for (size_t k = k0; k < k1; k++)
-            is[k] = idx[order[k]];
-        if (neco_rans_decode_with_indexes(dec, hp->y_tables, is + k0, k1 - k0, ys + k0) !=
-            NECO_ENTROPY_OK) {
-            st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
-            goto done;
+        for (size_t row = 0; row < (size_t)hp->C * h; row++) {
+            size_t at = row * (size_t)w, n = 0;
+            for (int x = ((int)(row % (size_t)h) + pass) & 1; x < w; x += 2)
+                is[n++] = idx[at + (size_t)x];
+            if (neco_rans_decode_with_indexes(dec, hp->y_tables, is, n, ys) != NECO_ENTROPY_OK) {
+                st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data",
+                                index);
+                goto done;
+            }
+            n = 0;
+            for (int x = ((int)(row % (size_t)h) + pass) & 1; x < w; x += 2)
+                yq[at + (size_t)x] = ys[n++];
         }
-        for (size_t k = k0; k < k1; k++)
-            yq[order[k]] = ys[k];
     }
 done:
     free(cat);
-    free(order);
     free(is);
     free(ys);
     return st;
