@@ -1,7 +1,8 @@
 /* The img-wave image codec with the shipped weights (weights/img-wave.safetensors):
  * agreement with the independent Python decoder and PyTorch (fixtures by
  * train/make_codec_fixture.py), round trips of every image kind, rate control, and the refusal
- * of streams made with other weights. */
+ * of streams made with other weights and of weights with a broken context model. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include "test.h"
 
 #include "apps/imageio.h"
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef WEIGHTS_DIR
 #define WEIGHTS_DIR "../weights"
@@ -254,11 +256,57 @@ static void test_other_weights_refused(void)
     free(stream);
 }
 
+/* The shipped weights with the checkerboard context (metadata ctx = 1) but one of its tensors
+ * renamed in the header (a byte edit of a copy): refused, naming the tensor. */
+static void test_broken_context_refused(void)
+{
+    size_t size;
+    uint8_t *w = read_all(WEIGHTS_DIR "/img-wave.safetensors", &size);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    CU_ASSERT_FATAL(size > 8);
+    size_t hdr = (size_t)load32(w);
+    CU_ASSERT_FATAL(hdr + 8 <= size);
+    /* the header is JSON text: find the tensor's key within it */
+    char *key = NULL;
+    for (size_t i = 8; i + 15 < hdr + 8 && !key; i++)
+        if (memcmp(w + i, "\"ctx.c0.weight\"", 15) == 0)
+            key = (char *)w + i;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(key);
+    key[13] = 'x'; /* "ctx.c0.weighx" */
+    char dir[] = "/tmp/neco_ctx_XXXXXX", path[64];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/img-wave.safetensors", dir);
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT(fwrite(w, 1, size, f) == size);
+    fclose(f);
+    neco_config cfg;
+    neco_config_default(&cfg);
+    cfg.weights_dir = dir;
+    neco_context *ctx = NULL;
+    CU_ASSERT_FATAL(neco_context_create(&cfg, &ctx) == NECO_OK);
+    uint8_t px[16 * 16 * 3] = {0};
+    neco_image img = {16, 16, 3, 8, px};
+    neco_encode_params p;
+    neco_encode_params_default(&p);
+    p.model = "img-wave";
+    uint8_t *out = NULL;
+    size_t n;
+    CU_ASSERT_EQUAL(neco_encode_image(ctx, &img, &p, &out, &n), NECO_ERR_MODEL);
+    CU_ASSERT(strstr(neco_context_error(ctx), "ctx.c0.weight") != NULL);
+    CU_ASSERT_PTR_NULL(out);
+    neco_context_destroy(ctx);
+    remove(path);
+    rmdir(dir);
+    free(w);
+}
+
 void neco_test_register(void)
 {
     NECO_SUITE("img-wave", {"agreement with PyTorch (ref)", test_agreement_ref},
                {"agreement with PyTorch (onednn)", test_agreement_onednn},
                {"round trips: sizes, gray, 16-bit", test_round_trips},
                {"alpha refused", test_alpha_refused}, {"bpp budget", test_bpp_budget},
-               {"other weights refused", test_other_weights_refused});
+               {"other weights refused", test_other_weights_refused},
+               {"broken context weights refused", test_broken_context_refused});
 }
