@@ -363,18 +363,6 @@ int codec_hp_synthesis(const codec_hyperprior *hp, const int32_t *z_hat, int hz,
                 BODY;                                                                              \
             }
 
-/* The coding order of y's elements with the checkerboard context: the anchors in C order, then
- * the others in C order. Returns the number of anchors. */
-static size_t hp_ctx_order(int C, int h, int w, uint32_t *order)
-{
-    size_t k = 0, na = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        HP_FOR_PARITY(pass, C, h, w, order[k++] = (uint32_t)i)
-        na = pass == 0 ? k : na;
-    }
-    return na;
-}
-
 /* The non-anchors' scale indices and means from the anchors' residuals yq (and means mu):
  * cat [F + Cc, h, w] holds h_s's l2 output in its first F planes; the context features go to
  * the others. An nets error code. */
@@ -441,24 +429,37 @@ static int32_t hp_quantize(const codec_hyperprior *hp, float yv, int32_t t, int3
     return q;
 }
 
-/* a[k] = a[order[k]] for k < n, through tmp [n]. */
-static void hp_gather(int32_t *a, const uint32_t *order, size_t n, int32_t *tmp)
+/* The buffer of the checkerboard context's input features [F + Cc, h, w] (hp_context). */
+static int16_t *hp_cat_alloc(const codec_hyperprior *hp, int h, int w)
 {
-    for (size_t k = 0; k < n; k++)
-        tmp[k] = a[order[k]];
-    memcpy(a, tmp, sizeof(int32_t) * n);
+    return malloc(sizeof(int16_t) * (size_t)h * w *
+                  (size_t)(hp->hs[CODEC_HS_LAYERS - 1].cin + hp->cx[0].cout));
 }
 
-/* Buffers of the checkerboard context for a tile of z size hz x wz: the concatenated features
- * and the coding order. 0 when out of memory. */
-static int hp_ctx_alloc(const codec_hyperprior *hp, int hz, int wz, int16_t **cat,
-                        uint32_t **order)
+/* Codes (enc) or decodes (dec, enc NULL) the residuals yq of one checkerboard pass in coding
+ * order (pass 0 the anchors, 1 the others; C order within a pass), a row's half at a time
+ * through is and ys [w / 2 + 1]. 0 or an entropy error. */
+static int hp_code_pass(const codec_hyperprior *hp, int pass, int h, int w, const int32_t *idx,
+                        int32_t *yq, neco_rans_encoder *enc, neco_rans_decoder *dec, int32_t *is,
+                        int32_t *ys)
 {
-    size_t plane = (size_t)16 * hz * wz;
-    *cat = malloc(sizeof(int16_t) * plane *
-                  (size_t)(hp->hs[CODEC_HS_LAYERS - 1].cin + hp->cx[0].cout));
-    *order = malloc(sizeof(uint32_t) * plane * (size_t)hp->C);
-    return *cat && *order;
+    for (size_t row = 0; row < (size_t)hp->C * h; row++) {
+        size_t at = row * (size_t)w, n = 0;
+        int x0 = ((int)(row % (size_t)h) + pass) & 1, rc;
+        for (int x = x0; x < w; x += 2, n++) {
+            is[n] = idx[at + (size_t)x];
+            if (enc)
+                ys[n] = yq[at + (size_t)x];
+        }
+        rc = enc ? neco_rans_encode_with_indexes(enc, hp->y_tables, ys, is, n)
+                 : neco_rans_decode_with_indexes(dec, hp->y_tables, is, n, ys);
+        if (rc != NECO_ENTROPY_OK)
+            return rc;
+        n = 0;
+        for (int x = x0; !enc && x < w; x += 2)
+            yq[at + (size_t)x] = ys[n++];
+    }
+    return NECO_ENTROPY_OK;
 }
 
 neco_status codec_hp_encode(neco_context *ctx, const codec_hyperprior *hp, const nn_tensor *y,
@@ -471,12 +472,11 @@ neco_status codec_hp_encode(neco_context *ctx, const codec_hyperprior *hp, const
     int32_t *zq = malloc(sizeof(int32_t) * nz), *zi = malloc(sizeof(int32_t) * nz);
     int32_t *yq = malloc(sizeof(int32_t) * ny), *idx = malloc(sizeof(int32_t) * ny);
     int32_t *mu = malloc(sizeof(int32_t) * ny);
-    int16_t *cat = NULL;
-    uint32_t *order = NULL;
+    int16_t *cat = hp->has_ctx ? hp_cat_alloc(hp, h, w) : NULL;
+    int32_t *rs = hp->has_ctx ? malloc(sizeof(int32_t) * (size_t)(w + 2)) : NULL;
     neco_rans_encoder enc;
     neco_rans_encoder_init(&enc);
-    if (!zq || !zi || !yq || !idx || !mu ||
-        (hp->has_ctx && !hp_ctx_alloc(hp, hz, wz, &cat, &order))) {
+    if (!zq || !zi || !yq || !idx || !mu || (hp->has_ctx && (!cat || !rs))) {
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
@@ -503,14 +503,13 @@ neco_status codec_hp_encode(neco_context *ctx, const codec_hyperprior *hp, const
             goto done;
         }
         HP_FOR_PARITY(1, hp->C, h, w, yq[i] = hp_quantize(hp, y->data[i], idx[i], mu[i]))
-        /* the residuals and their indices into coding order (mu, no longer needed, holds
-         * each gathered array before it is copied back) */
-        hp_ctx_order(hp->C, h, w, order);
-        hp_gather(yq, order, ny, mu);
-        hp_gather(idx, order, ny, mu);
     }
-    if (neco_rans_encode_with_indexes(&enc, hp->z_tables, zq, zi, nz) != NECO_ENTROPY_OK ||
-        neco_rans_encode_with_indexes(&enc, hp->y_tables, yq, idx, ny) != NECO_ENTROPY_OK) {
+    int ec = neco_rans_encode_with_indexes(&enc, hp->z_tables, zq, zi, nz);
+    if (ec == NECO_ENTROPY_OK && !hp->has_ctx)
+        ec = neco_rans_encode_with_indexes(&enc, hp->y_tables, yq, idx, ny);
+    for (int pass = 0; pass < 2 && ec == NECO_ENTROPY_OK && hp->has_ctx; pass++)
+        ec = hp_code_pass(hp, pass, h, w, idx, yq, &enc, NULL, rs, rs + w / 2 + 1);
+    if (ec != NECO_ENTROPY_OK) {
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "entropy coding failed in tile %u", index);
         goto done;
     }
@@ -523,7 +522,7 @@ done:
     free(idx);
     free(mu);
     free(cat);
-    free(order);
+    free(rs);
     return st;
 }
 
@@ -534,42 +533,21 @@ static neco_status hp_decode_ctx(neco_context *ctx, const codec_hyperprior *hp, 
                                  int32_t *yq, int32_t *idx, int32_t *mu)
 {
     int h = 4 * hz, w = 4 * wz, rc;
-    int16_t *cat = malloc(sizeof(int16_t) * (size_t)h * w *
-                          (size_t)(hp->hs[CODEC_HS_LAYERS - 1].cin + hp->cx[0].cout));
-    int32_t *is = malloc(sizeof(int32_t) * (size_t)(w / 2 + 1));
-    int32_t *ys = malloc(sizeof(int32_t) * (size_t)(w / 2 + 1));
+    int16_t *cat = hp_cat_alloc(hp, h, w);
+    int32_t *rs = malloc(sizeof(int32_t) * (size_t)(w + 2));
     neco_status st = NECO_OK;
-    if (!cat || !is || !ys) {
+    if (!cat || !rs)
         st = codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
-        goto done;
-    }
-    if ((rc = hp_synthesis(hp, zq, hz, wz, idx, mu, cat, ctx->nn->pool)) != NN_OK) {
+    else if ((rc = hp_synthesis(hp, zq, hz, wz, idx, mu, cat, ctx->nn->pool)) != NN_OK)
         st = codec_nn_fail(ctx, rc, index, "h_s");
-        goto done;
-    }
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass && (rc = hp_context(hp, yq, h, w, cat, idx, mu, ctx->nn->pool)) != NN_OK) {
-            st = codec_nn_fail(ctx, rc, index, "context model");
-            goto done;
-        }
-        for (size_t row = 0; row < (size_t)hp->C * h; row++) {
-            size_t at = row * (size_t)w, n = 0;
-            for (int x = ((int)(row % (size_t)h) + pass) & 1; x < w; x += 2)
-                is[n++] = idx[at + (size_t)x];
-            if (neco_rans_decode_with_indexes(dec, hp->y_tables, is, n, ys) != NECO_ENTROPY_OK) {
-                st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data",
-                                index);
-                goto done;
-            }
-            n = 0;
-            for (int x = ((int)(row % (size_t)h) + pass) & 1; x < w; x += 2)
-                yq[at + (size_t)x] = ys[n++];
-        }
-    }
-done:
+    else if (hp_code_pass(hp, 0, h, w, idx, yq, NULL, dec, rs, rs + w / 2 + 1) != NECO_ENTROPY_OK)
+        st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
+    else if ((rc = hp_context(hp, yq, h, w, cat, idx, mu, ctx->nn->pool)) != NN_OK)
+        st = codec_nn_fail(ctx, rc, index, "context model");
+    else if (hp_code_pass(hp, 1, h, w, idx, yq, NULL, dec, rs, rs + w / 2 + 1) != NECO_ENTROPY_OK)
+        st = codec_fail(ctx, NECO_ERR_BITSTREAM, "tile %u: corrupt entropy-coded data", index);
     free(cat);
-    free(is);
-    free(ys);
+    free(rs);
     return st;
 }
 
