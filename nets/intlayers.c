@@ -319,6 +319,22 @@ static void direct_task(void *arg, int task)
         }
 }
 
+/* wp [cout][cpn][kh][kw]: the weights of input channels 2 cp and 2 cp + 1 (zero past cin) as
+ * the low and high int16 halves of one int32, the operand layout of vpdpwssd. */
+static void pack_weight_pairs(const nn_int_conv *l, int cpn, int32_t *wp)
+{
+    int kk = l->kh * l->kw;
+    for (int o = 0; o < l->cout; o++)
+        for (int cp = 0; cp < cpn; cp++)
+            for (int t = 0; t < kk; t++) {
+                int32_t lo = weight(l, ((size_t)o * l->cin + 2 * cp) * kk + t);
+                int32_t hi =
+                    2 * cp + 1 < l->cin ? weight(l, ((size_t)o * l->cin + 2 * cp + 1) * kk + t) : 0;
+                wp[((size_t)o * cpn + cp) * kk + t] =
+                    (int32_t)((uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16);
+            }
+}
+
 /* Returns 0 when the path does not apply (the caller takes another). */
 static int conv_direct(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, int ho, int wo,
                        nn_pool *pool)
@@ -347,16 +363,7 @@ static int conv_direct(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y,
                 dst[c] =
                     (int32_t)((uint32_t)dst[c] | (uint32_t)(uint16_t)src[c] << (16 * (ci % 2)));
         }
-    int kk = l->kh * l->kw;
-    for (int o = 0; o < l->cout; o++)
-        for (int cp = 0; cp < cpn; cp++)
-            for (int t = 0; t < kk; t++) {
-                int32_t lo = weight(l, ((size_t)o * l->cin + 2 * cp) * kk + t);
-                int32_t hi =
-                    2 * cp + 1 < l->cin ? weight(l, ((size_t)o * l->cin + 2 * cp + 1) * kk + t) : 0;
-                wp[((size_t)o * cpn + cp) * kk + t] =
-                    (int32_t)((uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16);
-            }
+    pack_weight_pairs(l, cpn, wp);
     y->n = 1, y->c = l->cout, y->h = ho, y->w = wo;
     direct_job j = {
         l, xi, wp, acc, y, cpn, hp, wpad, wo16, ntasks, __builtin_cpu_supports("avx512vnni")};
@@ -521,16 +528,7 @@ static int conv_checker(const nn_int_conv *const *ls, int nl, const nn_itensor *
         return 0;
     }
     for (int li = 0; li < nl; li++)
-        for (int o = 0; o < ls[li]->cout; o++)
-            for (int cp = 0; cp < cpn; cp++)
-                for (int t = 0; t < kk; t++) {
-                    int32_t w0 = weight(ls[li], ((size_t)o * l->cin + 2 * cp) * kk + t);
-                    int32_t w1 = 2 * cp + 1 < l->cin
-                                     ? weight(ls[li], ((size_t)o * l->cin + 2 * cp + 1) * kk + t)
-                                     : 0;
-                    wp[li][((size_t)o * cpn + cp) * kk + t] =
-                        (int32_t)((uint32_t)(uint16_t)w0 | (uint32_t)(uint16_t)w1 << 16);
-                }
+        pack_weight_pairs(ls[li], cpn, wp[li]);
     for (int li = 0; li < nl; li++)
         ys[li].n = 1, ys[li].c = ls[li]->cout, ys[li].h = ho, ys[li].w = wo;
     checker_job j = {ls,   xi, wp,  acc, tmp, ys, nl, cpn, hp, wh, wo16, ntasks,
