@@ -50,23 +50,18 @@ def export_hyperprior(T, model):
     """The tensors both image models share (ARCH.md): the integer h_s (I8 weights, I32 bias,
     multiplier, shift, output range, pixel shuffle; layers l0..l3, then the mean layer) and
     the entropy tables (factorized z CDFs, y scale table)."""
-    for i, L in enumerate(model.h_s.export_int()):
-        name = "h_s.l%d" % i if i < 4 else "h_s.mean"
+    def put(name, L, out_min):
         T[name + ".weight"] = L["weight"].numpy().astype(np.int8)
         T[name + ".bias"] = L["bias"].numpy().astype(np.int32)
         T[name + ".mult"] = L["mult"].numpy().astype(np.int32)
-        T[name + ".shift"] = np.array([L["shift"]], dtype=np.int32)
-        T[name + ".out_max"] = np.array([L["out_max"]], dtype=np.int32)
-        T[name + ".shuffle"] = np.array([L["shuffle"]], dtype=np.int32)
-        if i >= 4:
-            T[name + ".out_min"] = np.array([L["out_min"]], dtype=np.int32)
+        for k in ("shift", "out_max", "shuffle") + (("out_min",) if out_min else ()):
+            T[name + "." + k] = np.array([L[k]], dtype=np.int32)
+
+    for i, L in enumerate(model.h_s.export_int()):  # l0..l3 have out_min 0, implied
+        put("h_s.l%d" % i if i < 4 else "h_s.mean", L, i >= 4)
     if getattr(model, "ctx", None) is not None:  # checkerboard context: same integer layers
         for name, L in zip(("ctx.c0", "ctx.idx", "ctx.mean"), model.ctx.export_int()):
-            T[name + ".weight"] = L["weight"].numpy().astype(np.int8)
-            T[name + ".bias"] = L["bias"].numpy().astype(np.int32)
-            T[name + ".mult"] = L["mult"].numpy().astype(np.int32)
-            for k in ("shift", "out_min", "out_max", "shuffle"):
-                T[name + "." + k] = np.array([L[k]], dtype=np.int32)
+            put(name, L, True)
     cdfs, lengths, offsets = coding.flatten(coding.factorized_tables(model.prior_z))
     T["z.cdf"], T["z.cdf_length"], T["z.offset"] = cdfs, lengths, offsets
     T["y.scales_q16"] = np.array(coding.neco_cdf.default_scales_q16(), dtype=np.int32)
@@ -119,7 +114,8 @@ def check_hs(model, path, images):
     for _, img in images:
         for q in (0, len(LAMBDAS) - 1):
             x = torch.from_numpy(np.ascontiguousarray(img[:128, :128])).permute(2, 0, 1)[None].float() / 255
-            z_hat = torch.round(model.hyper_analysis(model.analysis(x, q)))
+            y = model.analysis(x, q)
+            z_hat = torch.round(model.hyper_analysis(y))
             got, got_mean = model.h_s(z_hat.double())
             ref, ref_mean = ref_decode.hs_from_file(W, z_hat[0].long().numpy())
             if not np.array_equal(got[0].numpy(), ref.astype(np.float64)):
@@ -129,7 +125,7 @@ def check_hs(model, path, images):
                 raise SystemExit("h_s integer reference mismatch on the means")
             n += ref.size
             if model.ctx is not None:  # the checkerboard context on the same y
-                y = model.analysis(x, q).double()
+                y = y.double()
                 got, got_mean = model.entropy_params(y, z_hat.double(), lambda v: torch.floor(v + 0.5))
                 # decode_y takes the residuals in coding order (anchors first)
                 res = torch.floor(y[0] - got_mean[0] + 0.5).long().numpy()

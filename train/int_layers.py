@@ -52,6 +52,14 @@ class _FloorSTE(torch.autograd.Function):
         return g
 
 
+def _mult_shift(m, dtype):
+    """The per-channel real rescale factors m (float64) as integer multipliers M < 2^M_BITS and
+    one shift S: m ~= M / 2^S, S as large as the largest factor allows."""
+    S = int(math.floor(math.log2((2**M_BITS - 1) / float(m.max()))))
+    S = max(0, min(S, 40))
+    return torch.round(m * 2.0**S).clamp(0, 2**M_BITS - 1).to(dtype), S
+
+
 class QConv2d(nn.Module):
     def __init__(self, cin, cout, k, out_max, shuffle=1, final=False, out_min=0, final_scale=1.0):
         super().__init__()
@@ -80,9 +88,7 @@ class QConv2d(nn.Module):
         # |bias| <= 2^24 keeps |acc| < 2^26: 9*64 products of |w| <= 127 and x <= 255 add < 2^24.2
         b_int = _RoundSTE.apply(self.conv.bias.to(dtype) / (s_in * s_w)).clamp(-2**24, 2**24)
         m = (s_in * s_w / self.out_scale.to(dtype)).double()
-        S = int(math.floor(math.log2((2**M_BITS - 1) / float(m.max()))))
-        S = max(0, min(S, 40))
-        M = torch.round(m * 2.0**S).clamp(0, 2**M_BITS - 1).to(dtype)
+        M, S = _mult_shift(m, dtype)
         return w_int, b_int, M, S
 
     def forward_float(self, x):
@@ -208,9 +214,7 @@ class QConvCat(QConv2d):
         w_int = _RoundSTE.apply(w / s_w[:, None, None, None]).clamp(-W_MAX, W_MAX)
         b_int = _RoundSTE.apply(self.conv.bias.to(dtype) / s_w).clamp(-2**24, 2**24)
         m = (s_w / self.out_scale.to(dtype)).double()
-        S = int(math.floor(math.log2((2**M_BITS - 1) / float(m.max()))))
-        S = max(0, min(S, 40))
-        M = torch.round(m * 2.0**S).clamp(0, 2**M_BITS - 1).to(dtype)
+        M, S = _mult_shift(m, dtype)
         return w_int, b_int, M, S
 
 
