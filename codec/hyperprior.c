@@ -94,6 +94,41 @@ static float hp_bits(const codec_hyperprior *hp, int32_t t, int32_t v)
     return bits[n] + 6.0f + (float)len;
 }
 
+/* Binds integer layer `prefix` (its .weight [cout, cin, k, k], .bias, .mult, .shift, .out_max
+ * and, with has_out_min, .out_min; otherwise 0), checked beforehand by nn_weights_check: "same"
+ * padding k / 2, the shift copied per output channel into *shift (owned by the caller). Returns
+ * the layer's .shuffle; *shift stays NULL when out of memory. */
+static int hp_bind_layer(const nn_weights *w, const char *prefix, int has_out_min,
+                         nn_int_conv *c, int32_t **shift)
+{
+    char name[32];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    const nn_weight *wt = nn_weights_find(w, name);
+    c->cout = wt->shape[0];
+    c->cin = wt->shape[1];
+    c->kh = c->kw = wt->shape[2];
+    c->p = nn_conv_default();
+    c->p.pad_h = c->p.pad_w = c->kh / 2;
+    c->w8 = wt->ints;
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    c->bias = nn_weights_find(w, name)->ints;
+    snprintf(name, sizeof name, "%s.mult", prefix);
+    c->mult = nn_weights_find(w, name)->ints;
+    snprintf(name, sizeof name, "%s.out_min", prefix);
+    c->out_min = has_out_min ? scalar(w, name) : 0;
+    snprintf(name, sizeof name, "%s.out_max", prefix);
+    c->out_max = scalar(w, name);
+    snprintf(name, sizeof name, "%s.shift", prefix);
+    int32_t s = scalar(w, name);
+    if (!(*shift = malloc(sizeof(int32_t) * (size_t)c->cout)))
+        return -1;
+    for (int o = 0; o < c->cout; o++)
+        (*shift)[o] = s;
+    c->shift = *shift;
+    snprintf(name, sizeof name, "%s.shuffle", prefix);
+    return scalar(w, name);
+}
+
 /* Checks and binds the three integer layers of the checkerboard context (ARCH.md): ctx.c0
  * [Cc, C, k, k] (k odd), ctx.idx [C, F + Cc, 3, 3] with indices inside the y table, ctx.mean
  * [C, F + Cc, 3, 3]; F is the width of h_s's l2 output. 0 or an error message in err. */
@@ -130,36 +165,14 @@ static int hp_load_ctx(const nn_weights *w, codec_hyperprior *hp, char *err, siz
     if (nn_weights_check(w, spec, (size_t)ns, err, n) != NN_OK)
         return -1;
     for (int l = 0; l < CODEC_CTX_LAYERS; l++) {
-        char name[32];
         nn_int_conv *c = &hp->cx[l];
-        snprintf(name, sizeof name, "%s.weight", layer[l]);
-        const nn_weight *wt = nn_weights_find(w, name);
-        c->cout = wt->shape[0];
-        c->cin = wt->shape[1];
-        c->kh = c->kw = wt->shape[2];
-        c->p = nn_conv_default();
-        c->p.pad_h = c->p.pad_w = c->kh / 2;
-        c->w8 = wt->ints;
-        snprintf(name, sizeof name, "%s.bias", layer[l]);
-        c->bias = nn_weights_find(w, name)->ints;
-        snprintf(name, sizeof name, "%s.mult", layer[l]);
-        c->mult = nn_weights_find(w, name)->ints;
-        snprintf(name, sizeof name, "%s.out_min", layer[l]);
-        c->out_min = scalar(w, name);
-        snprintf(name, sizeof name, "%s.out_max", layer[l]);
-        c->out_max = scalar(w, name);
-        snprintf(name, sizeof name, "%s.shift", layer[l]);
-        int32_t shift = scalar(w, name);
-        snprintf(name, sizeof name, "%s.shuffle", layer[l]);
-        if (!(hp->cx_shift[l] = malloc(sizeof(int32_t) * (size_t)c->cout))) {
+        int r = hp_bind_layer(w, layer[l], 1, c, &hp->cx_shift[l]);
+        if (!hp->cx_shift[l]) {
             snprintf(err, n, "out of memory");
             return -1;
         }
-        for (int o = 0; o < c->cout; o++)
-            hp->cx_shift[l][o] = shift;
-        c->shift = hp->cx_shift[l];
         /* the index layer must stay inside the scale table, as h_s's l3 */
-        if (nn_int_conv_check(c) != NN_OK || scalar(w, name) != 1 ||
+        if (nn_int_conv_check(c) != NN_OK || r != 1 ||
             (l == 1 && (c->out_min < 0 || c->out_max >= hp->num_scales))) {
             snprintf(err, n, "checkerboard context layer %s invalid", layer[l]);
             return -1;
@@ -220,32 +233,13 @@ neco_status codec_hp_load(neco_context *ctx, const char *model, const char *path
     for (int l = 0; l < CODEC_HS_LAYERS + has_mean; l++) {
         char name[32];
         nn_int_conv *c = &hp->hs[l];
-        layer_name(l, "weight", name, sizeof name);
-        const nn_weight *wt = nn_weights_find(w, name);
-        c->cout = wt->shape[0];
-        c->cin = wt->shape[1];
-        c->kh = c->kw = 3;
-        c->p = nn_conv_default();
-        c->p.pad_h = c->p.pad_w = 1;
-        c->w8 = wt->ints;
-        layer_name(l, "bias", name, sizeof name);
-        c->bias = nn_weights_find(w, name)->ints;
-        layer_name(l, "mult", name, sizeof name);
-        c->mult = nn_weights_find(w, name)->ints;
-        layer_name(l, "shift", name, sizeof name);
-        int32_t shift = scalar(w, name);
-        layer_name(l, "out_max", name, sizeof name);
-        c->out_max = scalar(w, name);
-        layer_name(l, "out_min", name, sizeof name);
-        c->out_min = l == CODEC_HS_MEAN ? scalar(w, name) : 0;
-        layer_name(l, "shuffle", name, sizeof name);
-        hp->hs_shuffle[l] = scalar(w, name);
-        hp->hs_shift[l] = malloc(sizeof(int32_t) * (size_t)c->cout);
+        if (l == CODEC_HS_MEAN)
+            snprintf(name, sizeof name, "h_s.mean");
+        else
+            snprintf(name, sizeof name, "h_s.l%d", l);
+        hp->hs_shuffle[l] = hp_bind_layer(w, name, l == CODEC_HS_MEAN, c, &hp->hs_shift[l]);
         if (!hp->hs_shift[l])
             return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
-        for (int o = 0; o < c->cout; o++)
-            hp->hs_shift[l][o] = shift;
-        c->shift = hp->hs_shift[l];
         int r = hp->hs_shuffle[l];
         if (nn_int_conv_check(c) != NN_OK || r < 1 || r > 2 ||
             (l >= CODEC_HS_LAYERS - 1 && r != 1)) {
