@@ -288,6 +288,14 @@ static int hyper_analysis(nn_context *nn, const wave_state *s, const nn_tensor *
     return rc;
 }
 
+/* A 1x1 conv without its bias, which the caller adds with the op after it (nn_bias_act,
+ * nn_bias_residual: one pass over the output for both). */
+static int pointwise_nobias(nn_context *nn, const wave_conv *c, const nn_tensor *x, nn_tensor *y)
+{
+    nn_conv_params p = nn_conv_default();
+    return nn_conv2d(nn, x, &c->w, NULL, &p, y);
+}
+
 /* g_s for quality q: y_hat [1, C, h, w] (float) -> wavelet coefficients [1, 48, h, w]. */
 static int synthesis(nn_context *nn, const wave_state *s, nn_tensor *u, int q, nn_tensor *out)
 {
@@ -298,20 +306,20 @@ static int synthesis(nn_context *nn, const wave_state *s, nn_tensor *u, int q, n
     for (int b = 0; b < s->blocks && !rc; b++) {
         rc = conv(nn, &s->gs_dw[b], &h, 1, 2, s->DW, &t);
         if (!rc)
-            rc = conv(nn, &s->gs_pw1[b], &t, 1, 0, 1, &t2);
+            rc = pointwise_nobias(nn, &s->gs_pw1[b], &t, &t2);
         if (!rc)
-            rc = nn_activation(nn, NN_ACT_GELU, 0, &t2);
+            rc = nn_bias_act(nn, &t2, s->gs_pw1[b].b, NN_ACT_GELU, 0);
         if (!rc)
-            rc = conv(nn, &s->gs_pw2[b], &t2, 1, 0, 1, &r);
+            rc = pointwise_nobias(nn, &s->gs_pw2[b], &t2, &r);
         if (!rc)
-            rc = nn_add(nn, &h, &r, &h);
+            rc = nn_bias_residual(nn, &r, s->gs_pw2[b].b, &h);
     }
     if (!rc)
         rc = conv(nn, &s->gs_lin, u, 1, 0, 1, out);
     if (!rc)
-        rc = conv(nn, &s->gs_out, &h, 1, 0, 1, &r);
+        rc = pointwise_nobias(nn, &s->gs_out, &h, &r);
     if (!rc)
-        rc = nn_add(nn, out, &r, out);
+        rc = nn_bias_residual(nn, &r, s->gs_out.b, out);
     nn_tensor_free(&h);
     nn_tensor_free(&t);
     nn_tensor_free(&t2);

@@ -197,6 +197,19 @@ int nn_channel_scale(nn_context *ctx, nn_tensor *x, const float *g, const float 
     return ctx->ops->channel_scale(ctx, x, g, bias);
 }
 
+int nn_bias_act(nn_context *ctx, nn_tensor *x, const float *b, nn_act act, float slope)
+{
+    if (!channels_ok(x) || act < NN_ACT_RELU || act > NN_ACT_SILU) return NN_ERR_ARG;
+    return ctx->ops->bias_act(ctx, x, b, act, slope);
+}
+
+int nn_bias_residual(nn_context *ctx, const nn_tensor *x, const float *b, nn_tensor *y)
+{
+    if (!channels_ok(x) || !y || !y->data || !nn_tensor_same_shape(x, y) || x->data == y->data)
+        return NN_ERR_ARG;
+    return ctx->ops->bias_residual(ctx, x, b, y);
+}
+
 int nn_pixel_shuffle(nn_context *ctx, const nn_tensor *x, int r, nn_tensor *y)
 {
     if (!x || !x->data || (x->ndim != 3 && x->ndim != 4) || r < 1 || y == x) return NN_ERR_ARG;

@@ -52,6 +52,12 @@ int nn_layer_norm(nn_context *ctx, nn_tensor *x, const float *gamma, const float
 int nn_add(nn_context *ctx, const nn_tensor *a, const nn_tensor *b, nn_tensor *y);
 /* x[:, c] = x[:, c] * g[c] (+ bias[c]): the gain vectors of variable-rate models. In place. */
 int nn_channel_scale(nn_context *ctx, nn_tensor *x, const float *g, const float *bias);
+/* x[:, c] = act(x[:, c] + b[c]) in place, in one pass where the backend can: the bias and
+ * activation of a conv called without its bias (b NULL: the activation only). */
+int nn_bias_act(nn_context *ctx, nn_tensor *x, const float *b, nn_act act, float slope);
+/* y[:, c] = y[:, c] + (x[:, c] + b[c]): the bias of a residual branch's last conv, called
+ * without it, and the residual add in one pass (b NULL: y + x). */
+int nn_bias_residual(nn_context *ctx, const nn_tensor *x, const float *b, nn_tensor *y);
 /* [N, C r^2, H, W] -> [N, C, H r, W r], or [N, C r, L] -> [N, C, L r]. */
 int nn_pixel_shuffle(nn_context *ctx, const nn_tensor *x, int r, nn_tensor *y);
 #endif

@@ -82,6 +82,12 @@ typedef struct nn_ops {
     int (*add)(nn_context *ctx, const float *a, const float *b, float *y, size_t n);
     /* Per-channel gain: x[n, c, ...] *= g[c] (+ bias[c] when not NULL). In place. */
     int (*channel_scale)(nn_context *ctx, nn_tensor *x, const float *g, const float *bias);
+    /* The bias and activation after a conv run without its bias: x[n, c, ...] = act(x + b[c]),
+     * in place (b NULL: act(x)); the same values as conv2d with the bias, then activation. */
+    int (*bias_act)(nn_context *ctx, nn_tensor *x, const float *b, nn_act act, float slope);
+    /* A residual branch's bias and the residual add: y = y + (x + b[c]) (b NULL: y + x); x and
+     * y the same shape. The same values as conv2d with the bias, then add. */
+    int (*bias_residual)(nn_context *ctx, const nn_tensor *x, const float *b, nn_tensor *y);
     /* Pixel shuffle (Shi et al. 2016), PyTorch order: [N, C r^2, H, W] -> [N, C, H r, W r],
      * y[c][h r + i][w r + j] = x[c r^2 + i r + j][h][w]. For [N, C r, L] -> [N, C, L r] (1-D),
      * y[c][l r + i] = x[c r + i][l]. */

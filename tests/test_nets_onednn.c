@@ -82,6 +82,9 @@ static void test_conv(void)
         {"conv2d 3x3 32->48", 1, 32, 20, 17, 48, 3, 3, {1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
         {"conv2d 5x5 s2 g2", 2, 8, 19, 16, 12, 5, 5, {2, 2, 2, 2, 1, 1, 2, 0, 0}, 0},
         {"conv2d depthwise 3x3", 1, 24, 12, 13, 24, 3, 3, {1, 1, 1, 1, 1, 1, 24, 0, 0}, 0},
+        /* stride 1 depthwise: ref's blocked loops (onednn.c depthwise_plain) */
+        {"conv2d depthwise 5x5 96", 1, 96, 21, 35, 96, 5, 5, {1, 1, 2, 2, 1, 1, 96, 0, 0}, 0},
+        {"conv2d depthwise 3x3 s2 (oneDNN)", 1, 16, 12, 13, 16, 3, 3, {2, 2, 1, 1, 1, 1, 16, 0, 0}, 0},
         /* 1x1 convs run as matmuls (onednn.c pointwise_entry_create), also batched. */
         {"conv2d 1x1 64->16", 1, 64, 9, 11, 16, 1, 1, {1, 1, 0, 0, 1, 1, 1, 0, 0}, 0},
         {"conv2d 1x1 96->192 batch 3", 3, 96, 12, 40, 192, 1, 1, {1, 1, 0, 0, 1, 1, 1, 0, 0}, 0},
@@ -308,6 +311,39 @@ static void test_activation(void)
             CU_ASSERT_EQUAL(nn_activation(cx.dnn, acts[a].act, 0.1f, &yd), NN_OK);
             CU_ASSERT(fx_close(acts[a].name, &yd, &yr, TOL));
             nn_tensor_free(&yr), nn_tensor_free(&yd);
+        }
+    /* The fused bias ops (one binary primitive with a post-op for GELU / SiLU and for the
+     * residual add; the others through ref), 3-D and 4-D, in place and into another tensor. */
+    const int shapes[2][4] = {{2, 9, 17, 13}, {3, 5, 301, 1}};
+    for (int sh = 0; sh < 2; sh++)
+        for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+            int nd = sh ? 3 : 4;
+            nn_tensor yr = {0}, yd = {0}, bias = {0};
+            int bs[1] = {shapes[sh][1]};
+            rand_tensor(&yr, nd, shapes[sh], &seed);
+            rand_tensor(&bias, 1, bs, &seed);
+            CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc(&yd, nd, shapes[sh]), NN_OK);
+            for (size_t i = 0; i < nn_tensor_numel(&yr); i++)
+                yd.data[i] = yr.data[i] = 8.0f * yr.data[i];
+            CU_ASSERT_EQUAL(nn_bias_act(cx.ref, &yr, bias.data, acts[a].act, 0.1f), NN_OK);
+            CU_ASSERT_EQUAL(nn_bias_act(cx.dnn, &yd, bias.data, acts[a].act, 0.1f), NN_OK);
+            char name[64];
+            snprintf(name, sizeof name, "bias + %s (%d-D)", acts[a].name, nd);
+            CU_ASSERT(fx_close(name, &yd, &yr, TOL));
+            /* y += x + b, twice (the second call reuses the cached primitive) */
+            nn_tensor x = {0}, acc_r = {0}, acc_d = {0};
+            rand_tensor(&x, nd, shapes[sh], &seed);
+            rand_tensor(&acc_r, nd, shapes[sh], &seed);
+            CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc(&acc_d, nd, shapes[sh]), NN_OK);
+            memcpy(acc_d.data, acc_r.data, nn_tensor_numel(&x) * sizeof(float));
+            for (int k = 0; k < 2; k++) {
+                CU_ASSERT_EQUAL(nn_bias_residual(cx.ref, &x, bias.data, &acc_r), NN_OK);
+                CU_ASSERT_EQUAL(nn_bias_residual(cx.dnn, &x, bias.data, &acc_d), NN_OK);
+            }
+            snprintf(name, sizeof name, "bias + residual (%d-D)", nd);
+            CU_ASSERT(fx_close(name, &acc_d, &acc_r, TOL));
+            nn_tensor_free(&x), nn_tensor_free(&acc_r), nn_tensor_free(&acc_d);
+            nn_tensor_free(&yr), nn_tensor_free(&yd), nn_tensor_free(&bias);
         }
     nn_tensor x = {0}, w = {0}, yr = {0}, yd = {0};
     int xs2[4] = {1, 24, 16, 12}, ws[4] = {48, 24, 1, 1};

@@ -172,6 +172,12 @@ static void test_definition(void)
         {1, 130, 3, 5, 4, 1, 1, {1, 1, 0, 0, 1, 1, 1, 0, 0}, 0},
         {1, 6, 13, 17, 12, 3, 5, {2, 3, 1, 2, 2, 1, 6, 0, 0}, 0}, /* depthwise, multiplier 2 */
         {2, 4, 9, 9, 4, 7, 7, {1, 1, 3, 3, 1, 1, 4, 0, 0}, 0},
+        /* stride 1 depthwise (conv.c's register-blocked loops): rows of 37 outputs (one whole
+         * block pair and a part), multiplier 2 without padding, more padding than the kernel */
+        {2, 6, 11, 37, 6, 5, 5, {1, 1, 2, 2, 1, 1, 6, 0, 0}, 0},
+        {1, 3, 7, 20, 6, 3, 3, {1, 1, 0, 0, 1, 1, 3, 0, 0}, 0},
+        {1, 4, 5, 40, 4, 3, 3, {1, 1, 2, 3, 1, 1, 4, 0, 0}, 0},
+        {1, 2, 3, 70, 2, 1, 9, {1, 1, 0, 4, 1, 1, 2, 0, 0}, 0},
         {1, 3, 5, 30, 3, 1, 9, {1, 1, 0, 8, 1, 2, 3, 0, 0}, 0},
         {2, 6, 9, 7, 4, 5, 5, {2, 2, 2, 2, 1, 1, 2, 1, 1}, 1},
         {1, 4, 8, 11, 6, 4, 3, {3, 2, 1, 0, 1, 2, 1, 2, 1}, 1},
@@ -391,9 +397,26 @@ static void test_add_scale(void)
     for (int i = 0; i < 30; i++)
         ok &= a.data[i] == before[i] + b.data[i];
     CU_ASSERT(ok);
+    /* the fused bias ops: the same values as the bias, then the activation or the add */
+    memcpy(before, y.data, sizeof before);
+    CU_ASSERT_EQUAL(nn_bias_act(ctx, &y, off, NN_ACT_LEAKY_RELU, 0.25f), NN_OK);
+    ok = 1;
+    for (int i = 0; i < 30; i++) {
+        float v = before[i] + off[i / 5 % 3];
+        ok &= y.data[i] == (v >= 0.0f ? v : 0.25f * v);
+    }
+    CU_ASSERT(ok);
+    memcpy(before, y.data, sizeof before);
+    CU_ASSERT_EQUAL(nn_bias_residual(ctx, &b, g, &y), NN_OK);
+    ok = 1;
+    for (int i = 0; i < 30; i++)
+        ok &= y.data[i] == before[i] + (b.data[i] + g[i / 5 % 3]);
+    CU_ASSERT(ok);
+    CU_ASSERT_EQUAL(nn_bias_residual(ctx, &y, g, &y), NN_ERR_ARG); /* aliased */
     nn_tensor c = {0};
     nn_tensor_alloc3(&c, 2, 3, 4);
     CU_ASSERT_EQUAL(nn_add(ctx, &a, &c, &y), NN_ERR_ARG);
+    CU_ASSERT_EQUAL(nn_bias_residual(ctx, &c, g, &y), NN_ERR_ARG); /* shapes differ */
     nn_tensor_free(&a);
     nn_tensor_free(&b);
     nn_tensor_free(&c);

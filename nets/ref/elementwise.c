@@ -1,4 +1,5 @@
-/* Activations, Snake, residual add, per-channel gain and pixel shuffle (ref backend). */
+/* Activations, Snake, residual add, per-channel gain and bias, and pixel shuffle (ref
+ * backend). */
 #include "nets/ref/ref.h"
 
 #include <math.h>
@@ -111,6 +112,43 @@ int nn_ref_channel_scale(nn_context *ctx, nn_tensor *x, const float *g, const fl
     scale_job j = {x->data, g, bias, x->shape[1], nn_ref_spatial(x)};
     int planes = x->shape[0] * x->shape[1];
     nn_pool_run(ew_tasks(ctx, nn_tensor_numel(x)) > 1 ? ctx->pool : NULL, scale_task, &j, planes);
+    return NN_OK;
+}
+
+int nn_ref_bias_act(nn_context *ctx, nn_tensor *x, const float *b, nn_act act, float slope)
+{
+    int rc = b ? nn_ref_channel_scale(ctx, x, NULL, b) : NN_OK; /* x * 1 + b = x + b */
+    return rc ? rc : nn_ref_activation(ctx, act, slope, x->data, nn_tensor_numel(x));
+}
+
+typedef struct residual_job {
+    const float *x, *b;
+    float *y;
+    int c;
+    size_t s;
+} residual_job;
+
+static void residual_task(void *arg, int plane) /* one (image, channel) plane */
+{
+    residual_job *j = arg;
+    const float *x = j->x + (size_t)plane * j->s;
+    float *y = j->y + (size_t)plane * j->s;
+    if (!j->b) {
+        for (size_t i = 0; i < j->s; i++)
+            y[i] = y[i] + x[i];
+        return;
+    }
+    float bias = j->b[plane % j->c];
+    for (size_t i = 0; i < j->s; i++)
+        y[i] = y[i] + (x[i] + bias);
+}
+
+int nn_ref_bias_residual(nn_context *ctx, const nn_tensor *x, const float *b, nn_tensor *y)
+{
+    residual_job j = {x->data, b, y->data, x->shape[1], nn_ref_spatial(x)};
+    int planes = x->shape[0] * x->shape[1];
+    nn_pool_run(ew_tasks(ctx, nn_tensor_numel(x)) > 1 ? ctx->pool : NULL, residual_task, &j,
+                planes);
     return NN_OK;
 }
 

@@ -13,5 +13,7 @@ const nn_ops nn_ref_ops = {
     .layer_norm = nn_ref_layer_norm,
     .add = nn_ref_add,
     .channel_scale = nn_ref_channel_scale,
+    .bias_act = nn_ref_bias_act,
+    .bias_residual = nn_ref_bias_residual,
     .pixel_shuffle = nn_ref_pixel_shuffle,
 };

@@ -27,6 +27,8 @@ int nn_ref_add(nn_context *ctx, const float *a, const float *b, float *y, size_t
 /* g may be NULL here (gain 1: only the bias is added, v + b exactly), for backends that add a
  * per-channel bias after their own kernels (onednn's 1x1 convs). */
 int nn_ref_channel_scale(nn_context *ctx, nn_tensor *x, const float *g, const float *bias);
+int nn_ref_bias_act(nn_context *ctx, nn_tensor *x, const float *b, nn_act act, float slope);
+int nn_ref_bias_residual(nn_context *ctx, const nn_tensor *x, const float *b, nn_tensor *y);
 int nn_ref_pixel_shuffle(nn_context *ctx, const nn_tensor *x, int r, nn_tensor *y);
 
 /* Spatial extent of [N, C, ...]: product of the dimensions after the second. */
