@@ -694,9 +694,17 @@ void codec_tile_to_tensor(const neco_image *img, uint32_t x0, uint32_t y0, uint3
         }
 }
 
+/* round(v + 127.5) to nearest, ties to even, clamped to 0..255 (NaN: 0). Adding and
+ * subtracting 1.5 * 2^23 rounds a float of magnitude below 2^22 to an integer in the current
+ * rounding mode, exactly as nearbyintf, without a libm call per sample (that call was most of
+ * this loop's time: 2 ms of a 768x512 decode). */
 static uint8_t to8(float v)
 {
-    float r = nearbyintf(v + 127.5f);
+    const float magic = 12582912.0f;
+    float t = v + 127.5f;
+    t = t > -1.0f ? t : -1.0f; /* also NaN */
+    t = t < 256.0f ? t : 256.0f;
+    float r = (t + magic) - magic;
     return (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
 }
 

@@ -335,6 +335,34 @@ static void pack_weight_pairs(const nn_int_conv *l, int cpn, int32_t *wp)
             }
 }
 
+/* The direct path's input: channel ci is the low (even) or high half of pair ci / 2, inside
+ * the zero border. One task per range of pairs, on the pool. */
+typedef struct direct_prep_job {
+    const nn_itensor *x;
+    const nn_int_conv *l;
+    int32_t *xi;
+    int cpn, hp, wpad, ntasks;
+} direct_prep_job;
+
+static void direct_prep_task(void *arg, int task)
+{
+    const direct_prep_job *j = arg;
+    const nn_itensor *x = j->x;
+    const nn_conv_params *p = &j->l->p;
+    for (int cp = j->cpn * task / j->ntasks; cp < j->cpn * (task + 1) / j->ntasks; cp++)
+        for (int r = 0; r < x->h; r++) {
+            const int16_t *s0 = x->data + ((size_t)2 * cp * x->h + r) * x->w;
+            const int16_t *s1 = 2 * cp + 1 < j->l->cin ? s0 + (size_t)x->h * x->w : NULL;
+            int32_t *dst = j->xi + ((size_t)cp * j->hp + r + p->pad_h) * j->wpad + p->pad_w;
+            if (s1)
+                for (int c = 0; c < x->w; c++)
+                    dst[c] = (int32_t)((uint32_t)(uint16_t)s0[c] | (uint32_t)(uint16_t)s1[c] << 16);
+            else
+                for (int c = 0; c < x->w; c++)
+                    dst[c] = (int32_t)(uint32_t)(uint16_t)s0[c];
+        }
+}
+
 /* Returns 0 when the path does not apply (the caller takes another). */
 static int conv_direct(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y, int ho, int wo,
                        nn_pool *pool)
@@ -355,14 +383,8 @@ static int conv_direct(const nn_int_conv *l, const nn_itensor *x, nn_itensor *y,
         free(xi), free(wp), free(acc);
         return 0;
     }
-    for (int ci = 0; ci < l->cin; ci++) /* channel ci is the low (even) or high half of a pair */
-        for (int r = 0; r < x->h; r++) {
-            const int16_t *src = x->data + ((size_t)ci * x->h + r) * x->w;
-            int32_t *dst = xi + ((size_t)(ci / 2) * hp + r + p->pad_h) * wpad + p->pad_w;
-            for (int c = 0; c < x->w; c++)
-                dst[c] =
-                    (int32_t)((uint32_t)dst[c] | (uint32_t)(uint16_t)src[c] << (16 * (ci % 2)));
-        }
+    direct_prep_job pj = {x, l, xi, cpn, hp, wpad, ntasks < cpn ? ntasks : cpn};
+    nn_pool_run(pj.ntasks > 1 ? pool : NULL, direct_prep_task, &pj, pj.ntasks);
     pack_weight_pairs(l, cpn, wp);
     y->n = 1, y->c = l->cout, y->h = ho, y->w = wo;
     direct_job j = {
@@ -475,6 +497,58 @@ static void checker_task(void *arg, int task)
         }
 }
 
+/* The checkerboard path's input, split by column parity: channels 2 cp and 2 cp + 1 are the
+ * low and high halves of pair cp (a missing last channel reads as zeros); padded column pc
+ * goes to plane pc % 2, index pc / 2. One task per range of pairs, on the pool, each with the
+ * largest input magnitude of its pairs. */
+enum { CHECKER_MAX_TASKS = 64 };
+typedef struct checker_prep_job {
+    const nn_itensor *x;
+    const nn_int_conv *l;
+    int32_t *xi;
+    int cpn, hp, wh, ntasks;
+    int32_t amax[CHECKER_MAX_TASKS];
+} checker_prep_job;
+
+static void checker_prep_task(void *arg, int task)
+{
+    checker_prep_job *j = arg;
+    const nn_itensor *x = j->x;
+    const nn_conv_params *p = &j->l->p;
+    size_t plane = (size_t)x->h * x->w;
+    int32_t amax = 0;
+    for (int cp = j->cpn * task / j->ntasks; cp < j->cpn * (task + 1) / j->ntasks; cp++)
+        for (int r = 0; r < x->h; r++) {
+            const int16_t *s0 = x->data + (size_t)2 * cp * plane + (size_t)r * x->w;
+            const int16_t *s1 = 2 * cp + 1 < j->l->cin ? s0 + plane : NULL;
+            int32_t lo = 0, hi = 0;
+            for (int c = 0; c < x->w; c++) {
+                lo = s0[c] < lo ? s0[c] : lo;
+                hi = s0[c] > hi ? s0[c] : hi;
+            }
+            for (int c = 0; s1 && c < x->w; c++) {
+                lo = s1[c] < lo ? s1[c] : lo;
+                hi = s1[c] > hi ? s1[c] : hi;
+            }
+            amax = -lo > amax ? -lo : amax;
+            amax = hi > amax ? hi : amax;
+            for (int t = 0; t < 2; t++) {
+                int c0 = (t + p->pad_w) & 1;
+                int32_t *dst = j->xi + (((size_t)t * j->cpn + cp) * j->hp + r + p->pad_h) * j->wh +
+                               ((c0 + p->pad_w) >> 1);
+                int n = (x->w - c0 + 1) / 2;
+                if (s1)
+                    for (int m = 0; m < n; m++)
+                        dst[m] = (int32_t)((uint32_t)(uint16_t)s0[c0 + 2 * m] |
+                                           (uint32_t)(uint16_t)s1[c0 + 2 * m] << 16);
+                else
+                    for (int m = 0; m < n; m++)
+                        dst[m] = (int32_t)(uint32_t)(uint16_t)s0[c0 + 2 * m];
+            }
+        }
+    j->amax[task] = amax;
+}
+
 /* Returns 0 when the path does not apply (the caller takes another). The layers have the same
  * cin, kernel and padding (checked by the caller). */
 static int conv_checker(const nn_int_conv *const *ls, int nl, const nn_itensor *x,
@@ -497,29 +571,17 @@ static int conv_checker(const nn_int_conv *const *ls, int nl, const nn_itensor *
         ok &= (wp[li] = malloc(sizeof(int32_t) * (size_t)ls[li]->cout * cpn * kk)) != NULL;
     int32_t *acc = malloc(sizeof(int32_t) * (size_t)ntasks * 4 * wo16);
     int16_t *tmp = malloc(sizeof(int16_t) * (size_t)ntasks * wo16);
-    int32_t lo = 0, hi = 0; /* the input's range, for the int32 bound */
     if (ok && xi && acc && tmp) {
-        /* channels 2 cp and 2 cp + 1 are the low and high halves of pair cp (a missing last
-         * channel reads as zeros); padded column pc goes to plane pc % 2, index pc / 2 */
-        size_t plane = (size_t)x->h * x->w;
-        for (int cp = 0; cp < cpn; cp++)
-            for (int r = 0; r < x->h; r++) {
-                const int16_t *s0 = x->data + (size_t)2 * cp * plane + (size_t)r * x->w;
-                const int16_t *s1 = 2 * cp + 1 < l->cin ? s0 + plane : NULL;
-                for (int t = 0; t < 2; t++) {
-                    int32_t *dst = xi + (((size_t)t * cpn + cp) * hp + r + p->pad_h) * wh;
-                    for (int c = (t + p->pad_w) & 1; c < x->w; c += 2) {
-                        int32_t v0 = s0[c], v1 = s1 ? s1[c] : 0;
-                        int32_t mn = v0 < v1 ? v0 : v1, mx = v0 > v1 ? v0 : v1;
-                        lo = mn < lo ? mn : lo;
-                        hi = mx > hi ? mx : hi;
-                        dst[(c + p->pad_w) >> 1] =
-                            (int32_t)((uint32_t)(uint16_t)v0 | (uint32_t)(uint16_t)v1 << 16);
-                    }
-                }
-            }
+        checker_prep_job pj = {x, l, xi, cpn, hp, wh, 0, {0}};
+        int np = ntasks < cpn ? ntasks : cpn;
+        np = np < CHECKER_MAX_TASKS ? np : CHECKER_MAX_TASKS;
+        pj.ntasks = np;
+        nn_pool_run(np > 1 ? pool : NULL, checker_prep_task, &pj, np);
+        int32_t amax = 0; /* the input's largest magnitude, for the int32 bound */
+        for (int t = 0; t < np; t++)
+            amax = pj.amax[t] > amax ? pj.amax[t] : amax;
         for (int li = 0; li < nl && ok; li++)
-            ok = bound_fits(ls[li], -(int64_t)lo > hi ? -(int64_t)lo : hi);
+            ok = bound_fits(ls[li], amax);
     }
     if (!ok || !xi || !acc || !tmp) {
         free(xi), free(acc), free(tmp);
