@@ -138,6 +138,9 @@ void neco_context_destroy(neco_context *context)
             m->unload(context->model_state[i]);
     }
     nn_context_destroy(context->nn);
+    for (int t = 0; context->worker_nn && t < context->config.threads; t++)
+        nn_context_destroy(context->worker_nn[t]);
+    free(context->worker_nn);
     free(context);
 }
 

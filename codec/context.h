@@ -17,6 +17,11 @@ struct neco_context {
     char weights_dir[1024]; /* "" = the built-in search list (models.c) */
     char error[256];
     struct nn_context *nn;               /* the neural backend (nets/ops.h) */
+    /* One single-threaded backend context per worker of codec_for_each_unit (config.threads
+     * entries), made on first use and kept for the next calls: their primitive caches (oneDNN
+     * kernels, weights already reordered) and scratch memory are what make a second image
+     * cheaper than the first. */
+    struct nn_context **worker_nn;
     void *model_state[CODEC_MAX_MODELS]; /* loaded weights, by registry index */
 };
 

@@ -1,8 +1,10 @@
-/* Swin-V2 block (see swin.h). The matrix products go through ctx->ops (linear layers and the
- * two attention products); the small pieces (bias table, softmax, gathers) are plain C. */
+/* Swin-V2 block (see swin.h). The linear layers go through ctx->ops; the window attention
+ * (q k^T, softmax, times v: small products, fused per window) and the other small pieces (bias
+ * table, gathers) are plain C, on the context's pool. */
 #define _DEFAULT_SOURCE /* posix_memalign, madvise */
 #include "nets/swin.h"
 
+#include "nets/attention.h"
 #include "nets/layers.h"
 
 #include <limits.h>
@@ -94,20 +96,17 @@ static void *big_alloc(size_t bytes)
 }
 
 /* Work buffers, carved from one allocation. Buffers whose lifetimes do not overlap share
- * memory (fewer pages to touch): o and proj live in qkv (dead once the heads are split),
- * merged in q (dead after q k^T), and the MLP's hidden activations in attn (dead after
- * attn v). */
+ * memory (fewer pages to touch): merged and proj live in qkv (dead once the heads are split),
+ * and the MLP's hidden activations in q, k and v (dead after the attention) when they fit. */
 typedef struct bufs {
-    float *tok, *win, *qkv, *q, *k, *v, *attn, *o, *merged, *proj, *bias, *qkv_b, *mlp;
+    float *tok, *win, *qkv, *q, *k, *v, *merged, *proj, *bias, *qkv_b, *mlp;
 } bufs;
 
-static int alloc_bufs(bufs *s, nn_swin_work *work, size_t hw, int c, int nh, int nt, int nwin,
-                      int hidden)
+static int alloc_bufs(bufs *s, nn_swin_work *work, size_t hw, int c, int nh, int nt, int hidden)
 {
-    size_t rc_ = hw * (size_t)c, attn = (size_t)nwin * nh * nt * nt;
-    size_t mlp = hw * (size_t)(hidden > c ? hidden : c);
-    size_t big = attn > mlp ? attn : mlp;
-    size_t total = 8 * rc_ + big + (size_t)nh * nt * nt + 3 * (size_t)c;
+    size_t rc_ = hw * (size_t)c, mlp = hw * (size_t)hidden;
+    size_t own_mlp = mlp > 3 * rc_ ? mlp : 0;
+    size_t total = 8 * rc_ + own_mlp + (size_t)nh * nt * nt + 3 * (size_t)c;
     if (work->cap < total) {
         free(work->buf);
         work->cap = 0;
@@ -119,15 +118,13 @@ static int alloc_bufs(bufs *s, nn_swin_work *work, size_t hw, int c, int nh, int
     s->tok = at;
     s->win = at + rc_;
     s->qkv = at + 2 * rc_;
-    s->o = s->qkv;
+    s->merged = s->qkv;
     s->proj = s->qkv + rc_;
     s->q = at + 5 * rc_;
-    s->merged = s->q;
     s->k = at + 6 * rc_;
     s->v = at + 7 * rc_;
-    s->attn = at + 8 * rc_;
-    s->mlp = s->attn;
-    s->bias = s->attn + big;
+    s->mlp = own_mlp ? at + 8 * rc_ : s->q;
+    s->bias = at + 8 * rc_ + own_mlp;
     s->qkv_b = s->bias + (size_t)nh * nt * nt;
     return NN_OK;
 }
@@ -140,28 +137,29 @@ void nn_swin_work_free(nn_swin_work *work)
     work->cap = 0;
 }
 
-/* dst[p][c] = src[c][p] for p < n, in blocks of TB positions so that the TB rows written stay
- * in cache while every channel is visited (a plain channel-outer loop misses on every store). */
+/* dst[p][c] = src[c][p] for p in [p0, p1), in blocks of TB positions so that the TB rows
+ * written stay in cache while every channel is visited (a plain channel-outer loop misses on
+ * every store). */
 enum { TB = 32 };
-static void to_tokens(const float *src, size_t n, int c, float *dst)
+static void to_tokens(const float *src, size_t n, int c, size_t p0, size_t p1, float *dst)
 {
-    for (size_t p0 = 0; p0 < n; p0 += TB) {
-        size_t p1 = p0 + TB < n ? p0 + TB : n;
+    for (size_t b0 = p0; b0 < p1; b0 += TB) {
+        size_t b1 = b0 + TB < p1 ? b0 + TB : p1;
         for (int ch = 0; ch < c; ch++) {
             const float *sp = src + (size_t)ch * n;
-            for (size_t p = p0; p < p1; p++)
+            for (size_t p = b0; p < b1; p++)
                 dst[p * c + ch] = sp[p];
         }
     }
 }
 
-static void from_tokens(const float *src, size_t n, int c, float *dst)
+static void from_tokens(const float *src, size_t n, int c, size_t p0, size_t p1, float *dst)
 {
-    for (size_t p0 = 0; p0 < n; p0 += TB) {
-        size_t p1 = p0 + TB < n ? p0 + TB : n;
+    for (size_t b0 = p0; b0 < p1; b0 += TB) {
+        size_t b1 = b0 + TB < p1 ? b0 + TB : p1;
         for (int ch = 0; ch < c; ch++) {
             float *dp = dst + (size_t)ch * n;
-            for (size_t p = p0; p < p1; p++)
+            for (size_t p = b0; p < b1; p++)
                 dp[p] = src[p * c + ch];
         }
     }
@@ -181,6 +179,135 @@ int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor 
     return rc;
 }
 
+/* The block's plain-C pieces, run on the context's pool: each task takes a range of windows
+ * (or of token positions) and computes its elements exactly as a single thread would, so the
+ * result is the same bits for any thread count. */
+enum { SWIN_GATHER, SWIN_HEADS, SWIN_ATTENTION, SWIN_SCATTER, SWIN_TO_TOKENS, SWIN_FROM_TOKENS };
+
+typedef struct swin_job {
+    const nn_swin_block *b;
+    const bufs *s;
+    float *img;
+    int phase, ntasks, c, h, w, ws, nh, hd, nt, nwin, shift, failed;
+    size_t hw;
+    nn_attn_kernels k;
+} swin_job;
+
+/* Window wi, token r of the window -> its position in the map rolled by -shift. */
+static size_t window_pos(const swin_job *j, int wi, int t)
+{
+    int wy = wi / (j->w / j->ws), wx = wi % (j->w / j->ws), i = t / j->ws, jj = t % j->ws;
+    int yy = (wy * j->ws + i + j->shift) % j->h, xx = (wx * j->ws + jj + j->shift) % j->w;
+    return (size_t)yy * j->w + xx;
+}
+
+/* Window wi's attention, head by head, into merged [token][head * hd + d]: the scores
+ * q k^T (k stored transposed), the softmax of the scaled cosine similarity plus position bias
+ * and shift mask, and the product with v (attention.h), in a tile of nt x nt scores that
+ * stays in cache (the whole map's scores were written and read back three times, and
+ * oneDNN's batched products of 64x24 by 24x64 matrices ran at a tenth of its speed on
+ * larger ones). */
+static void swin_attention(const swin_job *j, int wi, int *lab, float *tile)
+{
+    const nn_swin_block *b = j->b;
+    const bufs *s = j->s;
+    int nt = j->nt, ws = j->ws, hd = j->hd, shift = j->shift;
+    int wy = wi / (j->w / ws), wx = wi % (j->w / ws);
+    if (shift)
+        for (int t = 0; t < nt; t++)
+            lab[t] = region(wy * ws + t / ws, j->h, ws, shift) * 3 +
+                     region(wx * ws + t % ws, j->w, ws, shift);
+    for (int hh = 0; hh < j->nh; hh++) {
+        size_t wh = (size_t)wi * j->nh + hh;
+        const float *q = s->q + wh * nt * hd, *kt = s->k + wh * nt * hd, *v = s->v + wh * nt * hd;
+        float scale = expf(fminf(b->logit_scale[hh], logf(100.0f)));
+        for (int i = 0; i < nt; i++) {
+            float *row = tile + (size_t)i * nt;
+            j->k.scores(q + (size_t)i * hd, kt, hd, nt, row);
+            j->k.softmax(row, s->bias + ((size_t)hh * nt + i) * nt, shift ? lab : NULL,
+                         shift ? lab[i] : 0, scale, nt);
+        }
+        for (int i = 0; i < nt; i++)
+            j->k.weighted(tile + (size_t)i * nt, v, nt, hd,
+                          s->merged + ((size_t)wi * nt + i) * j->c + (size_t)hh * hd);
+    }
+}
+
+static void swin_task(void *arg, int task)
+{
+    swin_job *j = arg;
+    const bufs *s = j->s;
+    int c = j->c, nt = j->nt, nh = j->nh, hd = j->hd;
+    if (j->phase == SWIN_TO_TOKENS || j->phase == SWIN_FROM_TOKENS) {
+        /* whole blocks of TB positions per task */
+        size_t nb = (j->hw + TB - 1) / TB;
+        size_t p0 = nb * (size_t)task / (size_t)j->ntasks * TB;
+        size_t p1 = nb * (size_t)(task + 1) / (size_t)j->ntasks * TB;
+        p1 = p1 < j->hw ? p1 : j->hw;
+        if (j->phase == SWIN_TO_TOKENS)
+            to_tokens(j->img, j->hw, c, p0, p1, s->tok);
+        else
+            from_tokens(s->tok, j->hw, c, p0, p1, j->img);
+        return;
+    }
+    int w0 = j->nwin * task / j->ntasks, w1 = j->nwin * (task + 1) / j->ntasks;
+    int *lab = NULL;
+    float *tile = NULL;
+    if (j->phase == SWIN_ATTENTION &&
+        (!(lab = malloc((size_t)nt * sizeof *lab)) ||
+         !(tile = malloc((size_t)nt * nt * sizeof *tile)))) {
+        free(lab);
+        j->failed = 1;
+        return;
+    }
+    for (int wi = w0; wi < w1; wi++) {
+        switch (j->phase) {
+        case SWIN_GATHER: /* window (wy, wx), token (i, j) of the map rolled by -shift */
+            for (int t = 0; t < nt; t++)
+                memcpy(s->win + ((size_t)wi * nt + t) * c, s->tok + window_pos(j, wi, t) * c,
+                       c * sizeof(float));
+            break;
+        case SWIN_HEADS:
+            /* q and v [window][head][token][hd], k transposed, [window][head][hd][token] (so
+             * q k^T is a plain product, which oneDNN runs ~4x faster than with B^T); q and k
+             * L2-normalised */
+            for (int hh = 0; hh < nh; hh++) {
+                float *kt = s->k + ((size_t)wi * nh + hh) * nt * hd;
+                for (int t = 0; t < nt; t++) {
+                    const float *src = s->qkv + ((size_t)wi * nt + t) * 3 * c + (size_t)hh * hd;
+                    size_t at = (((size_t)wi * nh + hh) * nt + t) * hd;
+                    float kn[NN_SWIN_MAX_HEAD_DIM];
+                    memcpy(s->q + at, src, hd * sizeof(float));
+                    memcpy(kn, src + c, hd * sizeof(float));
+                    memcpy(s->v + at, src + 2 * c, hd * sizeof(float));
+                    l2_normalize(s->q + at, hd);
+                    l2_normalize(kn, hd);
+                    for (int d = 0; d < hd; d++)
+                        kt[(size_t)d * nt + t] = kn[d];
+                }
+            }
+            break;
+        case SWIN_ATTENTION:
+            swin_attention(j, wi, lab, tile);
+            break;
+        case SWIN_SCATTER: /* reverse the roll, into win as [hw][c] (every position once) */
+            for (int t = 0; t < nt; t++)
+                memcpy(s->win + window_pos(j, wi, t) * c, s->proj + ((size_t)wi * nt + t) * c,
+                       c * sizeof(float));
+            break;
+        }
+    }
+    free(lab);
+    free(tile);
+}
+
+static int swin_run(nn_context *ctx, swin_job *j, int phase)
+{
+    j->phase = phase;
+    nn_pool_run(j->ntasks > 1 ? ctx->pool : NULL, swin_task, j, j->ntasks);
+    return j->failed ? NN_ERR_NOMEM : NN_OK;
+}
+
 int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor *x,
                              int keep_shift, nn_swin_work *work)
 {
@@ -193,114 +320,49 @@ int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor 
     if (h % ws || w % ws || (size_t)h * w > (size_t)INT_MAX / 4) return NN_ERR_ARG;
     int shift = (h <= ws && w <= ws && !keep_shift) ? 0 : b->shift;
     int hd = c / nh, nt = ws * ws, nwin = (h / ws) * (w / ws);
+    if (hd > NN_SWIN_MAX_HEAD_DIM) return NN_ERR_ARG;
     size_t hw = (size_t)h * w, rows = hw; /* every token is in exactly one window */
     bufs s = {0};
-    int rc = alloc_bufs(&s, work, hw, c, nh, nt, nwin, b->hidden);
+    int rc = alloc_bufs(&s, work, hw, c, nh, nt, b->hidden);
     if (rc) return rc;
-    int *lab = malloc((size_t)nt * sizeof *lab); /* region label of a window's tokens */
-    if (!lab) return NN_ERR_NOMEM;
-    if ((rc = cpb_bias(b, ws, s.bias))) goto done;
+    if ((rc = cpb_bias(b, ws, s.bias))) return rc;
     memcpy(s.qkv_b, b->q_bias, c * sizeof(float));
     memset(s.qkv_b + c, 0, c * sizeof(float));
     memcpy(s.qkv_b + 2 * c, b->v_bias, c * sizeof(float));
+    int threads = ctx->pool ? nn_pool_threads(ctx->pool) : 1;
+    swin_job j = {b,    &s,    NULL, 0,  threads < nwin ? threads : nwin, c, h, w, ws, nh, hd, nt,
+                  nwin, shift, 0,    hw, {0}};
+    nn_attn_kernels_get(&j.k, 1);
     for (int bi = 0; bi < x->shape[0]; bi++) {
-        float *img = x->data + (size_t)bi * c * hw;
-        to_tokens(img, hw, c, s.tok); /* NCHW -> tokens [hw][c] */
-        /* Gather shifted windows: window (wy, wx), token (i, j) of the map rolled by -shift. */
-        size_t r = 0;
-        for (int wy = 0; wy < h / ws; wy++)
-            for (int wx = 0; wx < w / ws; wx++)
-                for (int i = 0; i < ws; i++)
-                    for (int j = 0; j < ws; j++, r++) {
-                        int yy = (wy * ws + i + shift) % h, xx = (wx * ws + j + shift) % w;
-                        memcpy(s.win + r * c, s.tok + ((size_t)yy * w + xx) * c, c * sizeof(float));
-                    }
+        j.img = x->data + (size_t)bi * c * hw;
+        if ((rc = swin_run(ctx, &j, SWIN_TO_TOKENS)) || /* NCHW -> tokens [hw][c] */
+            (rc = swin_run(ctx, &j, SWIN_GATHER)))
+            return rc;
         nn_matmul_params mp = {1, (int)rows, 3 * c, c, 1, 1};
-        if ((rc = nn_matmul(ctx, &mp, s.win, b->qkv_w, s.qkv_b, s.qkv))) goto done;
-        /* Split heads: q/k/v [window][head][token][hd]; q and k L2-normalised. */
-        for (int wi = 0; wi < nwin; wi++)
-            for (int hh = 0; hh < nh; hh++)
-                for (int t = 0; t < nt; t++) {
-                    const float *src = s.qkv + ((size_t)wi * nt + t) * 3 * c + (size_t)hh * hd;
-                    size_t at = (((size_t)wi * nh + hh) * nt + t) * hd;
-                    memcpy(s.q + at, src, hd * sizeof(float));
-                    memcpy(s.k + at, src + c, hd * sizeof(float));
-                    memcpy(s.v + at, src + 2 * c, hd * sizeof(float));
-                    l2_normalize(s.q + at, hd);
-                    l2_normalize(s.k + at, hd);
-                }
-        nn_matmul_params ap = {nwin * nh, nt, nt, hd, 1, 0};
-        if ((rc = nn_matmul(ctx, &ap, s.q, s.k, NULL, s.attn))) goto done;
-        for (int wi = 0; wi < nwin; wi++) {
-            int wy = wi / (w / ws), wx = wi % (w / ws);
-            if (shift)
-                for (int j = 0; j < nt; j++)
-                    lab[j] = region(wy * ws + j / ws, h, ws, shift) * 3 +
-                             region(wx * ws + j % ws, w, ws, shift);
-            for (int hh = 0; hh < nh; hh++) {
-                float scale = expf(fminf(b->logit_scale[hh], logf(100.0f)));
-                for (int i = 0; i < nt; i++) {
-                    float *row = s.attn + (((size_t)wi * nh + hh) * nt + i) * nt;
-                    const float *brow = s.bias + ((size_t)hh * nt + i) * nt;
-                    int li = shift ? lab[i] : 0;
-                    float mx = -INFINITY;
-                    for (int j = 0; j < nt; j++) {
-                        float v = row[j] * scale + brow[j];
-                        if (shift && lab[j] != li) v = v + -100.0f;
-                        row[j] = v;
-                        mx = v > mx ? v : mx;
-                    }
-                    /* The exponentials first, then their sum in the same order: the call
-                     * loop keeps no live float across expf (no spill), the sum vectorises
-                     * not, so the result is that of the fused loop, bit for bit. */
-                    for (int j = 0; j < nt; j++)
-                        row[j] = expf(row[j] - mx);
-                    float sum = 0.0f;
-                    for (int j = 0; j < nt; j++)
-                        sum += row[j];
-                    for (int j = 0; j < nt; j++)
-                        row[j] = row[j] / sum;
-                }
-            }
-        }
-        nn_matmul_params op = {nwin * nh, nt, hd, nt, 0, 0};
-        if ((rc = nn_matmul(ctx, &op, s.attn, s.v, NULL, s.o))) goto done;
-        for (int wi = 0; wi < nwin; wi++) /* merge heads: channel = head * hd + d */
-            for (int hh = 0; hh < nh; hh++)
-                for (int t = 0; t < nt; t++)
-                    memcpy(s.merged + ((size_t)wi * nt + t) * c + (size_t)hh * hd,
-                           s.o + (((size_t)wi * nh + hh) * nt + t) * hd, hd * sizeof(float));
+        if ((rc = nn_matmul(ctx, &mp, s.win, b->qkv_w, s.qkv_b, s.qkv)) ||
+            (rc = swin_run(ctx, &j, SWIN_HEADS)))
+            return rc;
+        if ((rc = swin_run(ctx, &j, SWIN_ATTENTION))) return rc;
         nn_matmul_params pp = {1, (int)rows, c, c, 1, 1};
-        if ((rc = nn_matmul(ctx, &pp, s.merged, b->proj_w, b->proj_b, s.proj))) goto done;
-        /* Scatter back (reverse the roll) into win as [hw][c], then x = x + LN1(attn). */
-        r = 0;
-        for (int wy = 0; wy < h / ws; wy++)
-            for (int wx = 0; wx < w / ws; wx++)
-                for (int i = 0; i < ws; i++)
-                    for (int j = 0; j < ws; j++, r++) {
-                        int yy = (wy * ws + i + shift) % h, xx = (wx * ws + j + shift) % w;
-                        memcpy(s.win + ((size_t)yy * w + xx) * c, s.proj + r * c,
-                               c * sizeof(float));
-                    }
+        if ((rc = nn_matmul(ctx, &pp, s.merged, b->proj_w, b->proj_b, s.proj)) ||
+            (rc = swin_run(ctx, &j, SWIN_SCATTER)))
+            return rc;
+        /* x = x + LN1(attn), then x = x + LN2(MLP(x)) (res-post-norm) */
         int tshape[2] = {(int)hw, c};
         nn_tensor a = nn_tensor_view(s.win, 2, tshape), t = nn_tensor_view(s.tok, 2, tshape);
         if ((rc = nn_layer_norm(ctx, &a, b->norm1_w, b->norm1_b, 1e-5f)) ||
             (rc = nn_add(ctx, &t, &a, &t)))
-            goto done;
+            return rc;
         nn_matmul_params f1 = {1, (int)hw, b->hidden, c, 1, 1};
-        if ((rc = nn_matmul(ctx, &f1, s.tok, b->fc1_w, b->fc1_b, s.mlp))) goto done;
+        if ((rc = nn_matmul(ctx, &f1, s.tok, b->fc1_w, b->fc1_b, s.mlp))) return rc;
         int mshape[2] = {(int)hw, b->hidden};
         nn_tensor m = nn_tensor_view(s.mlp, 2, mshape);
-        if ((rc = nn_activation(ctx, NN_ACT_GELU, 0.0f, &m))) goto done;
+        if ((rc = nn_activation(ctx, NN_ACT_GELU, 0.0f, &m))) return rc;
         nn_matmul_params f2 = {1, (int)hw, c, b->hidden, 1, 1};
-        if ((rc = nn_matmul(ctx, &f2, s.mlp, b->fc2_w, b->fc2_b, s.win))) goto done;
+        if ((rc = nn_matmul(ctx, &f2, s.mlp, b->fc2_w, b->fc2_b, s.win))) return rc;
         if ((rc = nn_layer_norm(ctx, &a, b->norm2_w, b->norm2_b, 1e-5f)) ||
-            (rc = nn_add(ctx, &t, &a, &t)))
-            goto done;
-        from_tokens(s.tok, hw, c, img); /* tokens -> NCHW */
+            (rc = nn_add(ctx, &t, &a, &t)) || (rc = swin_run(ctx, &j, SWIN_FROM_TOKENS)))
+            return rc; /* tokens -> NCHW */
     }
-    rc = NN_OK;
-done:
-    free(lab);
-    return rc;
+    return NN_OK;
 }

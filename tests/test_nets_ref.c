@@ -3,12 +3,14 @@
  * round trips and error paths. Tolerances are max abs error <= tol * max(1, max |ref|). */
 #include "nets/intlayers.h"
 #include "nets/layers.h"
+#include "nets/attention.h"
 #include "nets/swin.h"
 #include "nets/vq.h"
 #include "nets/wavelet.h"
 #include "test.h"
 #include "test_nets_util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -703,6 +705,63 @@ static void swin_fixture(const char *name)
     nn_weights_free(ws);
 }
 
+/* nn_exp_det against exp in double, and the attention kernels: the vector forms give the
+ * plain forms' bits (attention.h), for row lengths around the vector width. */
+static void test_attention(void)
+{
+    double worst = 0;
+    for (int i = 0; i <= 200000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 200000.0f;
+        double want = exp((double)x), got = nn_exp_det(x);
+        double rel = fabs(got - want) / want;
+        worst = rel > worst ? rel : worst;
+    }
+    printf("\n    nn_exp_det: max relative error %.3g on [-87, 88]\n", worst);
+    CU_ASSERT(worst < 2.5e-7); /* about 2 ulp */
+    CU_ASSERT_EQUAL(nn_exp_det(0.0f), 1.0f);
+    CU_ASSERT_EQUAL(nn_exp_det(-87.5f), 0.0f);
+    CU_ASSERT_EQUAL(nn_exp_det(-INFINITY), 0.0f);
+    CU_ASSERT_EQUAL(nn_exp_det(NAN), 0.0f);
+    CU_ASSERT(isfinite(nn_exp_det(1e30f)) && nn_exp_det(1e30f) == nn_exp_det(88.0f));
+    nn_attn_kernels plain, fast;
+    nn_attn_kernels_get(&plain, 0);
+    nn_attn_kernels_get(&fast, 1);
+    uint64_t seed = 23;
+    const int nts[] = {1, 5, 16, 37, 64, 100}, hds[] = {1, 7, 24, 32, 40};
+    int same = 1;
+    for (size_t a = 0; a < sizeof nts / sizeof nts[0]; a++)
+        for (size_t b = 0; b < sizeof hds / sizeof hds[0]; b++) {
+            int nt = nts[a], hd = hds[b];
+            float q[40], kt[40 * 100], v[100 * 40], bias[100], r1[100], r2[100], o1[40], o2[40];
+            int lab[100];
+            fx_random(&seed, q, hd);
+            fx_random(&seed, kt, hd * nt);
+            fx_random(&seed, v, nt * hd);
+            fx_random(&seed, bias, nt);
+            for (int t = 0; t < nt; t++)
+                lab[t] = t % 3;
+            plain.scores(q, kt, hd, nt, r1);
+            fast.scores(q, kt, hd, nt, r2);
+            same &= !memcmp(r1, r2, sizeof(float) * (size_t)nt);
+            for (int masked = 0; masked < 2; masked++) {
+                float s1[100], s2[100];
+                memcpy(s1, r1, sizeof s1);
+                memcpy(s2, r1, sizeof s2);
+                plain.softmax(s1, bias, masked ? lab : NULL, 1, 7.5f, nt);
+                fast.softmax(s2, bias, masked ? lab : NULL, 1, 7.5f, nt);
+                same &= !memcmp(s1, s2, sizeof(float) * (size_t)nt);
+                double total = 0;
+                for (int t = 0; t < nt; t++)
+                    total += s1[t];
+                CU_ASSERT(fabs(total - 1.0) < 1e-5);
+            }
+            plain.weighted(r1, v, nt, hd, o1);
+            fast.weighted(r1, v, nt, hd, o2);
+            same &= !memcmp(o1, o2, sizeof(float) * (size_t)hd);
+        }
+    CU_ASSERT(same);
+}
+
 static void test_swin(void)
 {
     swin_fixture("swin_shift");
@@ -717,5 +776,6 @@ void neco_test_register(void)
                {"gdn", test_gdn}, {"activations", test_activations}, {"norms", test_norms},
                {"add_scale", test_add_scale}, {"matmul", test_matmul},
                {"wavelet2d", test_wavelet2d}, {"wavelet1d", test_wavelet1d}, {"vq", test_vq},
-               {"int_rescale", test_int_rescale}, {"int_conv", test_int_conv}, {"swin", test_swin});
+               {"int_rescale", test_int_rescale}, {"int_conv", test_int_conv}, {"attention", test_attention},
+               {"swin", test_swin});
 }

@@ -1,0 +1,217 @@
+/* Window-attention kernels (see attention.h). The vector forms repeat the plain forms'
+ * operations one for one (multiply then add, the same constants, the same lane order), so
+ * they give the same bits. */
+#include "nets/attention.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define EXP_LO -87.0f
+#define EXP_HI 88.0f
+#define EXP_LOG2E 1.44269504088896341f
+#define EXP_ROUND 12582912.0f /* 1.5 * 2^23: x + it - it rounds x to an integer */
+#define EXP_LN2_HI 0.693359375f
+#define EXP_LN2_LO -2.12194440e-4f
+#define EXP_P0 1.9875691500e-4f
+#define EXP_P1 1.3981999507e-3f
+#define EXP_P2 8.3334519073e-3f
+#define EXP_P3 4.1665795894e-2f
+#define EXP_P4 1.6666665459e-1f
+#define EXP_P5 5.0000001201e-1f
+
+float nn_exp_det(float x)
+{
+    int keep = x >= EXP_LO; /* 0 for NaN too */
+    x = x >= EXP_LO ? x : EXP_LO;
+    x = x <= EXP_HI ? x : EXP_HI;
+    float r = (x * EXP_LOG2E + EXP_ROUND) - EXP_ROUND; /* n = round(x / ln 2) */
+    float f = x - r * EXP_LN2_HI;
+    f = f - r * EXP_LN2_LO;
+    float p = EXP_P0;
+    p = p * f + EXP_P1;
+    p = p * f + EXP_P2;
+    p = p * f + EXP_P3;
+    p = p * f + EXP_P4;
+    p = p * f + EXP_P5;
+    float y = p * (f * f) + f + 1.0f;
+    uint32_t bits = (uint32_t)((int32_t)r + 127) << 23; /* 2^n, n in [-126, 127] */
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return keep ? y * s : 0.0f;
+}
+
+enum { LANES = 16, ROW_MAX = 64 }; /* ROW_MAX: outputs per pass of the plain products */
+
+static void scores_plain(const float *q, const float *kt, int hd, int nt, float *row)
+{
+    for (int t0 = 0; t0 < nt; t0 += ROW_MAX) {
+        int n = nt - t0 < ROW_MAX ? nt - t0 : ROW_MAX;
+        float acc[ROW_MAX] = {0};
+        for (int d = 0; d < hd; d++) {
+            float qd = q[d];
+            const float *kr = kt + (size_t)d * nt + t0;
+            for (int t = 0; t < n; t++)
+                acc[t] += qd * kr[t];
+        }
+        memcpy(row + t0, acc, (size_t)n * sizeof(float));
+    }
+}
+
+static void weighted_plain(const float *a, const float *v, int nt, int hd, float *o)
+{
+    for (int d0 = 0; d0 < hd; d0 += ROW_MAX) {
+        int n = hd - d0 < ROW_MAX ? hd - d0 : ROW_MAX;
+        float acc[ROW_MAX] = {0};
+        for (int t = 0; t < nt; t++) {
+            float at = a[t];
+            const float *vr = v + (size_t)t * hd + d0;
+            for (int d = 0; d < n; d++)
+                acc[d] += at * vr[d];
+        }
+        memcpy(o + d0, acc, (size_t)n * sizeof(float));
+    }
+}
+
+static void softmax_plain(float *row, const float *bias, const int *lab, int li, float scale,
+                          int nt)
+{
+    float mx = -INFINITY;
+    for (int t = 0; t < nt; t++) {
+        float x = row[t] * scale + bias[t];
+        if (lab && lab[t] != li) x = x + -100.0f;
+        row[t] = x;
+        mx = x > mx ? x : mx;
+    }
+    float acc[LANES] = {0};
+    for (int t = 0; t < nt; t++) {
+        float e = nn_exp_det(row[t] - mx);
+        row[t] = e;
+        acc[t % LANES] += e;
+    }
+    for (int w = LANES / 2; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++)
+            acc[l] = acc[l] + acc[l + w];
+    for (int t = 0; t < nt; t++)
+        row[t] = row[t] / acc[0];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
+#include <immintrin.h>
+#define AVX512 __attribute__((target("avx512f")))
+
+static __mmask16 lanes_of(int n) { return (__mmask16)(n >= 16 ? 0xffff : n <= 0 ? 0 : (1u << n) - 1); }
+
+/* 64 outputs (four vectors) in registers per pass. */
+AVX512 static void scores_avx512(const float *q, const float *kt, int hd, int nt, float *row)
+{
+    for (int t0 = 0; t0 < nt; t0 += 64) {
+        int n = nt - t0;
+        __mmask16 m0 = lanes_of(n), m1 = lanes_of(n - 16), m2 = lanes_of(n - 32),
+                  m3 = lanes_of(n - 48);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int d = 0; d < hd; d++) {
+            __m512 qd = _mm512_set1_ps(q[d]);
+            const float *kr = kt + (size_t)d * nt + t0;
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(qd, _mm512_maskz_loadu_ps(m0, kr)));
+            a1 = _mm512_add_ps(a1, _mm512_mul_ps(qd, _mm512_maskz_loadu_ps(m1, kr + 16)));
+            a2 = _mm512_add_ps(a2, _mm512_mul_ps(qd, _mm512_maskz_loadu_ps(m2, kr + 32)));
+            a3 = _mm512_add_ps(a3, _mm512_mul_ps(qd, _mm512_maskz_loadu_ps(m3, kr + 48)));
+        }
+        _mm512_mask_storeu_ps(row + t0, m0, a0);
+        _mm512_mask_storeu_ps(row + t0 + 16, m1, a1);
+        _mm512_mask_storeu_ps(row + t0 + 32, m2, a2);
+        _mm512_mask_storeu_ps(row + t0 + 48, m3, a3);
+    }
+}
+
+/* 32 outputs (two vectors) per pass. */
+AVX512 static void weighted_avx512(const float *a, const float *v, int nt, int hd, float *o)
+{
+    for (int d0 = 0; d0 < hd; d0 += 32) {
+        int n = hd - d0;
+        __mmask16 m0 = lanes_of(n), m1 = lanes_of(n - 16);
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+        for (int t = 0; t < nt; t++) {
+            __m512 at = _mm512_set1_ps(a[t]);
+            const float *vr = v + (size_t)t * hd + d0;
+            s0 = _mm512_add_ps(s0, _mm512_mul_ps(at, _mm512_maskz_loadu_ps(m0, vr)));
+            s1 = _mm512_add_ps(s1, _mm512_mul_ps(at, _mm512_maskz_loadu_ps(m1, vr + 16)));
+        }
+        _mm512_mask_storeu_ps(o + d0, m0, s0);
+        _mm512_mask_storeu_ps(o + d0 + 16, m1, s1);
+    }
+}
+
+/* nn_exp_det on 16 lanes. */
+AVX512 static __m512 exp_avx512(__m512 x)
+{
+    __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXP_LO), _CMP_GE_OQ);
+    x = _mm512_max_ps(x, _mm512_set1_ps(EXP_LO)); /* x > lo ? x : lo; NaN -> lo */
+    x = _mm512_min_ps(x, _mm512_set1_ps(EXP_HI));
+    __m512 r = _mm512_sub_ps(
+        _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)), _mm512_set1_ps(EXP_ROUND)),
+        _mm512_set1_ps(EXP_ROUND));
+    __m512 f = _mm512_sub_ps(x, _mm512_mul_ps(r, _mm512_set1_ps(EXP_LN2_HI)));
+    f = _mm512_sub_ps(f, _mm512_mul_ps(r, _mm512_set1_ps(EXP_LN2_LO)));
+    __m512 p = _mm512_set1_ps(EXP_P0);
+    p = _mm512_add_ps(_mm512_mul_ps(p, f), _mm512_set1_ps(EXP_P1));
+    p = _mm512_add_ps(_mm512_mul_ps(p, f), _mm512_set1_ps(EXP_P2));
+    p = _mm512_add_ps(_mm512_mul_ps(p, f), _mm512_set1_ps(EXP_P3));
+    p = _mm512_add_ps(_mm512_mul_ps(p, f), _mm512_set1_ps(EXP_P4));
+    p = _mm512_add_ps(_mm512_mul_ps(p, f), _mm512_set1_ps(EXP_P5));
+    __m512 y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(f, f)), f),
+                             _mm512_set1_ps(1.0f));
+    __m512i n = _mm512_cvtps_epi32(r); /* r is an integer: exact in any rounding mode */
+    __m512 s = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23));
+    return _mm512_maskz_mov_ps(keep, _mm512_mul_ps(y, s));
+}
+
+AVX512 static void softmax_avx512(float *row, const float *bias, const int *lab, int li,
+                                  float scale, int nt)
+{
+    __m512 vs = _mm512_set1_ps(scale), vmx = _mm512_set1_ps(-INFINITY);
+    for (int t = 0; t < nt; t += LANES) {
+        __mmask16 m = lanes_of(nt - t);
+        __m512 x = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, row + t), vs),
+                                 _mm512_maskz_loadu_ps(m, bias + t));
+        if (lab) {
+            __mmask16 other = _mm512_mask_cmpneq_epi32_mask(
+                m, _mm512_maskz_loadu_epi32(m, lab + t), _mm512_set1_epi32(li));
+            x = _mm512_mask_add_ps(x, other, x, _mm512_set1_ps(-100.0f));
+        }
+        _mm512_mask_storeu_ps(row + t, m, x);
+        vmx = _mm512_mask_max_ps(vmx, m, x, vmx); /* x > max ? x : max, per lane */
+    }
+    /* the maximum does not depend on the order it is taken in */
+    __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmx));
+    __m512 acc = _mm512_setzero_ps();
+    for (int t = 0; t < nt; t += LANES) {
+        __mmask16 m = lanes_of(nt - t);
+        __m512 e = _mm512_maskz_mov_ps(m, exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + t), mx)));
+        _mm512_mask_storeu_ps(row + t, m, e);
+        acc = _mm512_add_ps(acc, e); /* lanes past nt add +0, which changes no sum */
+    }
+    __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(acc),
+                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+    __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));
+    __m512 sum = _mm512_set1_ps(_mm_cvtss_f32(h1));
+    for (int t = 0; t < nt; t += LANES) {
+        __mmask16 m = lanes_of(nt - t);
+        _mm512_mask_storeu_ps(row + t, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, row + t), sum));
+    }
+}
+#endif
+
+void nn_attn_kernels_get(nn_attn_kernels *k, int simd)
+{
+    k->scores = scores_plain, k->softmax = softmax_plain, k->weighted = weighted_plain;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
+    if (simd && __builtin_cpu_supports("avx512f"))
+        k->scores = scores_avx512, k->softmax = softmax_avx512, k->weighted = weighted_avx512;
+#else
+    (void)simd;
+#endif
+}
