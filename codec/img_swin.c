@@ -364,15 +364,15 @@ static int shuffle_inplace(nn_context *nn, nn_tensor *x)
 /* A Swin stage on x [1, dim, h, w] in place. A map that is not a whole number of windows is
  * padded right and bottom with zeros for each block and cropped after it (ARCH.md "Swin-V2
  * block": the attention sees the zero tokens; the residual, norms and MLP act per position, so
- * running them on the padded map and cropping is the same). */
-static int run_stage(nn_context *nn, const swin_state *s, const swin_stage *st, nn_tensor *x,
-                     nn_swin_work *work)
+ * running them on the padded map and cropping is the same). The blocks' work memory is the
+ * backend context's (nn_context_work), kept from tile to tile and call to call. */
+static int run_stage(nn_context *nn, const swin_state *s, const swin_stage *st, nn_tensor *x)
 {
     int ws = s->window, c = x->shape[1], h = x->shape[2], w = x->shape[3];
     int hp = (h + ws - 1) / ws * ws, wp = (w + ws - 1) / ws * ws;
     if (hp == h && wp == w) {
         for (int b = 0; b < s->depth; b++) {
-            int rc = nn_swin_block_forward_ws(nn, &st->blk[b], x, 1, work);
+            int rc = nn_swin_block_forward_ws(nn, &st->blk[b], x, 1, NULL);
             if (rc)
                 return rc;
         }
@@ -386,7 +386,7 @@ static int run_stage(nn_context *nn, const swin_state *s, const swin_stage *st, 
             for (int i = 0; i < h; i++)
                 memcpy(t.data + ((size_t)k * hp + i) * wp, x->data + ((size_t)k * h + i) * w,
                        (size_t)w * sizeof(float));
-        rc = nn_swin_block_forward_ws(nn, &st->blk[b], &t, 1, work);
+        rc = nn_swin_block_forward_ws(nn, &st->blk[b], &t, 1, NULL);
         for (int k = 0; k < c && !rc; k++)
             for (int i = 0; i < h; i++)
                 memcpy(x->data + ((size_t)k * h + i) * w, t.data + ((size_t)k * hp + i) * wp,
@@ -400,19 +400,15 @@ static int run_stage(nn_context *nn, const swin_state *s, const swin_stage *st, 
 static int analysis(nn_context *nn, const swin_state *s, const nn_tensor *p, int q, nn_tensor *y)
 {
     nn_tensor x = {0};
-    nn_swin_work work = {0}; /* the first stage's (largest) work memory serves the others */
     int rc = conv(nn, &s->ga[0], p, 2, &x);
     for (int i = 0; i < SWIN_GA_STAGES && !rc; i++) {
-        rc = run_stage(nn, s, &s->ga_st[i], &x, &work);
-        if (i + 1 == SWIN_GA_STAGES)
-            nn_swin_work_free(&work);
+        rc = run_stage(nn, s, &s->ga_st[i], &x);
         if (!rc)
             rc = i + 1 < SWIN_GA_STAGES ? conv_inplace(nn, &s->ga[i + 1], &x, 2)
                                         : conv(nn, &s->ga[i + 1], &x, 2, y);
     }
     if (!rc)
         rc = nn_channel_scale(nn, y, s->gain + (size_t)q * s->C, NULL);
-    nn_swin_work_free(&work);
     nn_tensor_free(&x);
     return rc;
 }
@@ -440,17 +436,13 @@ static int synthesis(nn_context *nn, const swin_state *s, nn_tensor *u, int q, n
     int rc = nn_channel_scale(nn, u, s->inv_gain + (size_t)q * s->C, NULL);
     if (!rc)
         rc = conv(nn, &s->gs_in, u, 1, &x);
-    nn_swin_work work = {0}; /* grows stage by stage; freed before the last up-sampling */
     for (int i = 0; i < SWIN_GS_STAGES && !rc; i++) {
-        rc = run_stage(nn, s, &s->gs_st[i], &x, &work);
-        if (i + 1 == SWIN_GS_STAGES)
-            nn_swin_work_free(&work);
+        rc = run_stage(nn, s, &s->gs_st[i], &x);
         if (!rc)
             rc = conv_inplace(nn, &s->gs_up[i], &x, 1);
         if (!rc)
             rc = shuffle_inplace(nn, &x);
     }
-    nn_swin_work_free(&work);
     if (!rc) {
         *out = x;
         return NN_OK;

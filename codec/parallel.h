@@ -8,10 +8,11 @@
  * backend context and error buffer, so that workers share nothing mutable. */
 typedef neco_status (*codec_unit_fn)(neco_context *ctx, uint32_t index, void *arg);
 
-/* Calls fn for every unit 0..units-1. With one thread, or one unit, runs them in order on ctx
- * itself (whose backend may then use all threads inside each unit); otherwise spreads units
- * over min(threads, units) workers. Reports progress as units finish. On failure, returns the
- * status of the lowest-numbered failing unit and leaves its message in ctx. */
+/* Calls fn for every unit 0..units-1. With fewer than two units per thread, runs them in order
+ * on ctx itself (whose backend then uses all threads inside each unit); otherwise spreads units
+ * over `threads` workers, each with a backend context of its own that the neco context keeps
+ * for later calls. Reports progress as units finish. On failure, returns the status of the
+ * lowest-numbered failing unit and leaves its message in ctx. */
 neco_status codec_for_each_unit(neco_context *ctx, uint32_t units, codec_unit_fn fn, void *arg);
 
 #endif

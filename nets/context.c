@@ -5,6 +5,7 @@
 #include "nets/onednn/onednn.h"
 #endif
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,20 @@ int nn_context_create(const char *name, int threads, nn_context **out, char *err
     return NN_OK;
 }
 
+float *nn_context_work(nn_context *ctx, size_t n)
+{
+    if (ctx->work_cap >= n) return ctx->work;
+    free(ctx->work);
+    ctx->work_cap = 0;
+    ctx->work = n > SIZE_MAX / sizeof(float) ? NULL : nn_big_alloc(n * sizeof(float));
+    if (ctx->work) ctx->work_cap = n;
+    return ctx->work;
+}
+
 void nn_context_destroy(nn_context *ctx)
 {
     if (!ctx) return;
+    free(ctx->work);
     if (ctx->backend_free) ctx->backend_free(ctx->backend);
     nn_pool_destroy(ctx->pool);
     free(ctx);

@@ -100,6 +100,10 @@ struct nn_context {
     int threads;
     void *backend; /* backend state (oneDNN engine, stream, primitive cache) */
     void (*backend_free)(void *backend);
+    /* Work memory that layers keep between calls (swin.c: a block's buffers; nn_context_work),
+     * grow-only, released with the context. */
+    float *work;
+    size_t work_cap; /* floats */
 };
 
 /* A context is used by one thread at a time (its pool runs one job at a time); threads that
@@ -109,6 +113,11 @@ struct nn_context {
  * failing backend, message in err) or NN_ERR_NOMEM. */
 int nn_context_create(const char *name, int threads, nn_context **out, char *err, size_t errlen);
 void nn_context_destroy(nn_context *ctx);
+/* The context's work memory, at least n floats (contents unspecified; moved, not kept, when
+ * it grows), or NULL when out of memory. Kept until the context is destroyed: the pages of a
+ * fresh buffer cost a fault and a zeroing each on every call (with img-swin's Swin blocks,
+ * about a quarter of its decode time). */
+float *nn_context_work(nn_context *ctx, size_t n);
 const char *nn_context_backend(const nn_context *ctx);
 /* 1 when the named backend is compiled in. */
 int nn_backend_available(const char *name);

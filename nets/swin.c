@@ -1,7 +1,6 @@
 /* Swin-V2 block (see swin.h). The linear layers go through ctx->ops; the window attention
  * (q k^T, softmax, times v: small products, fused per window) and the other small pieces (bias
  * table, gathers) are plain C, on the context's pool. */
-#define _DEFAULT_SOURCE /* posix_memalign, madvise */
 #include "nets/swin.h"
 
 #include "nets/attention.h"
@@ -11,7 +10,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 /* 16 sigmoid(CPB_MLP(log-spaced offset)) for every head and (i, j) pair of window tokens:
  * bias[h][i][j], i, j in [0, ws^2). */
@@ -79,52 +77,40 @@ static void l2_normalize(float *v, int n)
         v[i] = v[i] / d;
 }
 
-/* Large work buffers are 2 MiB aligned and advised as transparent huge pages where the system
- * offers them (Linux madvise mode): the first touch of a few hundred MB then takes a few
- * hundred faults instead of ~10^5 (the kernel's 4 KiB page faults were ~10 % of img-swin's
- * decode time). Contents are unspecified, as with malloc; free() releases the block. */
-static void *big_alloc(size_t bytes)
-{
-    enum { HUGE_PAGE = 2 << 20 };
-    if (bytes < 4 * (size_t)HUGE_PAGE) return malloc(bytes);
-    void *p = NULL;
-    if (posix_memalign(&p, HUGE_PAGE, bytes)) return NULL;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, bytes / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE); /* whole pages */
-#endif
-    return p;
-}
-
-/* Work buffers, carved from one allocation. Buffers whose lifetimes do not overlap share
- * memory (fewer pages to touch): merged and proj live in qkv (dead once the heads are split),
- * and the MLP's hidden activations in q, k and v (dead after the attention) when they fit. */
+/* Work buffers, carved from one allocation: tok, the block's token rows (window order); win,
+ * the attention's output (merged) and later fc2's; qkv, whose memory also takes the
+ * projection (qkv is dead after the attention) and the MLP's hidden activations when they fit
+ * (the projection is dead once added to tok). */
 typedef struct bufs {
-    float *tok, *win, *qkv, *q, *k, *v, *merged, *proj, *bias, *qkv_b, *mlp;
+    float *tok, *win, *qkv, *merged, *proj, *bias, *qkv_b, *mlp;
 } bufs;
 
-static int alloc_bufs(bufs *s, nn_swin_work *work, size_t hw, int c, int nh, int nt, int hidden)
+static int alloc_bufs(nn_context *ctx, bufs *s, nn_swin_work *work, size_t hw, int c, int nh,
+                      int nt, int hidden)
 {
     size_t rc_ = hw * (size_t)c, mlp = hw * (size_t)hidden;
     size_t own_mlp = mlp > 3 * rc_ ? mlp : 0;
-    size_t total = 8 * rc_ + own_mlp + (size_t)nh * nt * nt + 3 * (size_t)c;
-    if (work->cap < total) {
-        free(work->buf);
-        work->cap = 0;
-        work->buf = big_alloc(total * sizeof(float));
-        if (!work->buf) return NN_ERR_NOMEM;
-        work->cap = total;
+    size_t total = 5 * rc_ + own_mlp + (size_t)nh * nt * nt + 3 * (size_t)c;
+    float *at;
+    if (!work) {
+        at = nn_context_work(ctx, total);
+    } else {
+        if (work->cap < total) {
+            free(work->buf);
+            work->cap = 0;
+            work->buf = nn_big_alloc(total * sizeof(float));
+            if (work->buf) work->cap = total;
+        }
+        at = work->buf;
     }
-    float *at = work->buf;
+    if (!at) return NN_ERR_NOMEM;
     s->tok = at;
     s->win = at + rc_;
     s->qkv = at + 2 * rc_;
-    s->merged = s->qkv;
-    s->proj = s->qkv + rc_;
-    s->q = at + 5 * rc_;
-    s->k = at + 6 * rc_;
-    s->v = at + 7 * rc_;
-    s->mlp = own_mlp ? at + 8 * rc_ : s->q;
-    s->bias = at + 8 * rc_ + own_mlp;
+    s->merged = s->win;
+    s->proj = s->qkv;
+    s->mlp = own_mlp ? at + 5 * rc_ : s->qkv;
+    s->bias = at + 5 * rc_ + own_mlp;
     s->qkv_b = s->bias + (size_t)nh * nt * nt;
     return NN_OK;
 }
@@ -135,34 +121,6 @@ void nn_swin_work_free(nn_swin_work *work)
     free(work->buf);
     work->buf = NULL;
     work->cap = 0;
-}
-
-/* dst[p][c] = src[c][p] for p in [p0, p1), in blocks of TB positions so that the TB rows
- * written stay in cache while every channel is visited (a plain channel-outer loop misses on
- * every store). */
-enum { TB = 32 };
-static void to_tokens(const float *src, size_t n, int c, size_t p0, size_t p1, float *dst)
-{
-    for (size_t b0 = p0; b0 < p1; b0 += TB) {
-        size_t b1 = b0 + TB < p1 ? b0 + TB : p1;
-        for (int ch = 0; ch < c; ch++) {
-            const float *sp = src + (size_t)ch * n;
-            for (size_t p = b0; p < b1; p++)
-                dst[p * c + ch] = sp[p];
-        }
-    }
-}
-
-static void from_tokens(const float *src, size_t n, int c, size_t p0, size_t p1, float *dst)
-{
-    for (size_t b0 = p0; b0 < p1; b0 += TB) {
-        size_t b1 = b0 + TB < p1 ? b0 + TB : p1;
-        for (int ch = 0; ch < c; ch++) {
-            float *dp = dst + (size_t)ch * n;
-            for (size_t p = b0; p < b1; p++)
-                dp[p] = src[p * c + ch];
-        }
-    }
 }
 
 int nn_swin_block_forward(nn_context *ctx, const nn_swin_block *b, nn_tensor *x)
@@ -180,9 +138,13 @@ int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor 
 }
 
 /* The block's plain-C pieces, run on the context's pool: each task takes a range of windows
- * (or of token positions) and computes its elements exactly as a single thread would, so the
- * result is the same bits for any thread count. */
-enum { SWIN_GATHER, SWIN_HEADS, SWIN_ATTENTION, SWIN_SCATTER, SWIN_TO_TOKENS, SWIN_FROM_TOKENS };
+ * and computes its elements exactly as a single thread would, so the result is the same bits
+ * for any thread count. */
+/* SWIN_IN: the map (NCHW) into tok as window-ordered token rows: window wi's token t (row
+ * wi * nt + t) is the pixel at window_pos; SWIN_OUT: back. Every step in between acts per
+ * token row (linear layers, LayerNorm, residual adds) or per window (attention), so the rows
+ * stay in window order through the whole block: no gather, scatter or token-major copy. */
+enum { SWIN_IN, SWIN_ATTENTION, SWIN_OUT };
 
 typedef struct swin_job {
     const nn_swin_block *b;
@@ -201,35 +163,59 @@ static size_t window_pos(const swin_job *j, int wi, int t)
     return (size_t)yy * j->w + xx;
 }
 
-/* Window wi's attention, head by head, into merged [token][head * hd + d]: the scores
- * q k^T (k stored transposed), the softmax of the scaled cosine similarity plus position bias
- * and shift mask, and the product with v (attention.h), in a tile of nt x nt scores that
- * stays in cache (the whole map's scores were written and read back three times, and
- * oneDNN's batched products of 64x24 by 24x64 matrices ran at a tenth of its speed on
- * larger ones). */
-static void swin_attention(const swin_job *j, int wi, int *lab, float *tile)
+/* Per task: one window's heads and scores. */
+typedef struct attn_buf {
+    int *lab;    /* [nt] region labels */
+    float *tile; /* [nt][nt] scores */
+    float *q;    /* [nh][nt][hd], L2-normalised */
+    float *kt;   /* [nh][hd][nt], L2-normalised, transposed */
+    float *v;    /* [nh][nt][hd] */
+} attn_buf;
+
+/* Window wi's attention into merged [token][head * hd + d]: its heads split from qkv (q and k
+ * L2-normalised, k transposed), then per head the scores q k^T, the softmax of the scaled
+ * cosine similarity plus position bias and shift mask, and the product with v (attention.h),
+ * all in the task's buffers, which stay in cache (the whole map's heads and scores were
+ * written and read back, and oneDNN's batched products of 64x24 by 24x64 matrices ran at a
+ * tenth of its speed on larger ones). */
+static void swin_attention(const swin_job *j, int wi, const attn_buf *ab)
 {
     const nn_swin_block *b = j->b;
     const bufs *s = j->s;
-    int nt = j->nt, ws = j->ws, hd = j->hd, shift = j->shift;
+    int nt = j->nt, ws = j->ws, hd = j->hd, c = j->c, shift = j->shift;
     int wy = wi / (j->w / ws), wx = wi % (j->w / ws);
     if (shift)
         for (int t = 0; t < nt; t++)
-            lab[t] = region(wy * ws + t / ws, j->h, ws, shift) * 3 +
-                     region(wx * ws + t % ws, j->w, ws, shift);
+            ab->lab[t] = region(wy * ws + t / ws, j->h, ws, shift) * 3 +
+                         region(wx * ws + t % ws, j->w, ws, shift);
     for (int hh = 0; hh < j->nh; hh++) {
-        size_t wh = (size_t)wi * j->nh + hh;
-        const float *q = s->q + wh * nt * hd, *kt = s->k + wh * nt * hd, *v = s->v + wh * nt * hd;
+        float *q = ab->q + (size_t)hh * nt * hd, *kt = ab->kt + (size_t)hh * nt * hd;
+        float *v = ab->v + (size_t)hh * nt * hd;
+        for (int t = 0; t < nt; t++) {
+            const float *src = s->qkv + ((size_t)wi * nt + t) * 3 * c + (size_t)hh * hd;
+            float kn[NN_SWIN_MAX_HEAD_DIM];
+            memcpy(q + (size_t)t * hd, src, hd * sizeof(float));
+            memcpy(kn, src + c, hd * sizeof(float));
+            memcpy(v + (size_t)t * hd, src + 2 * c, hd * sizeof(float));
+            l2_normalize(q + (size_t)t * hd, hd);
+            l2_normalize(kn, hd);
+            for (int d = 0; d < hd; d++)
+                kt[(size_t)d * nt + t] = kn[d];
+        }
+    }
+    for (int hh = 0; hh < j->nh; hh++) {
+        const float *q = ab->q + (size_t)hh * nt * hd, *kt = ab->kt + (size_t)hh * nt * hd;
+        const float *v = ab->v + (size_t)hh * nt * hd;
         float scale = expf(fminf(b->logit_scale[hh], logf(100.0f)));
         for (int i = 0; i < nt; i++) {
-            float *row = tile + (size_t)i * nt;
+            float *row = ab->tile + (size_t)i * nt;
             j->k.scores(q + (size_t)i * hd, kt, hd, nt, row);
-            j->k.softmax(row, s->bias + ((size_t)hh * nt + i) * nt, shift ? lab : NULL,
-                         shift ? lab[i] : 0, scale, nt);
+            j->k.softmax(row, s->bias + ((size_t)hh * nt + i) * nt, shift ? ab->lab : NULL,
+                         shift ? ab->lab[i] : 0, scale, nt);
         }
         for (int i = 0; i < nt; i++)
-            j->k.weighted(tile + (size_t)i * nt, v, nt, hd,
-                          s->merged + ((size_t)wi * nt + i) * j->c + (size_t)hh * hd);
+            j->k.weighted(ab->tile + (size_t)i * nt, v, nt, hd,
+                          s->merged + ((size_t)wi * nt + i) * c + (size_t)hh * hd);
     }
 }
 
@@ -238,67 +224,40 @@ static void swin_task(void *arg, int task)
     swin_job *j = arg;
     const bufs *s = j->s;
     int c = j->c, nt = j->nt, nh = j->nh, hd = j->hd;
-    if (j->phase == SWIN_TO_TOKENS || j->phase == SWIN_FROM_TOKENS) {
-        /* whole blocks of TB positions per task */
-        size_t nb = (j->hw + TB - 1) / TB;
-        size_t p0 = nb * (size_t)task / (size_t)j->ntasks * TB;
-        size_t p1 = nb * (size_t)(task + 1) / (size_t)j->ntasks * TB;
-        p1 = p1 < j->hw ? p1 : j->hw;
-        if (j->phase == SWIN_TO_TOKENS)
-            to_tokens(j->img, j->hw, c, p0, p1, s->tok);
-        else
-            from_tokens(s->tok, j->hw, c, p0, p1, j->img);
-        return;
-    }
     int w0 = j->nwin * task / j->ntasks, w1 = j->nwin * (task + 1) / j->ntasks;
-    int *lab = NULL;
-    float *tile = NULL;
-    if (j->phase == SWIN_ATTENTION &&
-        (!(lab = malloc((size_t)nt * sizeof *lab)) ||
-         !(tile = malloc((size_t)nt * nt * sizeof *tile)))) {
-        free(lab);
+    attn_buf ab = {0};
+    size_t heads = (size_t)nh * nt * hd;
+    ab.lab = malloc((size_t)nt * sizeof *ab.lab);
+    if (j->phase == SWIN_ATTENTION)
+        ab.tile = malloc(((size_t)nt * nt + 3 * heads) * sizeof(float));
+    if (!ab.lab || (j->phase == SWIN_ATTENTION && !ab.tile)) {
+        free(ab.lab);
+        free(ab.tile);
         j->failed = 1;
         return;
     }
+    if (ab.tile) ab.q = ab.tile + (size_t)nt * nt, ab.kt = ab.q + heads, ab.v = ab.kt + heads;
     for (int wi = w0; wi < w1; wi++) {
-        switch (j->phase) {
-        case SWIN_GATHER: /* window (wy, wx), token (i, j) of the map rolled by -shift */
-            for (int t = 0; t < nt; t++)
-                memcpy(s->win + ((size_t)wi * nt + t) * c, s->tok + window_pos(j, wi, t) * c,
-                       c * sizeof(float));
-            break;
-        case SWIN_HEADS:
-            /* q and v [window][head][token][hd], k transposed, [window][head][hd][token] (so
-             * q k^T is a plain product, which oneDNN runs ~4x faster than with B^T); q and k
-             * L2-normalised */
-            for (int hh = 0; hh < nh; hh++) {
-                float *kt = s->k + ((size_t)wi * nh + hh) * nt * hd;
-                for (int t = 0; t < nt; t++) {
-                    const float *src = s->qkv + ((size_t)wi * nt + t) * 3 * c + (size_t)hh * hd;
-                    size_t at = (((size_t)wi * nh + hh) * nt + t) * hd;
-                    float kn[NN_SWIN_MAX_HEAD_DIM];
-                    memcpy(s->q + at, src, hd * sizeof(float));
-                    memcpy(kn, src + c, hd * sizeof(float));
-                    memcpy(s->v + at, src + 2 * c, hd * sizeof(float));
-                    l2_normalize(s->q + at, hd);
-                    l2_normalize(kn, hd);
-                    for (int d = 0; d < hd; d++)
-                        kt[(size_t)d * nt + t] = kn[d];
-                }
-            }
-            break;
-        case SWIN_ATTENTION:
-            swin_attention(j, wi, lab, tile);
-            break;
-        case SWIN_SCATTER: /* reverse the roll, into win as [hw][c] (every position once) */
-            for (int t = 0; t < nt; t++)
-                memcpy(s->win + window_pos(j, wi, t) * c, s->proj + ((size_t)wi * nt + t) * c,
-                       c * sizeof(float));
-            break;
+        if (j->phase == SWIN_ATTENTION) {
+            swin_attention(j, wi, &ab);
+            continue;
+        }
+        int *pos = ab.lab; /* the window's pixels (the map rolled by -shift) */
+        for (int t = 0; t < nt; t++)
+            pos[t] = (int)window_pos(j, wi, t);
+        float *rows = s->tok + (size_t)wi * nt * c;
+        for (int ch = 0; ch < c; ch++) {
+            float *plane = j->img + (size_t)ch * j->hw;
+            if (j->phase == SWIN_IN)
+                for (int t = 0; t < nt; t++)
+                    rows[(size_t)t * c + ch] = plane[pos[t]];
+            else
+                for (int t = 0; t < nt; t++)
+                    plane[pos[t]] = rows[(size_t)t * c + ch];
         }
     }
-    free(lab);
-    free(tile);
+    free(ab.lab);
+    free(ab.tile);
 }
 
 static int swin_run(nn_context *ctx, swin_job *j, int phase)
@@ -311,7 +270,6 @@ static int swin_run(nn_context *ctx, swin_job *j, int phase)
 int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor *x,
                              int keep_shift, nn_swin_work *work)
 {
-    if (!work) return NN_ERR_ARG;
     if (!b || !x || !x->data || x->ndim != 4 || x->shape[1] != b->dim || b->heads < 1 ||
         b->dim % b->heads || b->window < 1 || b->shift < 0 || b->shift >= b->window ||
         b->hidden < 1 || b->cpb_hidden < 1)
@@ -323,7 +281,7 @@ int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor 
     if (hd > NN_SWIN_MAX_HEAD_DIM) return NN_ERR_ARG;
     size_t hw = (size_t)h * w, rows = hw; /* every token is in exactly one window */
     bufs s = {0};
-    int rc = alloc_bufs(&s, work, hw, c, nh, nt, b->hidden);
+    int rc = alloc_bufs(ctx, &s, work, hw, c, nh, nt, b->hidden);
     if (rc) return rc;
     if ((rc = cpb_bias(b, ws, s.bias))) return rc;
     memcpy(s.qkv_b, b->q_bias, c * sizeof(float));
@@ -335,21 +293,16 @@ int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor 
     nn_attn_kernels_get(&j.k, 1);
     for (int bi = 0; bi < x->shape[0]; bi++) {
         j.img = x->data + (size_t)bi * c * hw;
-        if ((rc = swin_run(ctx, &j, SWIN_TO_TOKENS)) || /* NCHW -> tokens [hw][c] */
-            (rc = swin_run(ctx, &j, SWIN_GATHER)))
-            return rc;
+        if ((rc = swin_run(ctx, &j, SWIN_IN))) return rc;
         nn_matmul_params mp = {1, (int)rows, 3 * c, c, 1, 1};
-        if ((rc = nn_matmul(ctx, &mp, s.win, b->qkv_w, s.qkv_b, s.qkv)) ||
-            (rc = swin_run(ctx, &j, SWIN_HEADS)))
+        if ((rc = nn_matmul(ctx, &mp, s.tok, b->qkv_w, s.qkv_b, s.qkv)) ||
+            (rc = swin_run(ctx, &j, SWIN_ATTENTION)))
             return rc;
-        if ((rc = swin_run(ctx, &j, SWIN_ATTENTION))) return rc;
         nn_matmul_params pp = {1, (int)rows, c, c, 1, 1};
-        if ((rc = nn_matmul(ctx, &pp, s.merged, b->proj_w, b->proj_b, s.proj)) ||
-            (rc = swin_run(ctx, &j, SWIN_SCATTER)))
-            return rc;
+        if ((rc = nn_matmul(ctx, &pp, s.merged, b->proj_w, b->proj_b, s.proj))) return rc;
         /* x = x + LN1(attn), then x = x + LN2(MLP(x)) (res-post-norm) */
         int tshape[2] = {(int)hw, c};
-        nn_tensor a = nn_tensor_view(s.win, 2, tshape), t = nn_tensor_view(s.tok, 2, tshape);
+        nn_tensor a = nn_tensor_view(s.proj, 2, tshape), t = nn_tensor_view(s.tok, 2, tshape);
         if ((rc = nn_layer_norm(ctx, &a, b->norm1_w, b->norm1_b, 1e-5f)) ||
             (rc = nn_add(ctx, &t, &a, &t)))
             return rc;
@@ -359,10 +312,11 @@ int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor 
         nn_tensor m = nn_tensor_view(s.mlp, 2, mshape);
         if ((rc = nn_activation(ctx, NN_ACT_GELU, 0.0f, &m))) return rc;
         nn_matmul_params f2 = {1, (int)hw, c, b->hidden, 1, 1};
-        if ((rc = nn_matmul(ctx, &f2, s.mlp, b->fc2_w, b->fc2_b, s.win))) return rc;
-        if ((rc = nn_layer_norm(ctx, &a, b->norm2_w, b->norm2_b, 1e-5f)) ||
-            (rc = nn_add(ctx, &t, &a, &t)) || (rc = swin_run(ctx, &j, SWIN_FROM_TOKENS)))
-            return rc; /* tokens -> NCHW */
+        a = nn_tensor_view(s.win, 2, tshape);
+        if ((rc = nn_matmul(ctx, &f2, s.mlp, b->fc2_w, b->fc2_b, s.win)) ||
+            (rc = nn_layer_norm(ctx, &a, b->norm2_w, b->norm2_b, 1e-5f)) ||
+            (rc = nn_add(ctx, &t, &a, &t)) || (rc = swin_run(ctx, &j, SWIN_OUT)))
+            return rc;
     }
     return NN_OK;
 }

@@ -55,7 +55,8 @@ typedef struct nn_swin_work {
     size_t cap; /* floats */
 } nn_swin_work;
 
-/* nn_swin_block_forward_ex with its work memory taken from (and kept in) work. */
+/* nn_swin_block_forward_ex with its work memory taken from (and kept in) work, or, when work
+ * is NULL, from the context's work memory (nn_context_work), kept across calls. */
 int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *blk, nn_tensor *x,
                              int keep_shift, nn_swin_work *work);
 void nn_swin_work_free(nn_swin_work *work);

@@ -7,21 +7,28 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Zeroed storage of n floats. Large tensors are 2 MiB aligned and advised as transparent huge
- * pages where the system offers them (Linux madvise mode): a 768x512 img-swin decode touches
- * ~700 MB of fresh tensors and work memory, and 4 KiB page faults on it were ~10 % of the
- * decode time. free() releases either kind of block. */
-static float *zeroed_floats(size_t n)
+enum { HUGE_PAGE = 2 << 20 };
+
+/* A 768x512 img-swin decode touches ~700 MB of fresh tensors and work memory, and 4 KiB page
+ * faults on it were ~10 % of the decode time. */
+void *nn_big_alloc(size_t bytes)
 {
-    enum { HUGE_PAGE = 2 << 20 };
-    size_t bytes = n * sizeof(float);
-    if (bytes < 4 * (size_t)HUGE_PAGE) return calloc(n, sizeof(float));
+    if (bytes < 4 * (size_t)HUGE_PAGE) return malloc(bytes ? bytes : 1);
     void *p = NULL;
     if (posix_memalign(&p, HUGE_PAGE, bytes)) return NULL;
 #ifdef MADV_HUGEPAGE
     (void)madvise(p, bytes / HUGE_PAGE * HUGE_PAGE, MADV_HUGEPAGE); /* whole pages */
 #endif
-    memset(p, 0, bytes);
+    return p;
+}
+
+/* Zeroed storage of n floats (large blocks as nn_big_alloc's). free() releases either kind. */
+static float *zeroed_floats(size_t n)
+{
+    size_t bytes = n * sizeof(float);
+    if (bytes < 4 * (size_t)HUGE_PAGE) return calloc(n, sizeof(float));
+    void *p = nn_big_alloc(bytes);
+    if (p) memset(p, 0, bytes);
     return p;
 }
 

@@ -45,6 +45,11 @@ nn_tensor nn_tensor_view(float *data, int ndim, const int *shape);
 
 void nn_tensor_free(nn_tensor *t);
 
+/* Uninitialised memory for large work buffers, released with free(): blocks of 8 MiB and more
+ * are 2 MiB aligned and advised as transparent huge pages where the system offers them (Linux
+ * madvise mode), so that their first touch takes a few faults instead of one per 4 KiB. */
+void *nn_big_alloc(size_t bytes);
+
 /* Convenience constructors for the common ranks. */
 int nn_tensor_alloc4(nn_tensor *t, int n, int c, int h, int w);
 int nn_tensor_alloc3(nn_tensor *t, int n, int c, int l);
