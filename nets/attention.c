@@ -43,38 +43,82 @@ float nn_exp_det(float x)
 
 enum { LANES = 16, ROW_MAX = 64 }; /* ROW_MAX: outputs per pass of the plain products */
 
-static void scores_plain(const float *q, const float *kt, int hd, int nt, float *row)
+enum { NORM_LANES = 8 };
+
+/* dst = src / max(|src|, 1e-12), the squares summed on NORM_LANES lanes (attention.h). */
+static void l2_normalized(const float *src, int n, float *dst)
 {
-    for (int t0 = 0; t0 < nt; t0 += ROW_MAX) {
-        int n = nt - t0 < ROW_MAX ? nt - t0 : ROW_MAX;
-        float acc[ROW_MAX] = {0};
-        for (int d = 0; d < hd; d++) {
-            float qd = q[d];
-            const float *kr = kt + (size_t)d * nt + t0;
-            for (int t = 0; t < n; t++)
-                acc[t] += qd * kr[t];
-        }
-        memcpy(row + t0, acc, (size_t)n * sizeof(float));
-    }
+    float acc[NORM_LANES] = {0};
+    int n8 = n / NORM_LANES * NORM_LANES;
+    for (int i = 0; i < n8; i += NORM_LANES)
+        for (int l = 0; l < NORM_LANES; l++)
+            acc[l] += src[i + l] * src[i + l];
+    for (int i = n8; i < n; i++)
+        acc[i - n8] += src[i] * src[i];
+    for (int w = NORM_LANES / 2; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++)
+            acc[l] = acc[l] + acc[l + w];
+    float d = sqrtf(acc[0]);
+    if (d < 1e-12f) d = 1e-12f;
+    for (int i = 0; i < n; i++)
+        dst[i] = src[i] / d;
 }
 
-static void weighted_plain(const float *a, const float *v, int nt, int hd, float *o)
+void nn_attn_split_heads(const float *qkv, int nt, int nh, int hd, float *q, float *kt, float *v)
 {
-    for (int d0 = 0; d0 < hd; d0 += ROW_MAX) {
-        int n = hd - d0 < ROW_MAX ? hd - d0 : ROW_MAX;
-        float acc[ROW_MAX] = {0};
+    int c = nh * hd;
+    float kn[NN_ATTN_MAX_HEAD_DIM];
+    for (int hh = 0; hh < nh; hh++) {
+        float *qh = q + (size_t)hh * nt * hd, *kh = kt + (size_t)hh * nt * hd;
+        float *vh = v + (size_t)hh * nt * hd;
         for (int t = 0; t < nt; t++) {
-            float at = a[t];
-            const float *vr = v + (size_t)t * hd + d0;
-            for (int d = 0; d < n; d++)
-                acc[d] += at * vr[d];
+            const float *src = qkv + (size_t)t * 3 * c + (size_t)hh * hd;
+            l2_normalized(src, hd, qh + (size_t)t * hd);
+            l2_normalized(src + c, hd, kn);
+            for (int d = 0; d < hd; d++)
+                kh[(size_t)d * nt + t] = kn[d];
+            for (int d = 0; d < hd; d++)
+                vh[(size_t)t * hd + d] = src[2 * c + d];
         }
-        memcpy(o + d0, acc, (size_t)n * sizeof(float));
     }
 }
 
-static void softmax_plain(float *row, const float *bias, const int *lab, int li, float scale,
-                          int nt)
+static void scores_plain(const float *q, const float *kt, int hd, int nt, int nrows, float *rows)
+{
+    for (int r = 0; r < nrows; r++)
+        for (int t0 = 0; t0 < nt; t0 += ROW_MAX) {
+            int n = nt - t0 < ROW_MAX ? nt - t0 : ROW_MAX;
+            float acc[ROW_MAX] = {0};
+            for (int d = 0; d < hd; d++) {
+                float qd = q[(size_t)r * hd + d];
+                const float *kr = kt + (size_t)d * nt + t0;
+                for (int t = 0; t < n; t++)
+                    acc[t] += qd * kr[t];
+            }
+            memcpy(rows + (size_t)r * nt + t0, acc, (size_t)n * sizeof(float));
+        }
+}
+
+static void weighted_plain(const float *a, const float *v, const float *sum, int nt, int hd,
+                           int nrows, float *o, size_t ostride)
+{
+    for (int r = 0; r < nrows; r++)
+        for (int d0 = 0; d0 < hd; d0 += ROW_MAX) {
+            int n = hd - d0 < ROW_MAX ? hd - d0 : ROW_MAX;
+            float acc[ROW_MAX] = {0};
+            for (int t = 0; t < nt; t++) {
+                float at = a[(size_t)r * nt + t];
+                const float *vr = v + (size_t)t * hd + d0;
+                for (int d = 0; d < n; d++)
+                    acc[d] += at * vr[d];
+            }
+            for (int d = 0; d < n; d++)
+                o[(size_t)r * ostride + d0 + d] = acc[d] / sum[r];
+        }
+}
+
+static float softmax_plain(float *row, const float *bias, const int *lab, int li, float scale,
+                           int nt)
 {
     float mx = -INFINITY;
     for (int t = 0; t < nt; t++) {
@@ -92,8 +136,7 @@ static void softmax_plain(float *row, const float *bias, const int *lab, int li,
     for (int w = LANES / 2; w >= 1; w /= 2)
         for (int l = 0; l < w; l++)
             acc[l] = acc[l] + acc[l + w];
-    for (int t = 0; t < nt; t++)
-        row[t] = row[t] / acc[0];
+    return acc[0];
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
@@ -102,44 +145,85 @@ static void softmax_plain(float *row, const float *bias, const int *lab, int li,
 
 static __mmask16 lanes_of(int n) { return (__mmask16)(n >= 16 ? 0xffff : n <= 0 ? 0 : (1u << n) - 1); }
 
-/* 64 outputs (four vectors) in registers per pass. */
-AVX512 static void scores_avx512(const float *q, const float *kt, int hd, int nt, float *row)
+/* Two query rows by 64 outputs (eight vectors) in registers per pass (named, not arrays:
+ * GCC kept arrays of accumulators on the stack). */
+AVX512 static void scores_avx512(const float *q, const float *kt, int hd, int nt, int nrows,
+                                 float *rows)
 {
-    for (int t0 = 0; t0 < nt; t0 += 64) {
-        int n = nt - t0;
-        __mmask16 m0 = lanes_of(n), m1 = lanes_of(n - 16), m2 = lanes_of(n - 32),
-                  m3 = lanes_of(n - 48);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int d = 0; d < hd; d++) {
-            __m512 qd = _mm512_set1_ps(q[d]);
-            const float *kr = kt + (size_t)d * nt + t0;
-            a0 = _mm512_add_ps(a0, _mm512_mul_ps(qd, _mm512_maskz_loadu_ps(m0, kr)));
-            a1 = _mm512_add_ps(a1, _mm512_mul_ps(qd, _mm512_maskz_loadu_ps(m1, kr + 16)));
-            a2 = _mm512_add_ps(a2, _mm512_mul_ps(qd, _mm512_maskz_loadu_ps(m2, kr + 32)));
-            a3 = _mm512_add_ps(a3, _mm512_mul_ps(qd, _mm512_maskz_loadu_ps(m3, kr + 48)));
+    for (int r = 0; r < nrows; r += 2) {
+        int two = r + 1 < nrows;
+        const float *q0 = q + (size_t)r * hd, *q1 = two ? q0 + hd : q0;
+        for (int t0 = 0; t0 < nt; t0 += 64) {
+            int n = nt - t0;
+            __mmask16 m0 = lanes_of(n), m1 = lanes_of(n - 16), m2 = lanes_of(n - 32),
+                      m3 = lanes_of(n - 48);
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (int d = 0; d < hd; d++) {
+                __m512 x0 = _mm512_set1_ps(q0[d]), x1 = _mm512_set1_ps(q1[d]);
+                const float *kr = kt + (size_t)d * nt + t0;
+                __m512 k0 = _mm512_maskz_loadu_ps(m0, kr), k1 = _mm512_maskz_loadu_ps(m1, kr + 16);
+                __m512 k2 = _mm512_maskz_loadu_ps(m2, kr + 32), k3 = _mm512_maskz_loadu_ps(m3, kr + 48);
+                a0 = _mm512_add_ps(a0, _mm512_mul_ps(x0, k0));
+                a1 = _mm512_add_ps(a1, _mm512_mul_ps(x0, k1));
+                a2 = _mm512_add_ps(a2, _mm512_mul_ps(x0, k2));
+                a3 = _mm512_add_ps(a3, _mm512_mul_ps(x0, k3));
+                b0 = _mm512_add_ps(b0, _mm512_mul_ps(x1, k0));
+                b1 = _mm512_add_ps(b1, _mm512_mul_ps(x1, k1));
+                b2 = _mm512_add_ps(b2, _mm512_mul_ps(x1, k2));
+                b3 = _mm512_add_ps(b3, _mm512_mul_ps(x1, k3));
+            }
+            float *o = rows + (size_t)r * nt + t0;
+            _mm512_mask_storeu_ps(o, m0, a0);
+            _mm512_mask_storeu_ps(o + 16, m1, a1);
+            _mm512_mask_storeu_ps(o + 32, m2, a2);
+            _mm512_mask_storeu_ps(o + 48, m3, a3);
+            if (two) {
+                o += nt;
+                _mm512_mask_storeu_ps(o, m0, b0);
+                _mm512_mask_storeu_ps(o + 16, m1, b1);
+                _mm512_mask_storeu_ps(o + 32, m2, b2);
+                _mm512_mask_storeu_ps(o + 48, m3, b3);
+            }
         }
-        _mm512_mask_storeu_ps(row + t0, m0, a0);
-        _mm512_mask_storeu_ps(row + t0 + 16, m1, a1);
-        _mm512_mask_storeu_ps(row + t0 + 32, m2, a2);
-        _mm512_mask_storeu_ps(row + t0 + 48, m3, a3);
     }
 }
 
-/* 32 outputs (two vectors) per pass. */
-AVX512 static void weighted_avx512(const float *a, const float *v, int nt, int hd, float *o)
+/* Four rows by 32 outputs (eight vectors) per pass. */
+AVX512 static void weighted_avx512(const float *a, const float *v, const float *sum, int nt,
+                                   int hd, int nrows, float *o, size_t ostride)
 {
-    for (int d0 = 0; d0 < hd; d0 += 32) {
-        int n = hd - d0;
-        __mmask16 m0 = lanes_of(n), m1 = lanes_of(n - 16);
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-        for (int t = 0; t < nt; t++) {
-            __m512 at = _mm512_set1_ps(a[t]);
-            const float *vr = v + (size_t)t * hd + d0;
-            s0 = _mm512_add_ps(s0, _mm512_mul_ps(at, _mm512_maskz_loadu_ps(m0, vr)));
-            s1 = _mm512_add_ps(s1, _mm512_mul_ps(at, _mm512_maskz_loadu_ps(m1, vr + 16)));
+    for (int r0 = 0; r0 < nrows; r0 += 4) {
+        int nr = nrows - r0 < 4 ? nrows - r0 : 4;
+        const float *a0 = a + (size_t)r0 * nt, *a1 = nr > 1 ? a0 + nt : a0;
+        const float *a2 = nr > 2 ? a0 + 2 * (size_t)nt : a0, *a3 = nr > 3 ? a0 + 3 * (size_t)nt : a0;
+        for (int d0 = 0; d0 < hd; d0 += 32) {
+            int n = hd - d0;
+            __mmask16 m0 = lanes_of(n), m1 = lanes_of(n - 16);
+            __m512 s00 = _mm512_setzero_ps(), s01 = s00, s10 = s00, s11 = s00;
+            __m512 s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+            for (int t = 0; t < nt; t++) {
+                const float *vr = v + (size_t)t * hd + d0;
+                __m512 v0 = _mm512_maskz_loadu_ps(m0, vr), v1 = _mm512_maskz_loadu_ps(m1, vr + 16);
+                __m512 x0 = _mm512_set1_ps(a0[t]), x1 = _mm512_set1_ps(a1[t]);
+                __m512 x2 = _mm512_set1_ps(a2[t]), x3 = _mm512_set1_ps(a3[t]);
+                s00 = _mm512_add_ps(s00, _mm512_mul_ps(x0, v0));
+                s01 = _mm512_add_ps(s01, _mm512_mul_ps(x0, v1));
+                s10 = _mm512_add_ps(s10, _mm512_mul_ps(x1, v0));
+                s11 = _mm512_add_ps(s11, _mm512_mul_ps(x1, v1));
+                s20 = _mm512_add_ps(s20, _mm512_mul_ps(x2, v0));
+                s21 = _mm512_add_ps(s21, _mm512_mul_ps(x2, v1));
+                s30 = _mm512_add_ps(s30, _mm512_mul_ps(x3, v0));
+                s31 = _mm512_add_ps(s31, _mm512_mul_ps(x3, v1));
+            }
+            __m512 lo[4] = {s00, s10, s20, s30}, hi[4] = {s01, s11, s21, s31};
+            for (int k = 0; k < nr; k++) {
+                __m512 sk = _mm512_set1_ps(sum[r0 + k]);
+                float *ok = o + (size_t)(r0 + k) * ostride + d0;
+                _mm512_mask_storeu_ps(ok, m0, _mm512_div_ps(lo[k], sk));
+                _mm512_mask_storeu_ps(ok + 16, m1, _mm512_div_ps(hi[k], sk));
+            }
         }
-        _mm512_mask_storeu_ps(o + d0, m0, s0);
-        _mm512_mask_storeu_ps(o + d0 + 16, m1, s1);
     }
 }
 
@@ -167,8 +251,8 @@ AVX512 static __m512 exp_avx512(__m512 x)
     return _mm512_maskz_mov_ps(keep, _mm512_mul_ps(y, s));
 }
 
-AVX512 static void softmax_avx512(float *row, const float *bias, const int *lab, int li,
-                                  float scale, int nt)
+AVX512 static float softmax_avx512(float *row, const float *bias, const int *lab, int li,
+                                   float scale, int nt)
 {
     __m512 vs = _mm512_set1_ps(scale), vmx = _mm512_set1_ps(-INFINITY);
     for (int t = 0; t < nt; t += LANES) {
@@ -197,11 +281,7 @@ AVX512 static void softmax_avx512(float *row, const float *bias, const int *lab,
     __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
     __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
     __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));
-    __m512 sum = _mm512_set1_ps(_mm_cvtss_f32(h1));
-    for (int t = 0; t < nt; t += LANES) {
-        __mmask16 m = lanes_of(nt - t);
-        _mm512_mask_storeu_ps(row + t, m, _mm512_div_ps(_mm512_maskz_loadu_ps(m, row + t), sum));
-    }
+    return _mm_cvtss_f32(h1);
 }
 #endif
 

@@ -66,17 +66,6 @@ static int region(int y, int size, int ws, int shift)
     return y < size - ws ? 0 : y < size - shift ? 1 : 2;
 }
 
-static void l2_normalize(float *v, int n)
-{
-    float s = 0.0f;
-    for (int i = 0; i < n; i++)
-        s += v[i] * v[i];
-    float d = sqrtf(s);
-    if (d < 1e-12f) d = 1e-12f;
-    for (int i = 0; i < n; i++)
-        v[i] = v[i] / d;
-}
-
 /* Work buffers, carved from one allocation: tok, the block's token rows (window order); win,
  * the attention's output (merged) and later fc2's; qkv, whose memory also takes the
  * projection (qkv is dead after the attention) and the MLP's hidden activations when they fit
@@ -153,6 +142,7 @@ typedef struct swin_job {
     int phase, ntasks, c, h, w, ws, nh, hd, nt, nwin, shift, failed;
     size_t hw;
     nn_attn_kernels k;
+    int avx512; /* transpose8 runs */
 } swin_job;
 
 /* Window wi, token r of the window -> its position in the map rolled by -shift. */
@@ -170,6 +160,7 @@ typedef struct attn_buf {
     float *q;    /* [nh][nt][hd], L2-normalised */
     float *kt;   /* [nh][hd][nt], L2-normalised, transposed */
     float *v;    /* [nh][nt][hd] */
+    float *sum;  /* [nt] the softmax's sums */
 } attn_buf;
 
 /* Window wi's attention into merged [token][head * hd + d]: its heads split from qkv (q and k
@@ -188,36 +179,71 @@ static void swin_attention(const swin_job *j, int wi, const attn_buf *ab)
         for (int t = 0; t < nt; t++)
             ab->lab[t] = region(wy * ws + t / ws, j->h, ws, shift) * 3 +
                          region(wx * ws + t % ws, j->w, ws, shift);
-    for (int hh = 0; hh < j->nh; hh++) {
-        float *q = ab->q + (size_t)hh * nt * hd, *kt = ab->kt + (size_t)hh * nt * hd;
-        float *v = ab->v + (size_t)hh * nt * hd;
-        for (int t = 0; t < nt; t++) {
-            const float *src = s->qkv + ((size_t)wi * nt + t) * 3 * c + (size_t)hh * hd;
-            float kn[NN_SWIN_MAX_HEAD_DIM];
-            memcpy(q + (size_t)t * hd, src, hd * sizeof(float));
-            memcpy(kn, src + c, hd * sizeof(float));
-            memcpy(v + (size_t)t * hd, src + 2 * c, hd * sizeof(float));
-            l2_normalize(q + (size_t)t * hd, hd);
-            l2_normalize(kn, hd);
-            for (int d = 0; d < hd; d++)
-                kt[(size_t)d * nt + t] = kn[d];
-        }
-    }
+    nn_attn_split_heads(s->qkv + (size_t)wi * nt * 3 * c, nt, j->nh, hd, ab->q, ab->kt, ab->v);
     for (int hh = 0; hh < j->nh; hh++) {
         const float *q = ab->q + (size_t)hh * nt * hd, *kt = ab->kt + (size_t)hh * nt * hd;
         const float *v = ab->v + (size_t)hh * nt * hd;
         float scale = expf(fminf(b->logit_scale[hh], logf(100.0f)));
-        for (int i = 0; i < nt; i++) {
-            float *row = ab->tile + (size_t)i * nt;
-            j->k.scores(q + (size_t)i * hd, kt, hd, nt, row);
-            j->k.softmax(row, s->bias + ((size_t)hh * nt + i) * nt, shift ? ab->lab : NULL,
-                         shift ? ab->lab[i] : 0, scale, nt);
-        }
+        j->k.scores(q, kt, hd, nt, nt, ab->tile);
         for (int i = 0; i < nt; i++)
-            j->k.weighted(ab->tile + (size_t)i * nt, v, nt, hd,
-                          s->merged + ((size_t)wi * nt + i) * c + (size_t)hh * hd);
+            ab->sum[i] = j->k.softmax(ab->tile + (size_t)i * nt, s->bias + ((size_t)hh * nt + i) * nt,
+                                      shift ? ab->lab : NULL, shift ? ab->lab[i] : 0, scale, nt);
+        j->k.weighted(ab->tile, v, ab->sum, nt, hd, nt,
+                      s->merged + (size_t)wi * nt * c + (size_t)hh * hd, (size_t)c);
     }
 }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
+#include <immintrin.h>
+
+/* 8 tokens x 16 channels between the map and token rows, for every whole group of 16 of the
+ * c channels: in (to rows) loads 8 consecutive pixels of 16 channel planes (hw apart) from px,
+ * out stores them back; rows [8][c]. Two 8x8 transposes at once, one in each 256-bit half
+ * (channels ch .. ch + 7 and ch + 8 .. ch + 15). Returns the channels done. */
+__attribute__((target("avx512f,avx512dq"))) static int transpose8(float *px, size_t hw, int c, float *rows,
+                                                         int in)
+{
+    const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+    const __m512i hi = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30,
+                                         31);
+    int ch = 0;
+    for (; ch + 16 <= c; ch += 16) {
+        __m512 r[8];
+        if (in) /* r[k] = channel ch + k | channel ch + k + 8, tokens 0..7 */
+            for (int k = 0; k < 8; k++)
+                r[k] = _mm512_insertf32x8(
+                    _mm512_castps256_ps512(_mm256_loadu_ps(px + (size_t)(ch + k) * hw)),
+                    _mm256_loadu_ps(px + (size_t)(ch + k + 8) * hw), 1);
+        else /* r[k] = token k: channels ch .. ch + 15 */
+            for (int k = 0; k < 8; k++)
+                r[k] = _mm512_loadu_ps(rows + (size_t)k * c + ch);
+        __m512 t[8], u[8];
+        for (int k = 0; k < 8; k += 2) {
+            t[k] = _mm512_unpacklo_ps(r[k], r[k + 1]);
+            t[k + 1] = _mm512_unpackhi_ps(r[k], r[k + 1]);
+        }
+        for (int k = 0; k < 8; k += 4) {
+            u[k] = _mm512_shuffle_ps(t[k], t[k + 2], 0x44);
+            u[k + 1] = _mm512_shuffle_ps(t[k], t[k + 2], 0xEE);
+            u[k + 2] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+            u[k + 3] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
+        }
+        for (int k = 0; k < 4; k++) {
+            r[k] = _mm512_permutex2var_ps(u[k], lo, u[k + 4]);
+            r[k + 4] = _mm512_permutex2var_ps(u[k], hi, u[k + 4]);
+        }
+        if (in)
+            for (int k = 0; k < 8; k++)
+                _mm512_storeu_ps(rows + (size_t)k * c + ch, r[k]);
+        else
+            for (int k = 0; k < 8; k++) {
+                _mm256_storeu_ps(px + (size_t)(ch + k) * hw, _mm512_castps512_ps256(r[k]));
+                _mm256_storeu_ps(px + (size_t)(ch + k + 8) * hw, _mm512_extractf32x8_ps(r[k], 1));
+            }
+    }
+    return ch;
+}
+#endif
 
 static void swin_task(void *arg, int task)
 {
@@ -229,14 +255,17 @@ static void swin_task(void *arg, int task)
     size_t heads = (size_t)nh * nt * hd;
     ab.lab = malloc((size_t)nt * sizeof *ab.lab);
     if (j->phase == SWIN_ATTENTION)
-        ab.tile = malloc(((size_t)nt * nt + 3 * heads) * sizeof(float));
+        ab.tile = malloc(((size_t)nt * nt + 3 * heads + (size_t)nt) * sizeof(float));
     if (!ab.lab || (j->phase == SWIN_ATTENTION && !ab.tile)) {
         free(ab.lab);
         free(ab.tile);
         j->failed = 1;
         return;
     }
-    if (ab.tile) ab.q = ab.tile + (size_t)nt * nt, ab.kt = ab.q + heads, ab.v = ab.kt + heads;
+    if (ab.tile) {
+        ab.q = ab.tile + (size_t)nt * nt, ab.kt = ab.q + heads, ab.v = ab.kt + heads;
+        ab.sum = ab.v + heads;
+    }
     for (int wi = w0; wi < w1; wi++) {
         if (j->phase == SWIN_ATTENTION) {
             swin_attention(j, wi, &ab);
@@ -246,14 +275,24 @@ static void swin_task(void *arg, int task)
         for (int t = 0; t < nt; t++)
             pos[t] = (int)window_pos(j, wi, t);
         float *rows = s->tok + (size_t)wi * nt * c;
-        for (int ch = 0; ch < c; ch++) {
-            float *plane = j->img + (size_t)ch * j->hw;
-            if (j->phase == SWIN_IN)
-                for (int t = 0; t < nt; t++)
-                    rows[(size_t)t * c + ch] = plane[pos[t]];
-            else
-                for (int t = 0; t < nt; t++)
-                    plane[pos[t]] = rows[(size_t)t * c + ch];
+        for (int i = 0; i < j->ws; i++) { /* a row of the window: ws tokens */
+            const int *pr = pos + i * j->ws;
+            float *ri = rows + (size_t)i * j->ws * c;
+            int ch = 0;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
+            /* not wrapped around by the shift: 8 consecutive pixels per channel */
+            if (j->ws == 8 && pr[7] == pr[0] + 7 && j->avx512)
+                ch = transpose8(j->img + pr[0], j->hw, c, ri, j->phase == SWIN_IN);
+#endif
+            for (; ch < c; ch++) {
+                float *plane = j->img + (size_t)ch * j->hw;
+                if (j->phase == SWIN_IN)
+                    for (int t = 0; t < j->ws; t++)
+                        ri[(size_t)t * c + ch] = plane[pr[t]];
+                else
+                    for (int t = 0; t < j->ws; t++)
+                        plane[pr[t]] = ri[(size_t)t * c + ch];
+            }
         }
     }
     free(ab.lab);
@@ -278,7 +317,7 @@ int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor 
     if (h % ws || w % ws || (size_t)h * w > (size_t)INT_MAX / 4) return NN_ERR_ARG;
     int shift = (h <= ws && w <= ws && !keep_shift) ? 0 : b->shift;
     int hd = c / nh, nt = ws * ws, nwin = (h / ws) * (w / ws);
-    if (hd > NN_SWIN_MAX_HEAD_DIM) return NN_ERR_ARG;
+    if (hd > NN_ATTN_MAX_HEAD_DIM) return NN_ERR_ARG;
     size_t hw = (size_t)h * w, rows = hw; /* every token is in exactly one window */
     bufs s = {0};
     int rc = alloc_bufs(ctx, &s, work, hw, c, nh, nt, b->hidden);
@@ -289,8 +328,11 @@ int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor 
     memcpy(s.qkv_b + 2 * c, b->v_bias, c * sizeof(float));
     int threads = ctx->pool ? nn_pool_threads(ctx->pool) : 1;
     swin_job j = {b,    &s,    NULL, 0,  threads < nwin ? threads : nwin, c, h, w, ws, nh, hd, nt,
-                  nwin, shift, 0,    hw, {0}};
+                  nwin, shift, 0,    hw, {0},  0};
     nn_attn_kernels_get(&j.k, 1);
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
+    j.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#endif
     for (int bi = 0; bi < x->shape[0]; bi++) {
         j.img = x->data + (size_t)bi * c * hw;
         if ((rc = swin_run(ctx, &j, SWIN_IN))) return rc;

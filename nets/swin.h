@@ -19,9 +19,6 @@
 #define NECO_NETS_SWIN_H
 #include "nets/ops.h"
 
-/* Largest dim / heads a block accepts (img-swin: 24 and 32). */
-#define NN_SWIN_MAX_HEAD_DIM 256
-
 typedef struct nn_swin_block {
     int dim, heads, window, shift, hidden, cpb_hidden;
     const float *qkv_w;       /* [3 dim][dim] */

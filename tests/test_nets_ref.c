@@ -727,38 +727,45 @@ static void test_attention(void)
     nn_attn_kernels_get(&plain, 0);
     nn_attn_kernels_get(&fast, 1);
     uint64_t seed = 23;
-    const int nts[] = {1, 5, 16, 37, 64, 100}, hds[] = {1, 7, 24, 32, 40};
-    int same = 1;
+    /* row lengths around the vector width, head sizes around 16 and 32, row counts around the
+     * vector forms' blocks of 2 and 4 */
+    const int nts[] = {1, 5, 16, 37, 64, 100}, hds[] = {1, 7, 24, 32, 40}, nrs[] = {1, 3, 6};
+    enum { NT = 100, HD = 40, NR = 6 };
+    static float q[NR * HD], kt[HD * NT], v[NT * HD], bias[NT], r1[NR * NT], r2[NR * NT];
+    static float o1[NR * 48], o2[NR * 48];
+    int lab[NT], same = 1;
     for (size_t a = 0; a < sizeof nts / sizeof nts[0]; a++)
-        for (size_t b = 0; b < sizeof hds / sizeof hds[0]; b++) {
-            int nt = nts[a], hd = hds[b];
-            float q[40], kt[40 * 100], v[100 * 40], bias[100], r1[100], r2[100], o1[40], o2[40];
-            int lab[100];
-            fx_random(&seed, q, hd);
-            fx_random(&seed, kt, hd * nt);
-            fx_random(&seed, v, nt * hd);
-            fx_random(&seed, bias, nt);
-            for (int t = 0; t < nt; t++)
-                lab[t] = t % 3;
-            plain.scores(q, kt, hd, nt, r1);
-            fast.scores(q, kt, hd, nt, r2);
-            same &= !memcmp(r1, r2, sizeof(float) * (size_t)nt);
-            for (int masked = 0; masked < 2; masked++) {
-                float s1[100], s2[100];
-                memcpy(s1, r1, sizeof s1);
-                memcpy(s2, r1, sizeof s2);
-                plain.softmax(s1, bias, masked ? lab : NULL, 1, 7.5f, nt);
-                fast.softmax(s2, bias, masked ? lab : NULL, 1, 7.5f, nt);
-                same &= !memcmp(s1, s2, sizeof(float) * (size_t)nt);
-                double total = 0;
+        for (size_t b = 0; b < sizeof hds / sizeof hds[0]; b++)
+            for (size_t c = 0; c < sizeof nrs / sizeof nrs[0]; c++) {
+                int nt = nts[a], hd = hds[b], nr = nrs[c];
+                fx_random(&seed, q, nr * hd);
+                fx_random(&seed, kt, hd * nt);
+                fx_random(&seed, v, nt * hd);
+                fx_random(&seed, bias, nt);
                 for (int t = 0; t < nt; t++)
-                    total += s1[t];
-                CU_ASSERT(fabs(total - 1.0) < 1e-5);
+                    lab[t] = t % 3;
+                plain.scores(q, kt, hd, nt, nr, r1);
+                fast.scores(q, kt, hd, nt, nr, r2);
+                same &= !memcmp(r1, r2, sizeof(float) * (size_t)(nt * nr));
+                float sums[NR];
+                for (int r = 0; r < nr; r++) {
+                    const int *lb = r % 2 ? lab : NULL;
+                    float *row = r1 + (size_t)r * nt, copy[NT];
+                    memcpy(copy, row, sizeof(float) * (size_t)nt);
+                    float s1 = plain.softmax(row, bias, lb, 1, 7.5f, nt);
+                    float s2 = fast.softmax(copy, bias, lb, 1, 7.5f, nt);
+                    same &= s1 == s2 && !memcmp(row, copy, sizeof(float) * (size_t)nt);
+                    double total = 0;
+                    for (int t = 0; t < nt; t++)
+                        total += row[t];
+                    CU_ASSERT(fabs(total - s1) <= 1e-5 * s1 && s1 >= 1.0f);
+                    sums[r] = s1;
+                }
+                plain.weighted(r1, v, sums, nt, hd, nr, o1, 48);
+                fast.weighted(r1, v, sums, nt, hd, nr, o2, 48);
+                for (int r = 0; r < nr; r++)
+                    same &= !memcmp(o1 + r * 48, o2 + r * 48, sizeof(float) * (size_t)hd);
             }
-            plain.weighted(r1, v, nt, hd, o1);
-            fast.weighted(r1, v, nt, hd, o2);
-            same &= !memcmp(o1, o2, sizeof(float) * (size_t)hd);
-        }
     CU_ASSERT(same);
 }
 

@@ -152,35 +152,45 @@ int nn_ref_bias_residual(nn_context *ctx, const nn_tensor *x, const float *b, nn
     return NN_OK;
 }
 
+/* One output plane (image b, channel ch) per task. */
+typedef struct shuffle_job {
+    const nn_tensor *x;
+    nn_tensor *y;
+    int r;
+} shuffle_job;
+
+static void shuffle_task(void *arg, int plane)
+{
+    const shuffle_job *j = arg;
+    int r = j->r, c = j->y->shape[1], b = plane / c, ch = plane % c;
+    if (j->x->ndim == 3) {
+        int l = j->x->shape[2];
+        for (int i = 0; i < r; i++) {
+            const float *src = j->x->data + ((size_t)b * c * r + (size_t)ch * r + i) * l;
+            float *dst = j->y->data + ((size_t)b * c + ch) * l * r;
+            for (int t = 0; t < l; t++)
+                dst[(size_t)t * r + i] = src[t];
+        }
+        return;
+    }
+    int h = j->x->shape[2], w = j->x->shape[3];
+    size_t ohw = (size_t)h * r * w * r;
+    for (int i = 0; i < r; i++)
+        for (int jj = 0; jj < r; jj++) {
+            const float *src =
+                j->x->data + (((size_t)b * c + ch) * r * r + (size_t)i * r + jj) * h * w;
+            float *dst = j->y->data + ((size_t)b * c + ch) * ohw;
+            for (int yy = 0; yy < h; yy++)
+                for (int xx = 0; xx < w; xx++)
+                    dst[((size_t)yy * r + i) * w * r + (size_t)xx * r + jj] =
+                        src[(size_t)yy * w + xx];
+        }
+}
+
 int nn_ref_pixel_shuffle(nn_context *ctx, const nn_tensor *x, int r, nn_tensor *y)
 {
-    (void)ctx;
-    int n = x->shape[0], c = y->shape[1];
-    if (x->ndim == 3) {
-        int l = x->shape[2];
-        for (int b = 0; b < n; b++)
-            for (int ch = 0; ch < c; ch++)
-                for (int i = 0; i < r; i++) {
-                    const float *src = x->data + ((size_t)b * c * r + (size_t)ch * r + i) * l;
-                    float *dst = y->data + ((size_t)b * c + ch) * l * r;
-                    for (int t = 0; t < l; t++)
-                        dst[(size_t)t * r + i] = src[t];
-                }
-        return NN_OK;
-    }
-    int h = x->shape[2], w = x->shape[3];
-    size_t ohw = (size_t)h * r * w * r;
-    for (int b = 0; b < n; b++)
-        for (int ch = 0; ch < c; ch++)
-            for (int i = 0; i < r; i++)
-                for (int jj = 0; jj < r; jj++) {
-                    const float *src =
-                        x->data + (((size_t)b * c + ch) * r * r + (size_t)i * r + jj) * h * w;
-                    float *dst = y->data + ((size_t)b * c + ch) * ohw;
-                    for (int yy = 0; yy < h; yy++)
-                        for (int xx = 0; xx < w; xx++)
-                            dst[((size_t)yy * r + i) * w * r + (size_t)xx * r + jj] =
-                                src[(size_t)yy * w + xx];
-                }
+    shuffle_job j = {x, y, r};
+    int planes = y->shape[0] * y->shape[1];
+    nn_pool_run(ew_tasks(ctx, nn_tensor_numel(x)) > 1 ? ctx->pool : NULL, shuffle_task, &j, planes);
     return NN_OK;
 }
