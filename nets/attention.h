@@ -24,6 +24,12 @@
 float nn_exp_det(float x);
 
 typedef struct nn_attn_kernels {
+    /* The heads of one window's token rows qkv [nt][3 c] (c = nh hd: q, k, v side by side,
+     * head h in channels h hd .. h hd + hd - 1 of each): q [nh][nt][hd] and k transposed
+     * [nh][hd][nt], both L2-normalised as F.normalize (x / max(|x|, 1e-12), the sum of squares
+     * on 8 lanes: lane l adds the squares of elements l, l + 8, ..., then halves are
+     * combined), and v [nh][nt][hd]. hd <= NN_ATTN_MAX_HEAD_DIM. */
+    void (*split_heads)(const float *qkv, int nt, int nh, int hd, float *q, float *kt, float *v);
     /* rows[r][t] = sum_d q[r][d] kt[d][t] for r < nrows, t < nt: the scores of nrows queries
      * (q [nrows][hd]; kt: the keys transposed, [hd][nt]; rows [nrows][nt]). */
     void (*scores)(const float *q, const float *kt, int hd, int nt, int nrows, float *rows);

@@ -181,6 +181,15 @@ int nn_layer_norm(nn_context *ctx, nn_tensor *x, const float *gamma, const float
     return ctx->ops->layer_norm(ctx, x, gamma, beta, eps);
 }
 
+int nn_layer_norm_add(nn_context *ctx, const nn_tensor *x, const float *gamma, const float *beta,
+                      float eps, nn_tensor *y)
+{
+    if (!x || !x->data || x->ndim != 2 || !y || !y->data || !nn_tensor_same_shape(x, y) ||
+        x->data == y->data || !(eps > 0))
+        return NN_ERR_ARG;
+    return ctx->ops->layer_norm_add(ctx, x, gamma, beta, eps, y);
+}
+
 int nn_add(nn_context *ctx, const nn_tensor *a, const nn_tensor *b, nn_tensor *y)
 {
     if (!a || !b || !a->data || !b->data || !nn_tensor_same_shape(a, b)) return NN_ERR_ARG;

@@ -48,6 +48,10 @@ int nn_gdn(nn_context *ctx, const nn_tensor *x, const float *gamma, const float 
 int nn_group_norm(nn_context *ctx, nn_tensor *x, int groups, const float *gamma, const float *beta,
                   float eps);
 int nn_layer_norm(nn_context *ctx, nn_tensor *x, const float *gamma, const float *beta, float eps);
+/* y = y + LayerNorm(x) for token rows x, y [rows, C] (x unchanged): layer_norm then add in one
+ * pass. */
+int nn_layer_norm_add(nn_context *ctx, const nn_tensor *x, const float *gamma, const float *beta,
+                      float eps, nn_tensor *y);
 /* Residual add: y = a + b; y may be a or b itself (in place). */
 int nn_add(nn_context *ctx, const nn_tensor *a, const nn_tensor *b, nn_tensor *y);
 /* x[:, c] = x[:, c] * g[c] (+ bias[c]): the gain vectors of variable-rate models. In place. */

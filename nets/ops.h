@@ -78,6 +78,10 @@ typedef struct nn_ops {
      * rows [rows, C] pass a 2-D tensor: then the last dimension is normalised. In place. */
     int (*layer_norm)(nn_context *ctx, nn_tensor *x, const float *gamma, const float *beta,
                       float eps);
+    /* Token rows x [rows, C]: y = y + LayerNorm(x) (x unchanged), the same values as
+     * layer_norm then add, in one pass (a Swin block's residual branches). */
+    int (*layer_norm_add)(nn_context *ctx, const nn_tensor *x, const float *gamma,
+                          const float *beta, float eps, nn_tensor *y);
     /* y = a + b elementwise (y may alias a or b). */
     int (*add)(nn_context *ctx, const float *a, const float *b, float *y, size_t n);
     /* Per-channel gain: x[n, c, ...] *= g[c] (+ bias[c] when not NULL). In place. */

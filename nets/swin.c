@@ -142,7 +142,7 @@ typedef struct swin_job {
     int phase, ntasks, c, h, w, ws, nh, hd, nt, nwin, shift, failed;
     size_t hw;
     nn_attn_kernels k;
-    int avx512; /* transpose8 runs */
+    int avx2; /* transpose8 runs */
 } swin_job;
 
 /* Window wi, token r of the window -> its position in the map rolled by -shift. */
@@ -179,7 +179,7 @@ static void swin_attention(const swin_job *j, int wi, const attn_buf *ab)
         for (int t = 0; t < nt; t++)
             ab->lab[t] = region(wy * ws + t / ws, j->h, ws, shift) * 3 +
                          region(wx * ws + t % ws, j->w, ws, shift);
-    nn_attn_split_heads(s->qkv + (size_t)wi * nt * 3 * c, nt, j->nh, hd, ab->q, ab->kt, ab->v);
+    j->k.split_heads(s->qkv + (size_t)wi * nt * 3 * c, nt, j->nh, hd, ab->q, ab->kt, ab->v);
     for (int hh = 0; hh < j->nh; hh++) {
         const float *q = ab->q + (size_t)hh * nt * hd, *kt = ab->kt + (size_t)hh * nt * hd;
         const float *v = ab->v + (size_t)hh * nt * hd;
@@ -196,50 +196,39 @@ static void swin_attention(const swin_job *j, int wi, const attn_buf *ab)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
 #include <immintrin.h>
 
-/* 8 tokens x 16 channels between the map and token rows, for every whole group of 16 of the
- * c channels: in (to rows) loads 8 consecutive pixels of 16 channel planes (hw apart) from px,
- * out stores them back; rows [8][c]. Two 8x8 transposes at once, one in each 256-bit half
- * (channels ch .. ch + 7 and ch + 8 .. ch + 15). Returns the channels done. */
-__attribute__((target("avx512f,avx512dq"))) static int transpose8(float *px, size_t hw, int c, float *rows,
-                                                         int in)
+/* 8 tokens x 8 channels at a time between the map and token rows, for every whole group of 8
+ * of the c channels: in (to rows) loads 8 consecutive pixels of 8 channel planes (hw apart)
+ * from px, out stores them back; rows [8][c]; an 8x8 transpose in registers. (Groups of 16
+ * channels were slower: 16 planes read at the same offset, a multiple of 4 KiB apart, map to
+ * one cache set.) Returns the channels done. */
+__attribute__((target("avx2"))) static int transpose8(float *px, size_t hw, int c, float *rows,
+                                                      int in)
 {
-    const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
-    const __m512i hi = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30,
-                                         31);
     int ch = 0;
-    for (; ch + 16 <= c; ch += 16) {
-        __m512 r[8];
-        if (in) /* r[k] = channel ch + k | channel ch + k + 8, tokens 0..7 */
-            for (int k = 0; k < 8; k++)
-                r[k] = _mm512_insertf32x8(
-                    _mm512_castps256_ps512(_mm256_loadu_ps(px + (size_t)(ch + k) * hw)),
-                    _mm256_loadu_ps(px + (size_t)(ch + k + 8) * hw), 1);
-        else /* r[k] = token k: channels ch .. ch + 15 */
-            for (int k = 0; k < 8; k++)
-                r[k] = _mm512_loadu_ps(rows + (size_t)k * c + ch);
-        __m512 t[8], u[8];
+    for (; ch + 8 <= c; ch += 8) {
+        __m256 r[8], t[8], u[8];
+        for (int k = 0; k < 8; k++) /* in: channel ch + k; out: token k */
+            r[k] = in ? _mm256_loadu_ps(px + (size_t)(ch + k) * hw)
+                      : _mm256_loadu_ps(rows + (size_t)k * c + ch);
         for (int k = 0; k < 8; k += 2) {
-            t[k] = _mm512_unpacklo_ps(r[k], r[k + 1]);
-            t[k + 1] = _mm512_unpackhi_ps(r[k], r[k + 1]);
+            t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+            t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
         }
         for (int k = 0; k < 8; k += 4) {
-            u[k] = _mm512_shuffle_ps(t[k], t[k + 2], 0x44);
-            u[k + 1] = _mm512_shuffle_ps(t[k], t[k + 2], 0xEE);
-            u[k + 2] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0x44);
-            u[k + 3] = _mm512_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
+            u[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
+            u[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);
+            u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+            u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
         }
         for (int k = 0; k < 4; k++) {
-            r[k] = _mm512_permutex2var_ps(u[k], lo, u[k + 4]);
-            r[k + 4] = _mm512_permutex2var_ps(u[k], hi, u[k + 4]);
+            r[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
+            r[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
         }
-        if (in)
-            for (int k = 0; k < 8; k++)
-                _mm512_storeu_ps(rows + (size_t)k * c + ch, r[k]);
-        else
-            for (int k = 0; k < 8; k++) {
-                _mm256_storeu_ps(px + (size_t)(ch + k) * hw, _mm512_castps512_ps256(r[k]));
-                _mm256_storeu_ps(px + (size_t)(ch + k + 8) * hw, _mm512_extractf32x8_ps(r[k], 1));
-            }
+        for (int k = 0; k < 8; k++)
+            if (in)
+                _mm256_storeu_ps(rows + (size_t)k * c + ch, r[k]);
+            else
+                _mm256_storeu_ps(px + (size_t)(ch + k) * hw, r[k]);
     }
     return ch;
 }
@@ -281,7 +270,7 @@ static void swin_task(void *arg, int task)
             int ch = 0;
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
             /* not wrapped around by the shift: 8 consecutive pixels per channel */
-            if (j->ws == 8 && pr[7] == pr[0] + 7 && j->avx512)
+            if (j->ws == 8 && pr[7] == pr[0] + 7 && j->avx2)
                 ch = transpose8(j->img + pr[0], j->hw, c, ri, j->phase == SWIN_IN);
 #endif
             for (; ch < c; ch++) {
@@ -331,7 +320,7 @@ int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor 
                   nwin, shift, 0,    hw, {0},  0};
     nn_attn_kernels_get(&j.k, 1);
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
-    j.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+    j.avx2 = __builtin_cpu_supports("avx2");
 #endif
     for (int bi = 0; bi < x->shape[0]; bi++) {
         j.img = x->data + (size_t)bi * c * hw;
@@ -345,9 +334,7 @@ int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor 
         /* x = x + LN1(attn), then x = x + LN2(MLP(x)) (res-post-norm) */
         int tshape[2] = {(int)hw, c};
         nn_tensor a = nn_tensor_view(s.proj, 2, tshape), t = nn_tensor_view(s.tok, 2, tshape);
-        if ((rc = nn_layer_norm(ctx, &a, b->norm1_w, b->norm1_b, 1e-5f)) ||
-            (rc = nn_add(ctx, &t, &a, &t)))
-            return rc;
+        if ((rc = nn_layer_norm_add(ctx, &a, b->norm1_w, b->norm1_b, 1e-5f, &t))) return rc;
         nn_matmul_params f1 = {1, (int)hw, b->hidden, c, 1, 1};
         if ((rc = nn_matmul(ctx, &f1, s.tok, b->fc1_w, b->fc1_b, s.mlp))) return rc;
         int mshape[2] = {(int)hw, b->hidden};
@@ -356,8 +343,8 @@ int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor 
         nn_matmul_params f2 = {1, (int)hw, c, b->hidden, 1, 1};
         a = nn_tensor_view(s.win, 2, tshape);
         if ((rc = nn_matmul(ctx, &f2, s.mlp, b->fc2_w, b->fc2_b, s.win)) ||
-            (rc = nn_layer_norm(ctx, &a, b->norm2_w, b->norm2_b, 1e-5f)) ||
-            (rc = nn_add(ctx, &t, &a, &t)) || (rc = swin_run(ctx, &j, SWIN_OUT)))
+            (rc = nn_layer_norm_add(ctx, &a, b->norm2_w, b->norm2_b, 1e-5f, &t)) ||
+            (rc = swin_run(ctx, &j, SWIN_OUT)))
             return rc;
     }
     return NN_OK;

@@ -744,6 +744,17 @@ static void test_attention(void)
                 fx_random(&seed, bias, nt);
                 for (int t = 0; t < nt; t++)
                     lab[t] = t % 3;
+                if (nr == 3) { /* the heads of nt token rows of nr heads */
+                    enum { QKV = 3 * 3 * 40 * 100 };
+                    static float qkv[QKV], p1[3 * QKV], p2[3 * QKV];
+                    fx_random(&seed, qkv, 3 * nr * hd * nt);
+                    for (int d = 0; d < hd; d++) /* token 0's q in head 0 is zero: norm 1e-12 */
+                        qkv[d] = d % 2 ? 0.0f : -0.0f;
+                    size_t hs = (size_t)nr * nt * hd;
+                    plain.split_heads(qkv, nt, nr, hd, p1, p1 + hs, p1 + 2 * hs);
+                    fast.split_heads(qkv, nt, nr, hd, p2, p2 + hs, p2 + 2 * hs);
+                    same &= !memcmp(p1, p2, sizeof(float) * 3 * hs);
+                }
                 plain.scores(q, kt, hd, nt, nr, r1);
                 fast.scores(q, kt, hd, nt, nr, r2);
                 same &= !memcmp(r1, r2, sizeof(float) * (size_t)(nt * nr));

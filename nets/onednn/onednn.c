@@ -988,6 +988,7 @@ const nn_ops nn_onednn_ops = {
     .gdn = onednn_gdn,
     .group_norm = nn_ref_group_norm,
     .layer_norm = nn_ref_layer_norm,
+    .layer_norm_add = nn_ref_layer_norm_add,
     .add = nn_ref_add,
     .channel_scale = nn_ref_channel_scale,
     .bias_act = onednn_bias_act,

@@ -89,6 +89,7 @@ int nn_ref_group_norm(nn_context *ctx, nn_tensor *x, int groups, const float *ga
 /* Token rows [rows, C]: each row normalised on its own, a range of rows per task. */
 typedef struct rows_job {
     float *x;
+    float *res; /* NULL, or the residual: res += LN(x), x left as it was */
     const float *gamma, *beta;
     float eps;
     int rows, c, ntasks;
@@ -130,9 +131,27 @@ static void rows_task(void *arg, int task)
             sq[i - c8] += (v[i] - mean) * (v[i] - mean);
         double var = lanes_total(sq);
         float m = (float)mean, inv = (float)(1.0 / sqrt(var / c + j->eps));
-        for (int i = 0; i < c; i++)
-            v[i] = (v[i] - m) * inv * (j->gamma ? j->gamma[i] : 1.0f) + (j->beta ? j->beta[i] : 0.0f);
+        float *out = j->res ? j->res + (size_t)r * c : NULL;
+        for (int i = 0; i < c; i++) {
+            float y = (v[i] - m) * inv * (j->gamma ? j->gamma[i] : 1.0f) +
+                      (j->beta ? j->beta[i] : 0.0f);
+            if (out)
+                out[i] = out[i] + y;
+            else
+                v[i] = y;
+        }
     }
+}
+
+int nn_ref_layer_norm_add(nn_context *ctx, const nn_tensor *x, const float *gamma,
+                          const float *beta, float eps, nn_tensor *y)
+{
+    int threads = ctx && ctx->pool ? nn_pool_threads(ctx->pool) : 1;
+    int most = (x->shape[0] + 255) / 256;
+    rows_job j = {x->data, y->data, gamma, beta, eps, x->shape[0], x->shape[1],
+                  threads < most ? threads : most};
+    nn_pool_run(j.ntasks > 1 ? ctx->pool : NULL, rows_task, &j, j.ntasks);
+    return NN_OK;
 }
 
 int nn_ref_layer_norm(nn_context *ctx, nn_tensor *x, const float *gamma, const float *beta,
@@ -142,7 +161,7 @@ int nn_ref_layer_norm(nn_context *ctx, nn_tensor *x, const float *gamma, const f
         int threads = ctx && ctx->pool ? nn_pool_threads(ctx->pool) : 1;
         /* at least 256 rows per task: the pool's start-up costs more than a few rows */
         int most = (x->shape[0] + 255) / 256;
-        rows_job j = {x->data, gamma, beta, eps, x->shape[0], x->shape[1],
+        rows_job j = {x->data, NULL, gamma, beta, eps, x->shape[0], x->shape[1],
                       threads < most ? threads : most};
         nn_pool_run(j.ntasks > 1 ? ctx->pool : NULL, rows_task, &j, j.ntasks);
         return NN_OK;

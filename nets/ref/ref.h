@@ -23,6 +23,8 @@ int nn_ref_group_norm(nn_context *ctx, nn_tensor *x, int groups, const float *ga
                       const float *beta, float eps);
 int nn_ref_layer_norm(nn_context *ctx, nn_tensor *x, const float *gamma, const float *beta,
                       float eps);
+int nn_ref_layer_norm_add(nn_context *ctx, const nn_tensor *x, const float *gamma,
+                          const float *beta, float eps, nn_tensor *y);
 int nn_ref_add(nn_context *ctx, const float *a, const float *b, float *y, size_t n);
 /* g may be NULL here (gain 1: only the bias is added, v + b exactly), for backends that add a
  * per-channel bias after their own kernels (onednn's 1x1 convs). */

@@ -5,10 +5,11 @@
  * command-line tool, which includes them.
  *
  *   bench_image [--model ID] [--quality Q] [--backend B] [--threads N] [--reps R]
- *               [--weights DIR] image.png...
+ *               [--weights DIR] [--decode-only] image.png...
  *
  * Every image is encoded and decoded once untimed (the first call creates the backend's
- * primitives and touches fresh memory), then R rounds time every image's encode and decode.
+ * primitives and touches fresh memory), then R rounds time every image's encode and decode
+ * (--decode-only: the decode alone, for profiling it).
  * Printed per operation: the median and the minimum wall time in milliseconds, and the median
  * CPU time of the process (all threads; on a loaded machine the wall time includes waiting for a
  * core, the CPU time does not). */
@@ -43,7 +44,7 @@ static double median(double *v, int n)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_image [--model ID] [--quality Q] [--backend B] [--threads N] "
-                    "[--reps R] [--weights DIR] image.png...\n");
+                    "[--reps R] [--weights DIR] [--decode-only] image.png...\n");
     exit(1);
 }
 
@@ -54,12 +55,16 @@ int main(int argc, char **argv)
     cfg.threads = 1;
     neco_encode_params ep;
     neco_encode_params_default(&ep);
-    int reps = 5, first = 0;
+    int reps = 5, first = 0, decode_only = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-') {
             first = i;
             break;
+        }
+        if (!strcmp(a, "--decode-only")) {
+            decode_only = 1;
+            continue;
         }
         if (i + 1 >= argc) usage();
         const char *v = argv[++i];
@@ -118,7 +123,8 @@ int main(int argc, char **argv)
             size_t out_size = 0;
             neco_decoded d;
             double t0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
-            neco_status st = neco_encode_image(ctx, &img[k], &ep, &out, &out_size);
+            neco_status st =
+                decode_only ? NECO_OK : neco_encode_image(ctx, &img[k], &ep, &out, &out_size);
             double t1 = seconds(CLOCK_MONOTONIC), c1 = seconds(CLOCK_PROCESS_CPUTIME_ID);
             if (st == NECO_OK) st = neco_decode(ctx, stream[k], size[k], &d);
             double t2 = seconds(CLOCK_MONOTONIC), c2 = seconds(CLOCK_PROCESS_CPUTIME_ID);
@@ -139,8 +145,9 @@ int main(int argc, char **argv)
     printf("%s q%d %s %d thread(s), %d image(s) x %d rounds, %.4f bpp\n",
            ep.model ? ep.model : "default", ep.quality, cfg.backend ? cfg.backend : "auto",
            cfg.threads, n, reps, bits / pixels);
-    printf("encode ms: median %.1f  min %.1f  cpu %.1f\n", median(enc, m), emin,
-           median(enc_cpu, m));
+    if (!decode_only)
+        printf("encode ms: median %.1f  min %.1f  cpu %.1f\n", median(enc, m), emin,
+               median(enc_cpu, m));
     printf("decode ms: median %.1f  min %.1f  cpu %.1f\n", median(dec, m), dmin,
            median(dec_cpu, m));
     for (int k = 0; k < n; k++) {
