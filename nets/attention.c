@@ -125,38 +125,37 @@ static void split_heads_avx512(const float *qkv, int nt, int nh, int hd, float *
 }
 #endif
 
+/* out[j] = sum_i x[i] m[i][j] for j < cols (m [k][cols]), ROW_MAX outputs per pass. */
+static void row_product(const float *x, int k, const float *m, int cols, float *out)
+{
+    for (int c0 = 0; c0 < cols; c0 += ROW_MAX) {
+        int n = cols - c0 < ROW_MAX ? cols - c0 : ROW_MAX;
+        float acc[ROW_MAX] = {0};
+        for (int i = 0; i < k; i++) {
+            float xi = x[i];
+            const float *mr = m + (size_t)i * cols + c0;
+            for (int j = 0; j < n; j++)
+                acc[j] += xi * mr[j];
+        }
+        memcpy(out + c0, acc, (size_t)n * sizeof(float));
+    }
+}
+
 static void scores_plain(const float *q, const float *kt, int hd, int nt, int nrows, float *rows)
 {
     for (int r = 0; r < nrows; r++)
-        for (int t0 = 0; t0 < nt; t0 += ROW_MAX) {
-            int n = nt - t0 < ROW_MAX ? nt - t0 : ROW_MAX;
-            float acc[ROW_MAX] = {0};
-            for (int d = 0; d < hd; d++) {
-                float qd = q[(size_t)r * hd + d];
-                const float *kr = kt + (size_t)d * nt + t0;
-                for (int t = 0; t < n; t++)
-                    acc[t] += qd * kr[t];
-            }
-            memcpy(rows + (size_t)r * nt + t0, acc, (size_t)n * sizeof(float));
-        }
+        row_product(q + (size_t)r * hd, hd, kt, nt, rows + (size_t)r * nt);
 }
 
 static void weighted_plain(const float *a, const float *v, const float *sum, int nt, int hd,
                            int nrows, float *o, size_t ostride)
 {
-    for (int r = 0; r < nrows; r++)
-        for (int d0 = 0; d0 < hd; d0 += ROW_MAX) {
-            int n = hd - d0 < ROW_MAX ? hd - d0 : ROW_MAX;
-            float acc[ROW_MAX] = {0};
-            for (int t = 0; t < nt; t++) {
-                float at = a[(size_t)r * nt + t];
-                const float *vr = v + (size_t)t * hd + d0;
-                for (int d = 0; d < n; d++)
-                    acc[d] += at * vr[d];
-            }
-            for (int d = 0; d < n; d++)
-                o[(size_t)r * ostride + d0 + d] = acc[d] / sum[r];
-        }
+    float acc[NN_ATTN_MAX_HEAD_DIM];
+    for (int r = 0; r < nrows; r++) {
+        row_product(a + (size_t)r * nt, nt, v, hd, acc);
+        for (int d = 0; d < hd; d++)
+            o[(size_t)r * ostride + d] = acc[d] / sum[r];
+    }
 }
 
 static float softmax_plain(float *row, const float *bias, const int *lab, int li, float scale,
@@ -184,6 +183,8 @@ static float softmax_plain(float *row, const float *bias, const int *lab, int li
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
 #include <immintrin.h>
 #define AVX512 __attribute__((target("avx512f")))
+/* acc += x v: a multiply, then an add (no FMA: the rounding of the plain loops) */
+#define MAC(acc, x, v) (acc) = _mm512_add_ps((acc), _mm512_mul_ps((x), (v)))
 
 static __mmask16 lanes_of(int n) { return (__mmask16)(n >= 16 ? 0xffff : n <= 0 ? 0 : (1u << n) - 1); }
 
@@ -206,14 +207,8 @@ AVX512 static void scores_avx512(const float *q, const float *kt, int hd, int nt
                 const float *kr = kt + (size_t)d * nt + t0;
                 __m512 k0 = _mm512_maskz_loadu_ps(m0, kr), k1 = _mm512_maskz_loadu_ps(m1, kr + 16);
                 __m512 k2 = _mm512_maskz_loadu_ps(m2, kr + 32), k3 = _mm512_maskz_loadu_ps(m3, kr + 48);
-                a0 = _mm512_add_ps(a0, _mm512_mul_ps(x0, k0));
-                a1 = _mm512_add_ps(a1, _mm512_mul_ps(x0, k1));
-                a2 = _mm512_add_ps(a2, _mm512_mul_ps(x0, k2));
-                a3 = _mm512_add_ps(a3, _mm512_mul_ps(x0, k3));
-                b0 = _mm512_add_ps(b0, _mm512_mul_ps(x1, k0));
-                b1 = _mm512_add_ps(b1, _mm512_mul_ps(x1, k1));
-                b2 = _mm512_add_ps(b2, _mm512_mul_ps(x1, k2));
-                b3 = _mm512_add_ps(b3, _mm512_mul_ps(x1, k3));
+                MAC(a0, x0, k0), MAC(a1, x0, k1), MAC(a2, x0, k2), MAC(a3, x0, k3);
+                MAC(b0, x1, k0), MAC(b1, x1, k1), MAC(b2, x1, k2), MAC(b3, x1, k3);
             }
             float *o = rows + (size_t)r * nt + t0;
             _mm512_mask_storeu_ps(o, m0, a0);
@@ -249,14 +244,8 @@ AVX512 static void weighted_avx512(const float *a, const float *v, const float *
                 __m512 v0 = _mm512_maskz_loadu_ps(m0, vr), v1 = _mm512_maskz_loadu_ps(m1, vr + 16);
                 __m512 x0 = _mm512_set1_ps(a0[t]), x1 = _mm512_set1_ps(a1[t]);
                 __m512 x2 = _mm512_set1_ps(a2[t]), x3 = _mm512_set1_ps(a3[t]);
-                s00 = _mm512_add_ps(s00, _mm512_mul_ps(x0, v0));
-                s01 = _mm512_add_ps(s01, _mm512_mul_ps(x0, v1));
-                s10 = _mm512_add_ps(s10, _mm512_mul_ps(x1, v0));
-                s11 = _mm512_add_ps(s11, _mm512_mul_ps(x1, v1));
-                s20 = _mm512_add_ps(s20, _mm512_mul_ps(x2, v0));
-                s21 = _mm512_add_ps(s21, _mm512_mul_ps(x2, v1));
-                s30 = _mm512_add_ps(s30, _mm512_mul_ps(x3, v0));
-                s31 = _mm512_add_ps(s31, _mm512_mul_ps(x3, v1));
+                MAC(s00, x0, v0), MAC(s01, x0, v1), MAC(s10, x1, v0), MAC(s11, x1, v1);
+                MAC(s20, x2, v0), MAC(s21, x2, v1), MAC(s30, x3, v0), MAC(s31, x3, v1);
             }
             __m512 lo[4] = {s00, s10, s20, s30}, hi[4] = {s01, s11, s21, s31};
             for (int k = 0; k < nr; k++) {
