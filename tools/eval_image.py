@@ -89,7 +89,7 @@ SETTING_NAME = {
     "heic": "quality",
 }
 CODEC_LABEL = {
-    "neco": "neco img-wave",
+    "neco": "neco img-wave",  # the --model in use, set in main()
     "jpeg": "JPEG 4:4:4 (libjpeg-turbo)",
     "webp": "WebP -m 6 (4:2:0)",
     "avif": "AVIF aom 4:4:4 s6",
@@ -545,6 +545,7 @@ def main():
     ap.add_argument("--install-deps", action="store_true",
                     help="apt-get install the missing Debian packages first (as root)")
     args = ap.parse_args()
+    CODEC_LABEL["neco"] = "neco " + args.model
 
     codecs = [c.strip() for c in args.codecs.split(",") if c.strip()]
     for c in codecs:
