@@ -366,6 +366,29 @@ static void test_norms(void)
     norm_fixture(ctx, "group_norm", 1);
     norm_fixture(ctx, "layer_norm", 0);
     nn_context_destroy(ctx);
+    /* token rows: LayerNorm + residual add in one pass = LayerNorm, then add, bit for bit (3
+     * threads: 600 rows spread over tasks), x left unchanged; 37 channels: lanes and a tail */
+    ctx = make_ctx(3);
+    int shape[2] = {600, 37}, bs[1] = {37};
+    nn_tensor x = {0}, y = {0}, ln = {0}, want = {0}, g = {0}, b = {0};
+    uint64_t seed = 41;
+    nn_tensor_alloc(&x, 2, shape), nn_tensor_alloc(&y, 2, shape);
+    nn_tensor_alloc(&ln, 2, shape), nn_tensor_alloc(&g, 1, bs), nn_tensor_alloc(&b, 1, bs);
+    fx_random(&seed, x.data, nn_tensor_numel(&x));
+    fx_random(&seed, y.data, nn_tensor_numel(&y));
+    fx_random(&seed, g.data, 37);
+    fx_random(&seed, b.data, 37);
+    memcpy(ln.data, x.data, nn_tensor_numel(&x) * sizeof(float));
+    CU_ASSERT_EQUAL(nn_layer_norm(ctx, &ln, g.data, b.data, 1e-5f), NN_OK);
+    CU_ASSERT_EQUAL(nn_add(ctx, &y, &ln, &want), NN_OK);
+    memcpy(ln.data, x.data, nn_tensor_numel(&x) * sizeof(float));
+    CU_ASSERT_EQUAL(nn_layer_norm_add(ctx, &x, g.data, b.data, 1e-5f, &y), NN_OK);
+    CU_ASSERT(!memcmp(y.data, want.data, nn_tensor_numel(&y) * sizeof(float)));
+    CU_ASSERT(!memcmp(x.data, ln.data, nn_tensor_numel(&x) * sizeof(float)));
+    CU_ASSERT_EQUAL(nn_layer_norm_add(ctx, &x, g.data, b.data, 1e-5f, &x), NN_ERR_ARG);
+    nn_tensor_free(&x), nn_tensor_free(&y), nn_tensor_free(&ln), nn_tensor_free(&want);
+    nn_tensor_free(&g), nn_tensor_free(&b);
+    nn_context_destroy(ctx);
 }
 
 static void test_add_scale(void)
