@@ -372,7 +372,7 @@ static int run_stage(nn_context *nn, const swin_state *s, const swin_stage *st, 
     int hp = (h + ws - 1) / ws * ws, wp = (w + ws - 1) / ws * ws;
     if (hp == h && wp == w) {
         for (int b = 0; b < s->depth; b++) {
-            int rc = nn_swin_block_forward_ws(nn, &st->blk[b], x, 1, NULL);
+            int rc = nn_swin_block_forward_ex(nn, &st->blk[b], x, 1);
             if (rc)
                 return rc;
         }
@@ -386,7 +386,7 @@ static int run_stage(nn_context *nn, const swin_state *s, const swin_stage *st, 
             for (int i = 0; i < h; i++)
                 memcpy(t.data + ((size_t)k * hp + i) * wp, x->data + ((size_t)k * h + i) * w,
                        (size_t)w * sizeof(float));
-        rc = nn_swin_block_forward_ws(nn, &st->blk[b], &t, 1, NULL);
+        rc = nn_swin_block_forward_ex(nn, &st->blk[b], &t, 1);
         for (int k = 0; k < c && !rc; k++)
             for (int i = 0; i < h; i++)
                 memcpy(x->data + ((size_t)k * h + i) * w, t.data + ((size_t)k * hp + i) * wp,

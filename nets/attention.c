@@ -45,6 +45,16 @@ enum { LANES = 16, ROW_MAX = 64 }; /* ROW_MAX: outputs per pass of the plain pro
 
 enum { NORM_LANES = 8 };
 
+/* acc[0] after combining n lanes by halves: lane l + n/2 into l, then l + n/4, ... (n a power
+ * of two). The vector forms end with the same additions. */
+static float halves_total(float *acc, int n)
+{
+    for (int w = n / 2; w >= 1; w /= 2)
+        for (int l = 0; l < w; l++)
+            acc[l] = acc[l] + acc[l + w];
+    return acc[0];
+}
+
 /* dst = src / max(|src|, 1e-12), the squares summed on NORM_LANES lanes (attention.h). */
 static void l2_normalized(const float *src, int n, float *dst)
 {
@@ -55,10 +65,7 @@ static void l2_normalized(const float *src, int n, float *dst)
             acc[l] += src[i + l] * src[i + l];
     for (int i = n8; i < n; i++)
         acc[i - n8] += src[i] * src[i];
-    for (int w = NORM_LANES / 2; w >= 1; w /= 2)
-        for (int l = 0; l < w; l++)
-            acc[l] = acc[l] + acc[l + w];
-    float d = sqrtf(acc[0]);
+    float d = sqrtf(halves_total(acc, NORM_LANES));
     if (d < 1e-12f) d = 1e-12f;
     for (int i = 0; i < n; i++)
         dst[i] = src[i] / d;
@@ -69,24 +76,32 @@ typedef void (*normalize_fn)(const float *src, int n, float *dst);
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
 #include <immintrin.h>
 
+/* halves_total of 8 lanes: lane l + 4 into l, then l + 2, then l + 1. */
+__attribute__((target("avx"))) static inline float halves_total8(__m256 acc)
+{
+    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    return _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
+}
+
+/* The first min(n, 8) lanes. */
+static __mmask8 lanes8(int n) { return (__mmask8)(n >= 8 ? 0xff : (1u << n) - 1); }
+
 /* l2_normalized on 8 lanes of a ymm register: the same operations in the same order. */
 __attribute__((target("avx512f,avx512vl"))) static void l2_normalized_avx512(const float *src,
                                                                              int n, float *dst)
 {
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n; i += NORM_LANES) {
-        __mmask8 m = (__mmask8)(n - i >= 8 ? 0xff : (1u << (n - i)) - 1);
+        __mmask8 m = lanes8(n - i);
         __m256 x = _mm256_maskz_loadu_ps(m, src + i); /* past n: +0, which changes no sum */
         acc = _mm256_add_ps(acc, _mm256_mul_ps(x, x));
     }
-    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
-    __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));
-    float d = sqrtf(_mm_cvtss_f32(h1));
+    float d = sqrtf(halves_total8(acc));
     if (d < 1e-12f) d = 1e-12f;
     __m256 vd = _mm256_set1_ps(d);
     for (int i = 0; i < n; i += NORM_LANES) {
-        __mmask8 m = (__mmask8)(n - i >= 8 ? 0xff : (1u << (n - i)) - 1);
+        __mmask8 m = lanes8(n - i);
         _mm256_mask_storeu_ps(dst + i, m, _mm256_div_ps(_mm256_maskz_loadu_ps(m, src + i), vd));
     }
 }
@@ -174,10 +189,7 @@ static float softmax_plain(float *row, const float *bias, const int *lab, int li
         row[t] = e;
         acc[t % LANES] += e;
     }
-    for (int w = LANES / 2; w >= 1; w /= 2)
-        for (int l = 0; l < w; l++)
-            acc[l] = acc[l] + acc[l + w];
-    return acc[0];
+    return halves_total(acc, LANES);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
@@ -307,12 +319,9 @@ AVX512 static float softmax_avx512(float *row, const float *bias, const int *lab
         _mm512_mask_storeu_ps(row + t, m, e);
         acc = _mm512_add_ps(acc, e); /* lanes past nt add +0, which changes no sum */
     }
-    __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(acc),
-                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
-    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
-    __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
-    __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));
-    return _mm_cvtss_f32(h1);
+    return halves_total8(_mm256_add_ps(
+        _mm512_castps512_ps256(acc),
+        _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1))));
 }
 #endif
 

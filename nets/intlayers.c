@@ -319,6 +319,12 @@ static void direct_task(void *arg, int task)
         }
 }
 
+/* lo and hi (int16 values) as the low and high halves of one int32: a vpdpwssd operand. */
+static inline int32_t int16_pair(int32_t lo, int32_t hi)
+{
+    return (int32_t)((uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16);
+}
+
 /* wp [cout][cpn][kh][kw]: the weights of input channels 2 cp and 2 cp + 1 (zero past cin) as
  * the low and high int16 halves of one int32, the operand layout of vpdpwssd. */
 static void pack_weight_pairs(const nn_int_conv *l, int cpn, int32_t *wp)
@@ -330,8 +336,7 @@ static void pack_weight_pairs(const nn_int_conv *l, int cpn, int32_t *wp)
                 int32_t lo = weight(l, ((size_t)o * l->cin + 2 * cp) * kk + t);
                 int32_t hi =
                     2 * cp + 1 < l->cin ? weight(l, ((size_t)o * l->cin + 2 * cp + 1) * kk + t) : 0;
-                wp[((size_t)o * cpn + cp) * kk + t] =
-                    (int32_t)((uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16);
+                wp[((size_t)o * cpn + cp) * kk + t] = int16_pair(lo, hi);
             }
 }
 
@@ -356,10 +361,10 @@ static void direct_prep_task(void *arg, int task)
             int32_t *dst = j->xi + ((size_t)cp * j->hp + r + p->pad_h) * j->wpad + p->pad_w;
             if (s1)
                 for (int c = 0; c < x->w; c++)
-                    dst[c] = (int32_t)((uint32_t)(uint16_t)s0[c] | (uint32_t)(uint16_t)s1[c] << 16);
+                    dst[c] = int16_pair(s0[c], s1[c]);
             else
                 for (int c = 0; c < x->w; c++)
-                    dst[c] = (int32_t)(uint32_t)(uint16_t)s0[c];
+                    dst[c] = int16_pair(s0[c], 0);
         }
 }
 
@@ -539,11 +544,10 @@ static void checker_prep_task(void *arg, int task)
                 int n = (x->w - c0 + 1) / 2;
                 if (s1)
                     for (int m = 0; m < n; m++)
-                        dst[m] = (int32_t)((uint32_t)(uint16_t)s0[c0 + 2 * m] |
-                                           (uint32_t)(uint16_t)s1[c0 + 2 * m] << 16);
+                        dst[m] = int16_pair(s0[c0 + 2 * m], s1[c0 + 2 * m]);
                 else
                     for (int m = 0; m < n; m++)
-                        dst[m] = (int32_t)(uint32_t)(uint16_t)s0[c0 + 2 * m];
+                        dst[m] = int16_pair(s0[c0 + 2 * m], 0);
             }
         }
     j->amax[task] = amax;

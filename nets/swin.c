@@ -71,27 +71,14 @@ static int region(int y, int size, int ws, int shift)
  * projection (qkv is dead after the attention) and the MLP's hidden activations when they fit
  * (the projection is dead once added to tok). */
 typedef struct bufs {
-    float *tok, *win, *qkv, *merged, *proj, *bias, *qkv_b, *mlp;
+    float *tok, *win, *qkv, *merged, *proj, *bias, *qkv_b, *scale, *mlp;
 } bufs;
 
-static int alloc_bufs(nn_context *ctx, bufs *s, nn_swin_work *work, size_t hw, int c, int nh,
-                      int nt, int hidden)
+static int alloc_bufs(nn_context *ctx, bufs *s, size_t hw, int c, int nh, int nt, int hidden)
 {
     size_t rc_ = hw * (size_t)c, mlp = hw * (size_t)hidden;
     size_t own_mlp = mlp > 3 * rc_ ? mlp : 0;
-    size_t total = 5 * rc_ + own_mlp + (size_t)nh * nt * nt + 3 * (size_t)c;
-    float *at;
-    if (!work) {
-        at = nn_context_work(ctx, total);
-    } else {
-        if (work->cap < total) {
-            free(work->buf);
-            work->cap = 0;
-            work->buf = nn_big_alloc(total * sizeof(float));
-            if (work->buf) work->cap = total;
-        }
-        at = work->buf;
-    }
+    float *at = nn_context_work(ctx, 5 * rc_ + own_mlp + (size_t)nh * nt * nt + 3 * (size_t)c + nh);
     if (!at) return NN_ERR_NOMEM;
     s->tok = at;
     s->win = at + rc_;
@@ -101,29 +88,13 @@ static int alloc_bufs(nn_context *ctx, bufs *s, nn_swin_work *work, size_t hw, i
     s->mlp = own_mlp ? at + 5 * rc_ : s->qkv;
     s->bias = at + 5 * rc_ + own_mlp;
     s->qkv_b = s->bias + (size_t)nh * nt * nt;
+    s->scale = s->qkv_b + 3 * (size_t)c; /* [nh]: each head's exp(min(logit_scale, ln 100)) */
     return NN_OK;
-}
-
-void nn_swin_work_free(nn_swin_work *work)
-{
-    if (!work) return;
-    free(work->buf);
-    work->buf = NULL;
-    work->cap = 0;
 }
 
 int nn_swin_block_forward(nn_context *ctx, const nn_swin_block *b, nn_tensor *x)
 {
     return nn_swin_block_forward_ex(ctx, b, x, 0);
-}
-
-int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor *x,
-                             int keep_shift)
-{
-    nn_swin_work work = {0};
-    int rc = nn_swin_block_forward_ws(ctx, b, x, keep_shift, &work);
-    nn_swin_work_free(&work);
-    return rc;
 }
 
 /* The block's plain-C pieces, run on the context's pool: each task takes a range of windows
@@ -171,7 +142,6 @@ typedef struct attn_buf {
  * tenth of its speed on larger ones). */
 static void swin_attention(const swin_job *j, int wi, const attn_buf *ab)
 {
-    const nn_swin_block *b = j->b;
     const bufs *s = j->s;
     int nt = j->nt, ws = j->ws, hd = j->hd, c = j->c, shift = j->shift;
     int wy = wi / (j->w / ws), wx = wi % (j->w / ws);
@@ -183,11 +153,10 @@ static void swin_attention(const swin_job *j, int wi, const attn_buf *ab)
     for (int hh = 0; hh < j->nh; hh++) {
         const float *q = ab->q + (size_t)hh * nt * hd, *kt = ab->kt + (size_t)hh * nt * hd;
         const float *v = ab->v + (size_t)hh * nt * hd;
-        float scale = expf(fminf(b->logit_scale[hh], logf(100.0f)));
         j->k.scores(q, kt, hd, nt, nt, ab->tile);
         for (int i = 0; i < nt; i++)
             ab->sum[i] = j->k.softmax(ab->tile + (size_t)i * nt, s->bias + ((size_t)hh * nt + i) * nt,
-                                      shift ? ab->lab : NULL, shift ? ab->lab[i] : 0, scale, nt);
+                                      shift ? ab->lab : NULL, shift ? ab->lab[i] : 0, s->scale[hh], nt);
         j->k.weighted(ab->tile, v, ab->sum, nt, hd, nt,
                       s->merged + (size_t)wi * nt * c + (size_t)hh * hd, (size_t)c);
     }
@@ -295,8 +264,8 @@ static int swin_run(nn_context *ctx, swin_job *j, int phase)
     return j->failed ? NN_ERR_NOMEM : NN_OK;
 }
 
-int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor *x,
-                             int keep_shift, nn_swin_work *work)
+int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor *x,
+                             int keep_shift)
 {
     if (!b || !x || !x->data || x->ndim != 4 || x->shape[1] != b->dim || b->heads < 1 ||
         b->dim % b->heads || b->window < 1 || b->shift < 0 || b->shift >= b->window ||
@@ -309,12 +278,14 @@ int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *b, nn_tensor 
     if (hd > NN_ATTN_MAX_HEAD_DIM) return NN_ERR_ARG;
     size_t hw = (size_t)h * w, rows = hw; /* every token is in exactly one window */
     bufs s = {0};
-    int rc = alloc_bufs(ctx, &s, work, hw, c, nh, nt, b->hidden);
+    int rc = alloc_bufs(ctx, &s, hw, c, nh, nt, b->hidden);
     if (rc) return rc;
     if ((rc = cpb_bias(b, ws, s.bias))) return rc;
     memcpy(s.qkv_b, b->q_bias, c * sizeof(float));
     memset(s.qkv_b + c, 0, c * sizeof(float));
     memcpy(s.qkv_b + 2 * c, b->v_bias, c * sizeof(float));
+    for (int hh = 0; hh < nh; hh++)
+        s.scale[hh] = expf(fminf(b->logit_scale[hh], logf(100.0f)));
     int threads = ctx->pool ? nn_pool_threads(ctx->pool) : 1;
     swin_job j = {b,    &s,    NULL, 0,  threads < nwin ? threads : nwin, c, h, w, ws, nh, hd, nt,
                   nwin, shift, 0,    hw, {0},  0};

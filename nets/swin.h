@@ -37,24 +37,13 @@ typedef struct nn_swin_block {
     const float *fc2_b;                                 /* [dim] */
 } nn_swin_block;
 
+/* The block's work memory (a few hundred MB on a large map) is the context's
+ * (nn_context_work), kept across blocks, stages and calls: allocating it in every block cost
+ * about 12 % of img-swin's decode time in page faults. */
 int nn_swin_block_forward(nn_context *ctx, const nn_swin_block *blk, nn_tensor *x);
 /* The same, keeping the shift on a map of a single window when keep_shift is 1 (img-swin's
  * train/models_swin.py shifts every odd block whatever the map size; train/ARCH.md "img-swin"). */
 int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *blk, nn_tensor *x,
                              int keep_shift);
 
-/* Work memory of a block (a few hundred MB on a large map), kept by the caller across blocks
- * and stages: allocating and freeing it in every block cost about 12 % of img-swin's decode
- * time in page faults (the pages are mapped again and zeroed by the kernel each time). Start
- * from {0}; it grows as needed; nn_swin_work_free releases it. */
-typedef struct nn_swin_work {
-    float *buf;
-    size_t cap; /* floats */
-} nn_swin_work;
-
-/* nn_swin_block_forward_ex with its work memory taken from (and kept in) work, or, when work
- * is NULL, from the context's work memory (nn_context_work), kept across calls. */
-int nn_swin_block_forward_ws(nn_context *ctx, const nn_swin_block *blk, nn_tensor *x,
-                             int keep_shift, nn_swin_work *work);
-void nn_swin_work_free(nn_swin_work *work);
 #endif
