@@ -100,8 +100,13 @@ static neco_context *make(const conformance_options *o, const char *backend)
     cfg.threads = o->threads;
     cfg.weights_dir = o->weights;
     neco_context *ctx = NULL;
-    if (neco_context_create(&cfg, &ctx) != NECO_OK)
-        fprintf(stderr, "neco: backend '%s' is not available\n", backend ? backend : "default");
+    if (neco_context_create(&cfg, &ctx) != NECO_OK) {
+        char why[256];
+        if (neco_backend_check(backend, why, sizeof why) != NECO_OK && why[0])
+            fprintf(stderr, "neco: %s\n", why);
+        else
+            fprintf(stderr, "neco: backend '%s' is not available\n", backend ? backend : "default");
+    }
     return ctx;
 }
 

@@ -261,8 +261,11 @@ static neco_context *make_context(const options *o, const char *label, int *rc)
     neco_context *ctx;
     neco_status st = neco_context_create(&cfg, &ctx);
     if (st != NECO_OK) {
-        if (st == NECO_ERR_BACKEND)
-            fail_line(NULL, "backend '%s' is not available in this build", cfg.backend);
+        char why[256];
+        if (st == NECO_ERR_BACKEND && neco_backend_check(cfg.backend, why, sizeof why) != NECO_OK)
+            fail_line(NULL, "%s", why);
+        else if (st == NECO_ERR_BACKEND)
+            fail_line(NULL, "backend '%s' cannot be used", cfg.backend ? cfg.backend : "");
         else if (st == NECO_ERR_INVALID_ARGUMENT)
             fail_line(NULL, "unknown backend '%s' (use ref, onednn or cuda)",
                       cfg.backend ? cfg.backend : "");

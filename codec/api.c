@@ -83,6 +83,23 @@ static const char *default_backend(void)
     return nn_backend_available("onednn") ? "onednn" : "ref";
 }
 
+neco_status neco_backend_check(const char *backend, char *message, size_t size)
+{
+    if (message && size) message[0] = 0;
+    if (!backend || !*backend) backend = default_backend();
+    if (strcmp(backend, "ref") && strcmp(backend, "onednn") && strcmp(backend, "cuda"))
+        return NECO_ERR_INVALID_ARGUMENT;
+    if (!nn_backend_available(backend)) {
+        if (message && size) snprintf(message, size, "backend '%s' is not available in this build", backend);
+        return NECO_ERR_BACKEND;
+    }
+    nn_context *c;
+    int rc = nn_context_create(backend, 1, &c, message, size);
+    if (rc) return rc == NN_ERR_NOMEM ? NECO_ERR_NO_MEMORY : NECO_ERR_BACKEND;
+    nn_context_destroy(c);
+    return NECO_OK;
+}
+
 neco_status neco_context_create(const neco_config *config, neco_context **context)
 {
     if (!context)

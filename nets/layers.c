@@ -2,6 +2,8 @@
 #include "nets/layers.h"
 
 #include <limits.h>
+#include <stdint.h>
+#include <string.h>
 
 nn_conv_params nn_conv_default(void)
 {
@@ -15,13 +17,34 @@ nn_conv1d_params nn_conv1d_default(void)
     return p;
 }
 
-static int prepare_out(nn_tensor *y, int ndim, const int *shape)
+/* Sizes a layer's output: a caller's view must have the shape already; an owned tensor is
+ * reused when its element count fits, otherwise reallocated, from the backend's allocator
+ * where it has one (the cuda backend: memory its kernels write directly). */
+static int prepare_out(nn_context *ctx, nn_tensor *y, int ndim, const int *shape)
 {
     if (y->data && !y->owns) {
         nn_tensor want = nn_tensor_view(y->data, ndim, shape);
         return nn_tensor_same_shape(y, &want) ? NN_OK : NN_ERR_ARG;
     }
-    return nn_tensor_reshape_alloc(y, ndim, shape);
+    if (!ctx->ops->alloc) return nn_tensor_reshape_alloc(y, ndim, shape);
+    nn_tensor want = nn_tensor_view(NULL, ndim, shape);
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 1) return NN_ERR_ARG;
+        if ((size_t)shape[i] > (SIZE_MAX / sizeof(float)) / n) return NN_ERR_NOMEM;
+        n *= (size_t)shape[i];
+    }
+    if (!(y->data && y->owns && nn_tensor_numel(y) == n)) {
+        nn_tensor_free(y);
+        float *d = ctx->ops->alloc(ctx, n * sizeof(float));
+        if (!d) return NN_ERR_NOMEM;
+        y->data = d;
+        y->owns = 1;
+        y->release = ctx->ops->release;
+    }
+    y->ndim = want.ndim;
+    memcpy(y->shape, want.shape, sizeof y->shape);
+    return NN_OK;
 }
 
 static int valid(const nn_tensor *t, int ndim)
@@ -53,7 +76,7 @@ int nn_conv2d(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, const flo
     long oh = (ih - eh) / p->stride_h + 1, ow = (iw - ew) / p->stride_w + 1;
     if (oh > INT_MAX || ow > INT_MAX) return NN_ERR_ARG;
     int shape[4] = {x->shape[0], o, (int)oh, (int)ow};
-    int rc = prepare_out(y, 4, shape);
+    int rc = prepare_out(ctx, y, 4, shape);
     return rc ? rc : ctx->ops->conv2d(ctx, x, w, b, p, y);
 }
 
@@ -73,7 +96,7 @@ int nn_conv_transpose2d(nn_context *ctx, const nn_tensor *x, const nn_tensor *w,
               (long)p->dilation_w * (w->shape[3] - 1) + p->out_pad_w + 1;
     if (oh < 1 || ow < 1 || oh > INT_MAX || ow > INT_MAX) return NN_ERR_ARG;
     int shape[4] = {x->shape[0], o, (int)oh, (int)ow};
-    int rc = prepare_out(y, 4, shape);
+    int rc = prepare_out(ctx, y, 4, shape);
     return rc ? rc : ctx->ops->conv_transpose2d(ctx, x, w, b, p, y);
 }
 
@@ -137,7 +160,7 @@ int nn_linear(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, const flo
 {
     if (!valid(x, 2) || !valid(w, 2) || w->shape[1] != x->shape[1] || y == x) return NN_ERR_ARG;
     int shape[2] = {x->shape[0], w->shape[0]};
-    int rc = prepare_out(y, 2, shape);
+    int rc = prepare_out(ctx, y, 2, shape);
     if (rc) return rc;
     nn_matmul_params p = {1, x->shape[0], w->shape[0], x->shape[1], 1, 1};
     return ctx->ops->matmul(ctx, &p, x->data, w->data, b, y->data);
@@ -164,7 +187,7 @@ int nn_gdn(nn_context *ctx, const nn_tensor *x, const float *gamma, const float 
            nn_tensor *y)
 {
     if (!channels_ok(x) || !gamma || !beta || y == x) return NN_ERR_ARG;
-    int rc = prepare_out(y, x->ndim, x->shape);
+    int rc = prepare_out(ctx, y, x->ndim, x->shape);
     return rc ? rc : ctx->ops->gdn(ctx, x, gamma, beta, inverse, y);
 }
 
@@ -194,7 +217,7 @@ int nn_add(nn_context *ctx, const nn_tensor *a, const nn_tensor *b, nn_tensor *y
 {
     if (!a || !b || !a->data || !b->data || !nn_tensor_same_shape(a, b)) return NN_ERR_ARG;
     if (y != a && y != b) {
-        int rc = prepare_out(y, a->ndim, a->shape);
+        int rc = prepare_out(ctx, y, a->ndim, a->shape);
         if (rc) return rc;
     }
     return ctx->ops->add(ctx, a->data, b->data, y->data, nn_tensor_numel(a));
@@ -230,6 +253,6 @@ int nn_pixel_shuffle(nn_context *ctx, const nn_tensor *x, int r, nn_tensor *y)
         if (x->shape[i] > INT_MAX / r) return NN_ERR_ARG;
         shape[i] = x->shape[i] * r;
     }
-    int rc = prepare_out(y, x->ndim, shape);
+    int rc = prepare_out(ctx, y, x->ndim, shape);
     return rc ? rc : ctx->ops->pixel_shuffle(ctx, x, r, y);
 }

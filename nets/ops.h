@@ -96,6 +96,24 @@ typedef struct nn_ops {
      * y[c][h r + i][w r + j] = x[c r^2 + i r + j][h][w]. For [N, C r, L] -> [N, C, L r] (1-D),
      * y[c][l r + i] = x[c r + i][l]. */
     int (*pixel_shuffle)(nn_context *ctx, const nn_tensor *x, int r, nn_tensor *y);
+    /* Optional (NULL: swin.c's host code on the pool): a Swin-V2 block's pieces between its
+     * linear layers, for backends whose tensors live elsewhere. swin_rows: one image's map
+     * img [C][H][W] to window-ordered token rows [nwin ws^2][C] (to_rows; row wi ws^2 + t is
+     * window wi's token t of the map rolled by -shift) or back. window_attention: every
+     * window's attention from qkv [nwin nt][3 C] (nt = ws^2, C = nh hd) into merged
+     * [nwin nt][C], with bias [nh][nt][nt] and scale [nh], exactly as attention.h's plain
+     * kernels compute it (swin.c swin_attention). */
+    int (*swin_rows)(nn_context *ctx, float *img, float *rows, int c, int h, int w, int ws,
+                     int shift, int to_rows);
+    int (*window_attention)(nn_context *ctx, const float *qkv, const float *bias,
+                            const float *scale, int c, int h, int w, int ws, int nh, int shift,
+                            float *merged);
+    /* Optional (NULL: malloc/free): where layer outputs and the context's work memory live.
+     * The memory must be readable and writable by the host as well (the cuda backend's is
+     * CUDA managed memory: it stays on the GPU between its ops and moves to the host when
+     * host code touches it). release frees without a context, as nn_tensor_free does. */
+    void *(*alloc)(nn_context *ctx, size_t bytes);
+    void (*release)(void *p);
 } nn_ops;
 
 struct nn_context {
@@ -123,7 +141,7 @@ void nn_context_destroy(nn_context *ctx);
  * about a quarter of its decode time). */
 float *nn_context_work(nn_context *ctx, size_t n);
 const char *nn_context_backend(const nn_context *ctx);
-/* 1 when the named backend is compiled in. */
+/* 1 when the named backend is compiled in (for cuda: whether or not a device is present). */
 int nn_backend_available(const char *name);
 
 /* The ref table (nets/ref/), which other backends may borrow entries from. */

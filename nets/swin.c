@@ -293,13 +293,18 @@ int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_NO_CLONES)
     j.avx2 = __builtin_cpu_supports("avx2");
 #endif
+    /* a backend that keeps tensors elsewhere runs the gathers and the attention itself */
+    const nn_ops *ops = ctx->ops;
+    int own = ops->swin_rows && ops->window_attention;
     for (int bi = 0; bi < x->shape[0]; bi++) {
         j.img = x->data + (size_t)bi * c * hw;
-        if ((rc = swin_run(ctx, &j, SWIN_IN))) return rc;
+        rc = own ? ops->swin_rows(ctx, j.img, s.tok, c, h, w, ws, shift, 1) : swin_run(ctx, &j, SWIN_IN);
+        if (rc) return rc;
         nn_matmul_params mp = {1, (int)rows, 3 * c, c, 1, 1};
-        if ((rc = nn_matmul(ctx, &mp, s.tok, b->qkv_w, s.qkv_b, s.qkv)) ||
-            (rc = swin_run(ctx, &j, SWIN_ATTENTION)))
-            return rc;
+        if ((rc = nn_matmul(ctx, &mp, s.tok, b->qkv_w, s.qkv_b, s.qkv))) return rc;
+        rc = own ? ops->window_attention(ctx, s.qkv, s.bias, s.scale, c, h, w, ws, nh, shift, s.merged)
+                 : swin_run(ctx, &j, SWIN_ATTENTION);
+        if (rc) return rc;
         nn_matmul_params pp = {1, (int)rows, c, c, 1, 1};
         if ((rc = nn_matmul(ctx, &pp, s.merged, b->proj_w, b->proj_b, s.proj))) return rc;
         /* x = x + LN1(attn), then x = x + LN2(MLP(x)) (res-post-norm) */
@@ -314,9 +319,10 @@ int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor 
         nn_matmul_params f2 = {1, (int)hw, c, b->hidden, 1, 1};
         a = nn_tensor_view(s.win, 2, tshape);
         if ((rc = nn_matmul(ctx, &f2, s.mlp, b->fc2_w, b->fc2_b, s.win)) ||
-            (rc = nn_layer_norm_add(ctx, &a, b->norm2_w, b->norm2_b, 1e-5f, &t)) ||
-            (rc = swin_run(ctx, &j, SWIN_OUT)))
+            (rc = nn_layer_norm_add(ctx, &a, b->norm2_w, b->norm2_b, 1e-5f, &t)))
             return rc;
+        rc = own ? ops->swin_rows(ctx, j.img, s.tok, c, h, w, ws, shift, 0) : swin_run(ctx, &j, SWIN_OUT);
+        if (rc) return rc;
     }
     return NN_OK;
 }

@@ -94,7 +94,12 @@ nn_tensor nn_tensor_view(float *data, int ndim, const int *shape)
 
 void nn_tensor_free(nn_tensor *t)
 {
-    if (t->owns) free(t->data);
+    if (t->owns) {
+        if (t->release)
+            t->release(t->data);
+        else
+            free(t->data);
+    }
     memset(t, 0, sizeof *t);
 }
 

@@ -16,6 +16,9 @@ typedef struct nn_tensor {
     int ndim;
     int shape[NN_MAX_DIMS];
     int owns; /* 1: data is freed by nn_tensor_free */
+    /* How nn_tensor_free releases owned data: NULL is free(); a backend that allocates its
+     * layers' outputs itself (nn_ops.alloc: the cuda backend's managed memory) sets its own. */
+    void (*release)(void *data);
 } nn_tensor;
 
 /* Status codes of nets/ (0 is success). */

@@ -13,5 +13,11 @@ if(EXISTS ${NECO_STREAMS}/MANIFEST)
     # the policy only at start-up, so it is set here rather than by the library.
     set_tests_properties(conformance_onednn PROPERTIES ENVIRONMENT OMP_WAIT_POLICY=passive)
   endif()
+  # The cuda backend under the same rule as onednn; skipped (not passed) without a device.
+  if(NECO_CUDA_ENABLED)
+    add_test(NAME conformance_cuda COMMAND ${runner} --backend cuda --tolerance 1)
+    set_tests_properties(conformance_cuda PROPERTIES SKIP_REGULAR_EXPRESSION
+                         "backend 'cuda': no CUDA device")
+  endif()
   add_test(NAME conformance_sweep COMMAND ${runner} --sweep --quiet)
 endif()

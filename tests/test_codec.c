@@ -6,6 +6,9 @@
 #include "codec/container.h"
 #include "codec/crc32.h"
 #include "codec/sha256.h"
+#ifdef NECO_HAVE_CUDA
+#include "nets/cuda/cuda.h"
+#endif
 
 #include <math.h>
 #include <stdio.h>
@@ -511,8 +514,22 @@ static void test_encode_errors(void)
     cfg.backend = "tpu";
     neco_context *c2;
     CU_ASSERT_EQUAL(neco_context_create(&cfg, &c2), NECO_ERR_INVALID_ARGUMENT);
-    cfg.backend = "cuda"; /* no CUDA backend exists yet */
-    CU_ASSERT_EQUAL(neco_context_create(&cfg, &c2), NECO_ERR_BACKEND);
+    /* cuda: a context where the backend is built and a device is present; otherwise refused,
+     * and neco_backend_check says why */
+    int gpu = 0;
+#ifdef NECO_HAVE_CUDA
+    gpu = nn_cuda_devices(NULL, 0) > 0;
+#endif
+    cfg.backend = "cuda";
+    neco_status st = neco_context_create(&cfg, &c2);
+    CU_ASSERT_EQUAL(st, gpu ? NECO_OK : NECO_ERR_BACKEND);
+    if (st == NECO_OK) neco_context_destroy(c2);
+    char why[256];
+    CU_ASSERT_EQUAL(neco_backend_check("cuda", why, sizeof why), gpu ? NECO_OK : NECO_ERR_BACKEND);
+    if (!gpu) CU_ASSERT_EQUAL(strncmp(why, "backend 'cuda'", 14), 0);
+    CU_ASSERT_EQUAL(neco_backend_check("tpu", why, sizeof why), NECO_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(neco_backend_check("ref", why, sizeof why), NECO_OK);
+    CU_ASSERT_EQUAL(neco_backend_check(NULL, why, sizeof why), NECO_OK);
 }
 
 static void test_conceal(void)

@@ -1,6 +1,10 @@
+#define _POSIX_C_SOURCE 200809L /* setenv */
 /* nets/ core: JSON parser, safetensors loader, weight checks, fp16, thread pool, tensors. */
 #include "nets/json.h"
 #include "nets/ops.h"
+#ifdef NECO_HAVE_CUDA
+#include "nets/cuda/cuda.h"
+#endif
 #include "nets/pool.h"
 #include "nets/safetensors.h"
 #include "nets/tensor.h"
@@ -430,6 +434,43 @@ static void test_tensor_and_context(void)
     nn_context_destroy(ctx);
 }
 
+/* The cuda backend: not built, it is unavailable; built, a context exists exactly when a
+ * device does, and otherwise creation fails with the reason; a module path that does not
+ * load is refused with the loader's message. */
+static void test_cuda_context(void)
+{
+    nn_context *ctx = NULL;
+    char err[256] = "";
+#ifndef NECO_HAVE_CUDA
+    CU_ASSERT_FALSE(nn_backend_available("cuda"));
+    CU_ASSERT_EQUAL(nn_context_create("cuda", 1, &ctx, err, sizeof err), NN_ERR_BACKEND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "not available"));
+#else
+    CU_ASSERT_TRUE(nn_backend_available("cuda"));
+    char name[256] = "";
+    int devices = nn_cuda_devices(name, sizeof name);
+    int rc = nn_context_create("cuda", 1, &ctx, err, sizeof err);
+    if (devices > 0) {
+        printf("\n    device 0: %s", name);
+        CU_ASSERT_EQUAL(rc, NN_OK);
+        if (rc == NN_OK) {
+            CU_ASSERT_STRING_EQUAL(nn_context_backend(ctx), "cuda");
+            nn_context_destroy(ctx);
+        }
+    } else {
+        printf("\n    no device: %s", err);
+        CU_ASSERT_EQUAL(rc, NN_ERR_BACKEND);
+        CU_ASSERT_PTR_NULL(ctx);
+        CU_ASSERT_EQUAL(strncmp(err, "backend 'cuda': ", 16), 0);
+    }
+    CU_ASSERT_EQUAL(setenv("NECO_CUDA_MODULE", "/nonexistent/libneco_cuda.so", 1), 0);
+    CU_ASSERT_EQUAL(nn_context_create("cuda", 1, &ctx, err, sizeof err), NN_ERR_BACKEND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot load"));
+    CU_ASSERT_EQUAL(nn_cuda_devices(NULL, 0), 0);
+    unsetenv("NECO_CUDA_MODULE");
+#endif
+}
+
 void neco_test_register(void)
 {
     NECO_SUITE("nets_core", {"json_valid", test_json_valid}, {"json_invalid", test_json_invalid},
@@ -437,5 +478,5 @@ void neco_test_register(void)
                {"safetensors_malformed", test_safetensors_malformed},
                {"safetensors_mutations", test_safetensors_mutations}, {"fp16", test_fp16},
                {"weights_check", test_weights_check}, {"pool", test_pool},
-               {"tensor_and_context", test_tensor_and_context});
+               {"tensor_and_context", test_tensor_and_context}, {"cuda_context", test_cuda_context});
 }

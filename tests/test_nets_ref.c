@@ -670,29 +670,7 @@ static void swin_fixture(const char *name)
     nn_weights *ws = fx_load(name);
     CU_ASSERT_PTR_NOT_NULL_FATAL(ws);
     const int32_t *cfg = fx_ints(ws, "cfg");
-    nn_swin_block b = {cfg[0],
-                       cfg[1],
-                       cfg[2],
-                       cfg[3],
-                       cfg[4],
-                       cfg[5],
-                       fx_tensor(ws, "qkv_w").data,
-                       fx_tensor(ws, "q_bias").data,
-                       fx_tensor(ws, "v_bias").data,
-                       fx_tensor(ws, "logit_scale").data,
-                       fx_tensor(ws, "cpb_w1").data,
-                       fx_tensor(ws, "cpb_b1").data,
-                       fx_tensor(ws, "cpb_w2").data,
-                       fx_tensor(ws, "proj_w").data,
-                       fx_tensor(ws, "proj_b").data,
-                       fx_tensor(ws, "norm1_w").data,
-                       fx_tensor(ws, "norm1_b").data,
-                       fx_tensor(ws, "norm2_w").data,
-                       fx_tensor(ws, "norm2_b").data,
-                       fx_tensor(ws, "fc1_w").data,
-                       fx_tensor(ws, "fc1_b").data,
-                       fx_tensor(ws, "fc2_w").data,
-                       fx_tensor(ws, "fc2_b").data};
+    nn_swin_block b = fx_swin_block(ws);
     nn_tensor x = fx_tensor(ws, "x"), want = fx_tensor(ws, "y");
     for (int threads = 1; threads <= 3; threads += 2) {
         nn_context *ctx = make_ctx(threads);

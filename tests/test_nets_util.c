@@ -84,3 +84,34 @@ void fx_random(uint64_t *state, float *x, size_t n)
         x[i] = (float)((double)(v >> 40) / (double)(1ull << 23) - 1.0);
     }
 }
+
+nn_swin_block fx_swin_block(const nn_weights *ws)
+{
+    const int32_t *cfg = fx_ints(ws, "cfg");
+    /* Designated: fields added to nn_swin_block later (flags) stay 0, the reference code's
+     * behaviour. */
+    nn_swin_block b = {.dim = cfg ? cfg[0] : 0,
+                       .heads = cfg ? cfg[1] : 0,
+                       .window = cfg ? cfg[2] : 0,
+                       .shift = cfg ? cfg[3] : 0,
+                       .hidden = cfg ? cfg[4] : 0,
+                       .cpb_hidden = cfg ? cfg[5] : 0,
+                       .qkv_w = fx_tensor(ws, "qkv_w").data,
+                       .q_bias = fx_tensor(ws, "q_bias").data,
+                       .v_bias = fx_tensor(ws, "v_bias").data,
+                       .logit_scale = fx_tensor(ws, "logit_scale").data,
+                       .cpb_w1 = fx_tensor(ws, "cpb_w1").data,
+                       .cpb_b1 = fx_tensor(ws, "cpb_b1").data,
+                       .cpb_w2 = fx_tensor(ws, "cpb_w2").data,
+                       .proj_w = fx_tensor(ws, "proj_w").data,
+                       .proj_b = fx_tensor(ws, "proj_b").data,
+                       .norm1_w = fx_tensor(ws, "norm1_w").data,
+                       .norm1_b = fx_tensor(ws, "norm1_b").data,
+                       .norm2_w = fx_tensor(ws, "norm2_w").data,
+                       .norm2_b = fx_tensor(ws, "norm2_b").data,
+                       .fc1_w = fx_tensor(ws, "fc1_w").data,
+                       .fc1_b = fx_tensor(ws, "fc1_b").data,
+                       .fc2_w = fx_tensor(ws, "fc2_w").data,
+                       .fc2_b = fx_tensor(ws, "fc2_b").data};
+    return b;
+}

@@ -2,6 +2,7 @@
 #ifndef NECO_TESTS_NETS_UTIL_H
 #define NECO_TESTS_NETS_UTIL_H
 #include "nets/safetensors.h"
+#include "nets/swin.h"
 #include "nets/tensor.h"
 
 #include <stddef.h>
@@ -19,6 +20,9 @@ double fx_max_abs(const float *a, size_t n);
 /* Compares got with want, prints the error as "name: max abs error E (scale S)", and returns
  * 1 when E <= tol * max(1, max |want|). */
 int fx_close(const char *what, const nn_tensor *got, const nn_tensor *want, double tol);
+/* The Swin-V2 block of a fixture (train/make_nets_fixtures.py: cfg = dim, heads, window,
+ * shift, hidden, cpb_hidden, and the parameters by name), its pointers into ws. */
+nn_swin_block fx_swin_block(const nn_weights *ws);
 /* Deterministic uniform floats in [-1, 1) (xorshift; no global state). */
 void fx_random(uint64_t *state, float *x, size_t n);
 #endif

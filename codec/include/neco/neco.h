@@ -123,6 +123,12 @@ typedef struct neco_context neco_context;
 NECO_API neco_status neco_context_create(const neco_config *config, neco_context **context);
 NECO_API void neco_context_destroy(neco_context *context);
 
+/* Whether a context on the named backend ("ref", "onednn", "cuda"; NULL or "" the default)
+ * can be created here: NECO_OK, NECO_ERR_INVALID_ARGUMENT (no such backend), or
+ * NECO_ERR_BACKEND with the reason in message (not built; for cuda also: no device or
+ * driver, the module or a CUDA library that cannot be loaded). */
+NECO_API neco_status neco_backend_check(const char *backend, char *message, size_t size);
+
 /* The message of the last failure on this context ("" when none). Valid until the next call. */
 NECO_API const char *neco_context_error(const neco_context *context);
 

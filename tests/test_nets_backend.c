@@ -1,12 +1,22 @@
-/* The onednn backend against ref (the dav1d checkasm idea: every fast op checked against its
- * C twin) on deterministic random input. Each case prints its maximum abs error; the bound is
- * tol * max(1, max |ref|) with tol = 1e-5 for every op (float32, sums of at most ~1200 terms
- * accumulated in another order by oneDNN, or through Winograd's transforms). */
+/* A backend against ref (the dav1d checkasm idea: every fast op checked against its C twin) on
+ * deterministic random input: built once per backend, NN_TEST_BACKEND "onednn" or "cuda"
+ * (tests/nets.cmake). Each case prints its maximum abs error; the bound is tol * max(1,
+ * max |ref|) with tol = 1e-5 for every op (float32 sums of at most ~1200 terms accumulated in
+ * another order by oneDNN or cuDNN/cuBLAS, or through Winograd's transforms; cuda: FP32 FMA
+ * math, no TF32, CUDA's erff/expf/sinf). cuda without a device (or driver): the program says
+ * why and exits 77, which ctest reports as skipped, never as passed. */
 #define _POSIX_C_SOURCE 200809L
+#ifndef NN_TEST_BACKEND
+#error "build with -DNN_TEST_BACKEND=\"onednn\" or \"cuda\""
+#endif
+#define IS_CUDA (NN_TEST_BACKEND[0] == 'c')
 #include "nets/layers.h"
 #include "nets/swin.h"
 #include "test.h"
 #include "test_nets_util.h"
+#ifdef NECO_HAVE_CUDA
+#include "nets/cuda/cuda.h"
+#endif
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -24,12 +34,12 @@ static int open_ctxs(ctxs *c)
 {
     char err[128];
     if (nn_context_create("ref", 2, &c->ref, err, sizeof err) ||
-        nn_context_create("onednn", 2, &c->dnn, err, sizeof err)) {
+        nn_context_create(NN_TEST_BACKEND, 2, &c->dnn, err, sizeof err)) {
         printf("\n%s\n", err);
         CU_FAIL("cannot create contexts");
         return 0;
     }
-    CU_ASSERT_STRING_EQUAL(nn_context_backend(c->dnn), "onednn");
+    CU_ASSERT_STRING_EQUAL(nn_context_backend(c->dnn), NN_TEST_BACKEND);
     return 1;
 }
 
@@ -82,10 +92,9 @@ static void test_conv(void)
         {"conv2d 3x3 32->48", 1, 32, 20, 17, 48, 3, 3, {1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
         {"conv2d 5x5 s2 g2", 2, 8, 19, 16, 12, 5, 5, {2, 2, 2, 2, 1, 1, 2, 0, 0}, 0},
         {"conv2d depthwise 3x3", 1, 24, 12, 13, 24, 3, 3, {1, 1, 1, 1, 1, 1, 24, 0, 0}, 0},
-        /* stride 1 depthwise: ref's blocked loops (onednn.c depthwise_plain) */
         {"conv2d depthwise 5x5 96", 1, 96, 21, 35, 96, 5, 5, {1, 1, 2, 2, 1, 1, 96, 0, 0}, 0},
-        {"conv2d depthwise 3x3 s2 (oneDNN)", 1, 16, 12, 13, 16, 3, 3, {2, 2, 1, 1, 1, 1, 16, 0, 0}, 0},
-        /* 1x1 convs run as matmuls (onednn.c pointwise_entry_create), also batched. */
+        {"conv2d depthwise 3x3 s2", 1, 16, 12, 13, 16, 3, 3, {2, 2, 1, 1, 1, 1, 16, 0, 0}, 0},
+        /* 1x1 convs (onednn: run as matmuls, pointwise_entry_create), also batched */
         {"conv2d 1x1 64->16", 1, 64, 9, 11, 16, 1, 1, {1, 1, 0, 0, 1, 1, 1, 0, 0}, 0},
         {"conv2d 1x1 96->192 batch 3", 3, 96, 12, 40, 192, 1, 1, {1, 1, 0, 0, 1, 1, 1, 0, 0}, 0},
         {"conv2d 1x1 s2 (a conv)", 1, 16, 10, 10, 8, 1, 1, {2, 2, 0, 0, 1, 1, 1, 0, 0}, 0},
@@ -95,13 +104,14 @@ static void test_conv(void)
         {"tconv2d 5x5 s2 g2 outpad 1", 1, 8, 6, 5, 6, 5, 5, {2, 2, 2, 2, 1, 1, 2, 1, 1}, 1},
         {"tconv2d 3x3 s2 outpad>pad (ref)", 1, 4, 5, 5, 4, 3, 3, {2, 2, 0, 0, 1, 1, 1, 1, 1}, 1},
         {"tconv1d k8 s4 (as 2-D)", 2, 6, 1, 40, 5, 1, 8, {1, 4, 0, 2, 1, 1, 1, 0, 0}, 1},
-        /* At the Winograd thresholds of onednn.c (3x3, stride 1, >= 32 channels, >= 64x64
-         * positions): Winograd where the library has the kernel, the direct conv elsewhere. */
+        /* At onednn.c's Winograd thresholds (3x3, stride 1, >= 32 channels, >= 64x64
+         * positions): Winograd where the library has the kernel, the direct conv elsewhere;
+         * cuDNN's heuristics may pick Winograd too. */
         {"conv2d 3x3 64->64 (Winograd)", 1, 64, 64, 64, 64, 3, 3, {1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_conv(&cx, &cases[i], &seed);
-    /* The 1-D entry points reach oneDNN through the same 2-D ops. */
+    /* The 1-D entry points reach the backend through the same 2-D ops. */
     nn_tensor x = {0}, w = {0}, yr = {0}, yd = {0};
     int xs[3] = {1, 4, 64}, ws[3] = {8, 4, 5};
     rand_tensor(&x, 3, xs, &seed);
@@ -148,8 +158,10 @@ static void test_matmul(void)
     close_ctxs(&cx);
 }
 
-/* The context's primitive cache (onednn.c): a layer is keyed by its weights' address, shapes and
- * parameters, and its reordered weights are reused while the weights' contents are unchanged. */
+/* The backend's cache (onednn.c's primitive cache: a layer keyed by its weights' address,
+ * shapes and parameters, its reordered weights reused while their contents are unchanged;
+ * cuda.cu's parameter cache: weights kept on the device by address and size, uploaded again
+ * when their contents change). */
 static void test_cache(void)
 {
     ctxs cx;
@@ -223,17 +235,19 @@ static void *conv_job_run(void *v)
     return NULL;
 }
 
-/* A context may move between threads (ops.h: one thread at a time). Its cached layers were
- * created on the first thread and run on the next: oneDNN 2.x's default, library-managed
+/* A context may move between threads (ops.h: one thread at a time). onednn: its cached layers
+ * were created on the first thread and run on the next; oneDNN 2.x's default, library-managed
  * scratchpad is thread-local for some kernels (jit_wino_4x3, the gemm convs), which would hand
- * such a layer another thread's buffer, or none; onednn.c gives every primitive the context's
- * own scratchpad instead. The layer below (3x3, 64 channels, 64x128, one thread) runs on
- * jit_wino_4x3 on AVX-512; the context is then destroyed on a third thread. */
+ * such a layer another thread's buffer, or none, so onednn.c gives every primitive the
+ * context's own scratchpad (the layer below runs on jit_wino_4x3 on AVX-512). cuda: its stream,
+ * handles and cached weights move along (the runtime's current device is per thread; the
+ * backend uses device 0, every thread's default). The context is then destroyed on a third
+ * thread. */
 static void test_other_thread(void)
 {
     nn_context *ref, *dnn;
     CU_ASSERT_EQUAL_FATAL(nn_context_create("ref", 1, &ref, NULL, 0), NN_OK);
-    CU_ASSERT_EQUAL_FATAL(nn_context_create("onednn", 1, &dnn, NULL, 0), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_context_create(NN_TEST_BACKEND, 1, &dnn, NULL, 0), NN_OK);
     uint64_t seed = 6;
     int xs[4] = {1, 64, 64, 128}, ws[4] = {64, 64, 3, 3};
     nn_tensor x = {0}, w = {0}, yr = {0}, y0 = {0};
@@ -257,7 +271,7 @@ static void test_other_thread(void)
     nn_context_destroy(ref);
 }
 
-/* GDN / IGDN: the normaliser is a oneDNN 1x1 conv. */
+/* GDN / IGDN (onednn: the normaliser is a 1x1 conv; cuda: kernels.h k_gdn). */
 static void test_gdn(void)
 {
     ctxs cx;
@@ -283,10 +297,10 @@ static void test_gdn(void)
     close_ctxs(&cx);
 }
 
-/* The activations: GELU and SiLU run as oneDNN eltwise primitives (vectorised erf and exp),
- * the others are ref's own loops; inputs over [-8, 8) reach both tails. Each is run twice, the
- * second time from the primitive cache, and a 1x1 conv without bias goes through the matmul
- * path the GELU follows in img-wave's g_s. */
+/* The activations (onednn: GELU and SiLU as eltwise primitives, vectorised erf and exp, the
+ * others ref's loops; cuda: kernels.h k_act with CUDA's erff / expf); inputs over [-8, 8) reach
+ * both tails. Each is run twice (onednn: the second time from the primitive cache), and a 1x1
+ * conv without bias goes through the path the GELU follows in img-wave's g_s. */
 static void test_activation(void)
 {
     ctxs cx;
@@ -312,8 +326,8 @@ static void test_activation(void)
             CU_ASSERT(fx_close(acts[a].name, &yd, &yr, TOL));
             nn_tensor_free(&yr), nn_tensor_free(&yd);
         }
-    /* The fused bias ops (one binary primitive with a post-op for GELU / SiLU and for the
-     * residual add; the others through ref), 3-D and 4-D, in place and into another tensor. */
+    /* The bias ops (onednn: one binary primitive with a post-op for GELU / SiLU and for the
+     * residual add, the others through ref), 3-D and 4-D. */
     const int shapes[2][4] = {{2, 9, 17, 13}, {3, 5, 301, 1}};
     for (int sh = 0; sh < 2; sh++)
         for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
@@ -330,7 +344,7 @@ static void test_activation(void)
             char name[64];
             snprintf(name, sizeof name, "bias + %s (%d-D)", acts[a].name, nd);
             CU_ASSERT(fx_close(name, &yd, &yr, TOL));
-            /* y += x + b, twice (the second call reuses the cached primitive) */
+            /* y += x + b, twice */
             nn_tensor x = {0}, acc_r = {0}, acc_d = {0};
             rand_tensor(&x, nd, shapes[sh], &seed);
             rand_tensor(&acc_r, nd, shapes[sh], &seed);
@@ -357,39 +371,15 @@ static void test_activation(void)
     close_ctxs(&cx);
 }
 
-/* A whole Swin-V2 block (its matmuls on oneDNN) against ref, on the PyTorch fixture. */
+/* A whole Swin-V2 block against ref, on the PyTorch fixture (onednn: its matmuls; cuda: the
+ * whole block, gathers and window attention included). */
 static void test_swin(void)
 {
     ctxs cx;
     if (!open_ctxs(&cx)) return;
     nn_weights *ws = fx_load("swin_shift");
     CU_ASSERT_PTR_NOT_NULL_FATAL(ws);
-    const int32_t *cfg = fx_ints(ws, "cfg");
-    /* Designated: fields added to nn_swin_block later (flags) stay 0, the reference code's
-     * behaviour. */
-    nn_swin_block b = {.dim = cfg[0],
-                       .heads = cfg[1],
-                       .window = cfg[2],
-                       .shift = cfg[3],
-                       .hidden = cfg[4],
-                       .cpb_hidden = cfg[5],
-                       .qkv_w = fx_tensor(ws, "qkv_w").data,
-                       .q_bias = fx_tensor(ws, "q_bias").data,
-                       .v_bias = fx_tensor(ws, "v_bias").data,
-                       .logit_scale = fx_tensor(ws, "logit_scale").data,
-                       .cpb_w1 = fx_tensor(ws, "cpb_w1").data,
-                       .cpb_b1 = fx_tensor(ws, "cpb_b1").data,
-                       .cpb_w2 = fx_tensor(ws, "cpb_w2").data,
-                       .proj_w = fx_tensor(ws, "proj_w").data,
-                       .proj_b = fx_tensor(ws, "proj_b").data,
-                       .norm1_w = fx_tensor(ws, "norm1_w").data,
-                       .norm1_b = fx_tensor(ws, "norm1_b").data,
-                       .norm2_w = fx_tensor(ws, "norm2_w").data,
-                       .norm2_b = fx_tensor(ws, "norm2_b").data,
-                       .fc1_w = fx_tensor(ws, "fc1_w").data,
-                       .fc1_b = fx_tensor(ws, "fc1_b").data,
-                       .fc2_w = fx_tensor(ws, "fc2_w").data,
-                       .fc2_b = fx_tensor(ws, "fc2_b").data};
+    nn_swin_block b = fx_swin_block(ws);
     nn_tensor x = fx_tensor(ws, "x"), yr = {0}, yd = {0};
     nn_tensor_alloc(&yr, x.ndim, x.shape);
     nn_tensor_alloc(&yd, x.ndim, x.shape);
@@ -403,6 +393,132 @@ static void test_swin(void)
     close_ctxs(&cx);
 }
 
+/* GroupNorm, LayerNorm (channels and token rows, with the residual), Snake, add, per-channel
+ * gain and pixel shuffle against ref. */
+static void test_norms(void)
+{
+    ctxs cx;
+    if (!open_ctxs(&cx)) return;
+    uint64_t seed = 8;
+    int s4[4] = {2, 16, 40, 70}, cs[1] = {16};
+    nn_tensor x = {0}, g = {0}, b = {0};
+    rand_tensor(&x, 4, s4, &seed), rand_tensor(&g, 1, cs, &seed), rand_tensor(&b, 1, cs, &seed);
+    for (int op = 0; op < 5; op++) {
+        nn_tensor yr = {0}, yd = {0};
+        CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc(&yr, 4, s4), NN_OK);
+        CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc(&yd, 4, s4), NN_OK);
+        memcpy(yr.data, x.data, nn_tensor_numel(&x) * sizeof(float));
+        memcpy(yd.data, x.data, nn_tensor_numel(&x) * sizeof(float));
+        const char *name[5] = {"group norm (4 groups)", "layer norm (channels)", "snake",
+                               "channel gain + bias", "add"};
+        int ra = 0, rb = 0;
+        switch (op) {
+        case 0:
+            ra = nn_group_norm(cx.ref, &yr, 4, g.data, b.data, 1e-5f);
+            rb = nn_group_norm(cx.dnn, &yd, 4, g.data, b.data, 1e-5f);
+            break;
+        case 1:
+            ra = nn_layer_norm(cx.ref, &yr, g.data, b.data, 1e-5f);
+            rb = nn_layer_norm(cx.dnn, &yd, g.data, b.data, 1e-5f);
+            break;
+        case 2:
+            for (int i = 0; i < 16; i++) g.data[i] = 0.5f + (g.data[i] + 1.0f);
+            ra = nn_snake(cx.ref, &yr, g.data);
+            rb = nn_snake(cx.dnn, &yd, g.data);
+            break;
+        case 3:
+            ra = nn_channel_scale(cx.ref, &yr, g.data, b.data);
+            rb = nn_channel_scale(cx.dnn, &yd, g.data, b.data);
+            break;
+        default:
+            ra = nn_add(cx.ref, &x, &yr, &yr);
+            rb = nn_add(cx.dnn, &x, &yd, &yd);
+            break;
+        }
+        CU_ASSERT_EQUAL(ra, NN_OK);
+        CU_ASSERT_EQUAL(rb, NN_OK);
+        CU_ASSERT(fx_close(name[op], &yd, &yr, TOL));
+        nn_tensor_free(&yr), nn_tensor_free(&yd);
+    }
+    /* token rows: LayerNorm in place and added to a residual */
+    int rs[2] = {300, 40}, c40[1] = {40};
+    nn_tensor t = {0}, tg = {0}, tb = {0}, rr = {0}, rd = {0}, tr = {0}, td = {0};
+    rand_tensor(&t, 2, rs, &seed), rand_tensor(&tg, 1, c40, &seed), rand_tensor(&tb, 1, c40, &seed);
+    rand_tensor(&rr, 2, rs, &seed);
+    CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc(&rd, 2, rs), NN_OK);
+    memcpy(rd.data, rr.data, nn_tensor_numel(&rr) * sizeof(float));
+    CU_ASSERT_EQUAL(nn_layer_norm_add(cx.ref, &t, tg.data, tb.data, 1e-5f, &rr), NN_OK);
+    CU_ASSERT_EQUAL(nn_layer_norm_add(cx.dnn, &t, tg.data, tb.data, 1e-5f, &rd), NN_OK);
+    CU_ASSERT(fx_close("layer norm + residual (rows)", &rd, &rr, TOL));
+    CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc(&tr, 2, rs), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc(&td, 2, rs), NN_OK);
+    memcpy(tr.data, t.data, nn_tensor_numel(&t) * sizeof(float));
+    memcpy(td.data, t.data, nn_tensor_numel(&t) * sizeof(float));
+    CU_ASSERT_EQUAL(nn_layer_norm(cx.ref, &tr, tg.data, tb.data, 1e-5f), NN_OK);
+    CU_ASSERT_EQUAL(nn_layer_norm(cx.dnn, &td, tg.data, tb.data, 1e-5f), NN_OK);
+    CU_ASSERT(fx_close("layer norm (rows)", &td, &tr, TOL));
+    /* pixel shuffle, 2-D and 1-D */
+    nn_tensor p2r = {0}, p2d = {0}, p1r = {0}, p1d = {0}, x1 = {0};
+    CU_ASSERT_EQUAL(nn_pixel_shuffle(cx.ref, &x, 2, &p2r), NN_OK);
+    CU_ASSERT_EQUAL(nn_pixel_shuffle(cx.dnn, &x, 2, &p2d), NN_OK);
+    CU_ASSERT(fx_close("pixel shuffle 2-D", &p2d, &p2r, 0.0));
+    int s3[3] = {2, 12, 50};
+    rand_tensor(&x1, 3, s3, &seed);
+    CU_ASSERT_EQUAL(nn_pixel_shuffle(cx.ref, &x1, 3, &p1r), NN_OK);
+    CU_ASSERT_EQUAL(nn_pixel_shuffle(cx.dnn, &x1, 3, &p1d), NN_OK);
+    CU_ASSERT(fx_close("pixel shuffle 1-D", &p1d, &p1r, 0.0));
+    nn_tensor_free(&p2r), nn_tensor_free(&p2d), nn_tensor_free(&p1r), nn_tensor_free(&p1d);
+    nn_tensor_free(&x1), nn_tensor_free(&t), nn_tensor_free(&tg), nn_tensor_free(&tb);
+    nn_tensor_free(&rr), nn_tensor_free(&rd), nn_tensor_free(&tr), nn_tensor_free(&td);
+    nn_tensor_free(&x), nn_tensor_free(&g), nn_tensor_free(&b);
+    close_ctxs(&cx);
+}
+
+/* Where tensors live (cuda: layer outputs are the backend's managed memory, chained from op to
+ * op on the device; onednn: plain memory): host code may read and change them between ops;
+ * outputs into a caller's plain host memory (a view) are staged and copied back; a tensor
+ * freed after its context is released with the backend's own release. */
+static void test_residency(void)
+{
+    ctxs cx;
+    if (!open_ctxs(&cx)) return;
+    uint64_t seed = 9;
+    int xs[4] = {1, 8, 30, 20}, ws[4] = {8, 8, 3, 3}, bs[1] = {8};
+    nn_tensor x = {0}, w = {0}, b = {0};
+    rand_tensor(&x, 4, xs, &seed), rand_tensor(&w, 4, ws, &seed), rand_tensor(&b, 1, bs, &seed);
+    nn_conv_params p = nn_conv_default();
+    p.pad_h = p.pad_w = 1;
+    nn_tensor r1 = {0}, r2 = {0}, d1 = {0}, d2 = {0};
+    /* conv -> GELU -> (host edit) -> conv: the ref chain and the cuda chain */
+    CU_ASSERT_EQUAL(nn_conv2d(cx.ref, &x, &w, b.data, &p, &r1), NN_OK);
+    CU_ASSERT_EQUAL(nn_conv2d(cx.dnn, &x, &w, b.data, &p, &d1), NN_OK);
+    CU_ASSERT(IS_CUDA ? d1.release != NULL : d1.release == NULL); /* whose memory */
+    CU_ASSERT_EQUAL(nn_activation(cx.ref, NN_ACT_GELU, 0, &r1), NN_OK);
+    CU_ASSERT_EQUAL(nn_activation(cx.dnn, NN_ACT_GELU, 0, &d1), NN_OK);
+    for (size_t i = 0; i < nn_tensor_numel(&r1); i += 5) { /* host code between ops */
+        r1.data[i] = 2.0f - r1.data[i];
+        d1.data[i] = 2.0f - d1.data[i];
+    }
+    CU_ASSERT_EQUAL(nn_conv2d(cx.ref, &r1, &w, NULL, &p, &r2), NN_OK);
+    CU_ASSERT_EQUAL(nn_conv2d(cx.dnn, &d1, &w, NULL, &p, &d2), NN_OK);
+    CU_ASSERT(fx_close("chain conv, gelu, host edit, conv", &d2, &r2, 1e-4));
+    /* into plain host memory the caller owns */
+    float *mine = calloc(nn_tensor_numel(&r2), sizeof(float));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mine);
+    nn_tensor view = nn_tensor_view(mine, 4, r2.shape);
+    CU_ASSERT_EQUAL(nn_conv2d(cx.dnn, &d1, &w, NULL, &p, &view), NN_OK);
+    CU_ASSERT(fx_close("output into host memory", &view, &r2, 1e-4));
+    free(mine);
+    nn_tensor_free(&r1), nn_tensor_free(&r2), nn_tensor_free(&d1);
+    nn_tensor_free(&x), nn_tensor_free(&w), nn_tensor_free(&b);
+    /* the work memory is the backend's too, and usable from the host */
+    float *work = nn_context_work(cx.dnn, 1000);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(work);
+    for (int i = 0; i < 1000; i++) work[i] = (float)i;
+    CU_ASSERT_EQUAL(work[999], 999.0f);
+    close_ctxs(&cx);
+    nn_tensor_free(&d2); /* after its context */
+}
 /* The context's thread count is applied to OpenMP only for the duration of a call: the
  * caller's own setting is restored (oneDNN 2.6 on Debian uses OpenMP). */
 static void test_threads_restored(void)
@@ -434,8 +550,21 @@ static void test_threads_restored(void)
 
 void neco_test_register(void)
 {
-    NECO_SUITE("nets_onednn", {"conv", test_conv}, {"matmul", test_matmul}, {"cache", test_cache},
-               {"other_thread", test_other_thread}, {"gdn", test_gdn},
-               {"activation", test_activation}, {"swin", test_swin},
-               {"threads_restored", test_threads_restored});
+#ifdef NECO_HAVE_CUDA
+    if (IS_CUDA) {
+        char name[256] = "", err[256] = "";
+        if (nn_cuda_devices(name, sizeof name) < 1) {
+            nn_context *c = NULL;
+            if (nn_context_create("cuda", 1, &c, err, sizeof err) == NN_OK) nn_context_destroy(c);
+            printf("test_nets_cuda: skipped: %s\n", err[0] ? err : "no CUDA device");
+            exit(77);
+        }
+        printf("test_nets_cuda: device 0: %s\n", name);
+    }
+#endif
+    NECO_SUITE("nets_" NN_TEST_BACKEND, {"conv", test_conv}, {"matmul", test_matmul},
+               {"cache", test_cache}, {"other_thread", test_other_thread}, {"gdn", test_gdn},
+               {"activation", test_activation}, {"norms and shuffles", test_norms},
+               {"residency", test_residency}, {"swin", test_swin});
+    if (!IS_CUDA) NECO_SUITE("nets_onednn_openmp", {"threads_restored", test_threads_restored});
 }
