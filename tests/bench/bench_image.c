@@ -5,16 +5,22 @@
  * command-line tool, which includes them.
  *
  *   bench_image [--model ID] [--quality Q] [--backend B] [--threads N] [--reps R]
- *               [--weights DIR] [--decode-only] image.png...
+ *               [--weights DIR] [--decode-only] image.png|image.ppm...
  *
  * Every image is encoded and decoded once untimed (the first call creates the backend's
  * primitives and touches fresh memory), then R rounds time every image's encode and decode
  * (--decode-only: the decode alone, for profiling it).
  * Printed per operation: the median and the minimum wall time in milliseconds, and the median
  * CPU time of the process (all threads; on a loaded machine the wall time includes waiting for a
- * core, the CPU time does not). */
+ * core, the CPU time does not), and the decodes per second.
+ *
+ * Images are PNG (libpng, through apps/imageio.c, where apps/ is built) or binary 8-bit PPM
+ * (P6, read here): the GPU machine's check (tools/cuda_device_check.sh) builds without apps/,
+ * whose libraries that machine lacks. */
 #define _POSIX_C_SOURCE 200809L
+#ifdef NECO_BENCH_PNG
 #include "apps/imageio.h"
+#endif
 #include "neco/neco.h"
 
 #include <stdio.h>
@@ -41,10 +47,46 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* A binary PPM (P6, maxval 255): RGB, 8 bits. */
+static int read_ppm(const char *path, neco_image *img, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    int w = 0, h = 0, maxval = 0;
+    if (!f || fscanf(f, "P6 %d %d %d", &w, &h, &maxval) != 3 || fgetc(f) == EOF || w < 1 ||
+        h < 1 || w > 65535 || h > 65535 || maxval != 255) {
+        snprintf(err, errlen, "%s: not a binary 8-bit PPM", path);
+        if (f) fclose(f);
+        return -1;
+    }
+    size_t bytes = (size_t)w * h * 3;
+    memset(img, 0, sizeof *img);
+    img->data = malloc(bytes);
+    if (!img->data || fread(img->data, 1, bytes, f) != bytes) {
+        snprintf(err, errlen, "%s: truncated", path);
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    img->width = w, img->height = h, img->channels = 3, img->bit_depth = 8;
+    return 0;
+}
+
+static int read_image(const char *path, neco_image *img, char *err, size_t errlen)
+{
+    size_t n = strlen(path);
+    if (n > 4 && !strcmp(path + n - 4, ".ppm")) return read_ppm(path, img, err, errlen);
+#ifdef NECO_BENCH_PNG
+    return imageio_read_png(path, img, err, errlen);
+#else
+    snprintf(err, errlen, "%s: this build reads .ppm only (no libpng)", path);
+    return -1;
+#endif
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_image [--model ID] [--quality Q] [--backend B] [--threads N] "
-                    "[--reps R] [--weights DIR] [--decode-only] image.png...\n");
+                    "[--reps R] [--weights DIR] [--decode-only] image.png|image.ppm...\n");
     exit(1);
 }
 
@@ -95,14 +137,15 @@ int main(int argc, char **argv)
     neco_context *ctx = NULL;
     if (!img || !stream || !size || !enc || !dec || !enc_cpu || !dec_cpu ||
         neco_context_create(&cfg, &ctx) != NECO_OK) {
-        fprintf(stderr, "bench_image: cannot create a context%s%s\n", ctx ? ": " : "",
-                ctx ? neco_context_error(ctx) : "");
+        char why[256] = "";
+        neco_backend_check(cfg.backend, why, sizeof why);
+        fprintf(stderr, "bench_image: cannot create a context%s%s\n", why[0] ? ": " : "", why);
         return 1;
     }
     char err[256];
     double bits = 0, pixels = 0;
     for (int k = 0; k < n; k++) {
-        if (imageio_read_png(argv[first + k], &img[k], err, sizeof err) != 0) {
+        if (read_image(argv[first + k], &img[k], err, sizeof err) != 0) {
             fprintf(stderr, "bench_image: %s\n", err);
             return 1;
         }
@@ -148,8 +191,9 @@ int main(int argc, char **argv)
     if (!decode_only)
         printf("encode ms: median %.1f  min %.1f  cpu %.1f\n", median(enc, m), emin,
                median(enc_cpu, m));
-    printf("decode ms: median %.1f  min %.1f  cpu %.1f\n", median(dec, m), dmin,
-           median(dec_cpu, m));
+    double dmed = median(dec, m);
+    printf("decode ms: median %.1f  min %.1f  cpu %.1f  (%.1f decodes/s)\n", dmed, dmin,
+           median(dec_cpu, m), 1e3 / dmed);
     for (int k = 0; k < n; k++) {
         free(img[k].data);
         neco_free(stream[k]);
