@@ -353,7 +353,7 @@ static neco_status wave_encode_tile(neco_context *ctx, void *state, const neco_i
     int rc = nn_tensor_alloc4(&p, 1, 3, hp, wp);
     if (!rc) {
         codec_tile_to_tensor(image, x0, y0, w, h, &p);
-        rc = nn_lifting97_forward(&p, WAVE_LEVELS, &wav, ctx->nn->pool);
+        rc = nn_lifting97(ctx->nn, &p, WAVE_LEVELS, 0, &wav);
     }
     if (!rc)
         rc = analysis(ctx->nn, s, &wav, q, &y);
@@ -385,7 +385,7 @@ static neco_status wave_decode_tile(neco_context *ctx, void *state, const neco_i
     if (st == NECO_OK) {
         int rc = synthesis(ctx->nn, s, &u, q, &wav);
         if (!rc)
-            rc = nn_lifting97_inverse(&wav, WAVE_LEVELS, &p, ctx->nn->pool);
+            rc = nn_lifting97(ctx->nn, &wav, WAVE_LEVELS, 1, &p);
         if (rc)
             st = codec_nn_fail(ctx, rc, index, "synthesis");
         else

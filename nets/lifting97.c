@@ -213,11 +213,30 @@ static int dwt_level(const nn_tensor *in, nn_tensor *out, int inverse, nn_pool *
     return NN_OK;
 }
 
+static int forward_ok(const nn_tensor *x, int levels, const nn_tensor *y)
+{
+    if (!x || !y || !x->data || x->ndim != 4 || levels < 0 || levels > 8) return 0;
+    int f = 1 << levels;
+    return !(x->shape[2] % f || x->shape[3] % f || x->shape[2] < f || x->shape[3] < f);
+}
+
+static int inverse_ok(const nn_tensor *y, int levels, const nn_tensor *x)
+{
+    if (!x || !y || !y->data || y->ndim != 4 || levels < 0 || levels > 8) return 0;
+    return y->shape[1] % (1 << (2 * levels)) == 0;
+}
+
+int nn_lifting97(nn_context *ctx, const nn_tensor *in, int levels, int inverse, nn_tensor *out)
+{
+    if (!(inverse ? inverse_ok(in, levels, out) : forward_ok(in, levels, out))) return NN_ERR_ARG;
+    if (ctx->ops->lifting97) return ctx->ops->lifting97(ctx, in, levels, inverse, out);
+    return inverse ? nn_lifting97_inverse(in, levels, out, ctx->pool)
+                   : nn_lifting97_forward(in, levels, out, ctx->pool);
+}
+
 int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y, nn_pool *pool)
 {
-    if (!x || !y || x->ndim != 4 || levels < 0 || levels > 8) return NN_ERR_ARG;
-    int f = 1 << levels;
-    if (x->shape[2] % f || x->shape[3] % f || x->shape[2] < f || x->shape[3] < f) return NN_ERR_ARG;
+    if (!forward_ok(x, levels, y)) return NN_ERR_ARG;
     nn_tensor cur = *x;
     cur.owns = 0;
     for (int l = 0; l < levels; l++) {
@@ -239,9 +258,7 @@ int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y, nn_pool *
 
 int nn_lifting97_inverse(const nn_tensor *y, int levels, nn_tensor *x, nn_pool *pool)
 {
-    if (!x || !y || y->ndim != 4 || levels < 0 || levels > 8) return NN_ERR_ARG;
-    int f = 1 << (2 * levels);
-    if (y->shape[1] % f) return NN_ERR_ARG;
+    if (!inverse_ok(y, levels, x)) return NN_ERR_ARG;
     nn_tensor cur = *y;
     cur.owns = 0;
     for (int l = 0; l < levels; l++) {

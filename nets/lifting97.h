@@ -15,6 +15,7 @@
  * channel, so channel c of the input ends as channels c 4^L + (b1 4^(L-1) + ... + bL). */
 #ifndef NECO_NETS_LIFTING97_H
 #define NECO_NETS_LIFTING97_H
+#include "nets/ops.h"
 #include "nets/pool.h"
 #include "nets/tensor.h"
 
@@ -32,5 +33,10 @@ int nn_lifting97_forward(const nn_tensor *x, int levels, nn_tensor *y, nn_pool *
 
 /* The exact inverse (up to float rounding): y [N, C 4^L, h, w] -> x [N, C, h 2^L, w 2^L]. */
 int nn_lifting97_inverse(const nn_tensor *y, int levels, nn_tensor *x, nn_pool *pool);
+
+/* Either direction on a context: its backend's own transform where it has one (ops.h
+ * lifting97: the cuda backend's kernels, the same bits), else the functions above on the
+ * context's pool. */
+int nn_lifting97(nn_context *ctx, const nn_tensor *in, int levels, int inverse, nn_tensor *out);
 
 #endif

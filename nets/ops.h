@@ -108,6 +108,10 @@ typedef struct nn_ops {
     int (*window_attention)(nn_context *ctx, const float *qkv, const float *bias,
                             const float *scale, int c, int h, int w, int ws, int nh, int shift,
                             float *merged);
+    /* Optional (NULL: nets/lifting97.c on the pool): the image models' CDF 9/7 lifting packet
+     * of `levels` levels, forward or inverse (nn_lifting97: arguments checked; out is
+     * (re)allocated by the op), with lifting97.c's bits. */
+    int (*lifting97)(nn_context *ctx, const nn_tensor *in, int levels, int inverse, nn_tensor *out);
     /* Optional (NULL: malloc/free): where layer outputs and the context's work memory live.
      * The memory must be readable and writable by the host as well (the cuda backend's is
      * CUDA managed memory: it stays on the GPU between its ops and moves to the host when

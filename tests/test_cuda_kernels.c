@@ -6,6 +6,7 @@
  * loop (tests/test_nets_cuda.c compares those results with ref where a device is present). */
 #include "nets/cuda/kernels.h"
 #include "nets/layers.h"
+#include "nets/lifting97.h"
 #include "nets/safetensors.h"
 #include "nets/swin.h"
 #include "test.h"
@@ -310,9 +311,43 @@ static void test_swin(void)
     }
 }
 
+/* The lifting packet's steps (k_l97, the level sequences K_L97_FORWARD / INVERSE) against
+ * nets/lifting97.c, forward and inverse, 1 to 3 levels, several planes: the same bits. */
+static void test_lifting97(void)
+{
+    uint64_t seed = 15;
+    const int shapes[3][4] = {{1, 3, 16, 24}, {2, 2, 8, 8}, {1, 1, 32, 8}};
+    for (int k = 0; k < 3; k++)
+        for (int levels = 1; levels <= 3; levels++) {
+            nn_tensor x = {0}, want = {0}, back = {0};
+            rand_t(&x, 4, shapes[k], &seed);
+            CU_ASSERT_EQUAL_FATAL(nn_lifting97_forward(&x, levels, &want, NULL), NN_OK);
+            CU_ASSERT_EQUAL_FATAL(nn_lifting97_inverse(&want, levels, &back, NULL), NN_OK);
+            size_t n = nn_tensor_numel(&x);
+            float *buf = malloc(5 * n * sizeof(float));
+            CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+            float *t = buf, *ping[2] = {buf + n, buf + 2 * n}, *fw = buf + 3 * n, *bw = buf + 4 * n;
+            for (int inverse = 0; inverse < 2; inverse++)
+                for (int l = 0; l < levels; l++) {
+                    k_l97_args a = k_l97_level(inverse ? fw : x.data, t, ping, inverse ? bw : fw,
+                                               inverse ? want.shape : x.shape, n, levels, inverse, l);
+                    const k_l97_step *steps = inverse ? K_L97_INVERSE : K_L97_FORWARD;
+                    for (int s = 0; s < 11; s++) {
+                        a.op = steps[s].op, a.sub = steps[s].sub, a.k = steps[s].k;
+                        RUN(k_l97, k_l97_count(&a), &a);
+                    }
+                }
+            nn_tensor got = nn_tensor_view(fw, 4, want.shape), got_back = nn_tensor_view(bw, 4, x.shape);
+            CU_ASSERT(same("k_l97 forward", &got, &want));
+            CU_ASSERT(same("k_l97 inverse", &got_back, &back));
+            free(buf);
+            nn_tensor_free(&x), nn_tensor_free(&want), nn_tensor_free(&back);
+        }
+}
+
 void neco_test_register(void)
 {
     NECO_SUITE("cuda kernels on the CPU", {"elementwise", test_elementwise},
                {"pixel shuffle", test_shuffle}, {"gdn", test_gdn}, {"norms", test_norms},
-               {"swin block", test_swin});
+               {"swin block", test_swin}, {"lifting 9/7", test_lifting97});
 }

@@ -11,6 +11,7 @@
 #endif
 #define IS_CUDA (NN_TEST_BACKEND[0] == 'c')
 #include "nets/layers.h"
+#include "nets/lifting97.h"
 #include "nets/swin.h"
 #include "test.h"
 #include "test_nets_util.h"
@@ -474,6 +475,28 @@ static void test_norms(void)
     close_ctxs(&cx);
 }
 
+/* The image models' lifting packet through the context (cuda: its own kernels; onednn: the pool
+ * code), forward and inverse: ref's bits. */
+static void test_lifting(void)
+{
+    ctxs cx;
+    if (!open_ctxs(&cx)) return;
+    uint64_t seed = 10;
+    int xs[4] = {1, 3, 64, 96};
+    nn_tensor x = {0}, fr = {0}, fd = {0}, br = {0}, bd = {0};
+    rand_tensor(&x, 4, xs, &seed);
+    CU_ASSERT_EQUAL(nn_lifting97(cx.ref, &x, 2, 0, &fr), NN_OK);
+    CU_ASSERT_EQUAL(nn_lifting97(cx.dnn, &x, 2, 0, &fd), NN_OK);
+    CU_ASSERT(fx_close("lifting 9/7, 2 levels", &fd, &fr, 0.0));
+    CU_ASSERT_EQUAL(nn_lifting97(cx.ref, &fr, 2, 1, &br), NN_OK);
+    CU_ASSERT_EQUAL(nn_lifting97(cx.dnn, &fd, 2, 1, &bd), NN_OK);
+    CU_ASSERT(fx_close("lifting 9/7 inverse", &bd, &br, 0.0));
+    CU_ASSERT(fx_close("lifting 9/7 round trip", &bd, &x, 1e-5));
+    nn_tensor_free(&x), nn_tensor_free(&fr), nn_tensor_free(&fd);
+    nn_tensor_free(&br), nn_tensor_free(&bd);
+    close_ctxs(&cx);
+}
+
 /* Where tensors live (cuda: layer outputs are the backend's managed memory, chained from op to
  * op on the device; onednn: plain memory): host code may read and change them between ops;
  * outputs into a caller's plain host memory (a view) are staged and copied back; a tensor
@@ -565,6 +588,6 @@ void neco_test_register(void)
     NECO_SUITE("nets_" NN_TEST_BACKEND, {"conv", test_conv}, {"matmul", test_matmul},
                {"cache", test_cache}, {"other_thread", test_other_thread}, {"gdn", test_gdn},
                {"activation", test_activation}, {"norms and shuffles", test_norms},
-               {"residency", test_residency}, {"swin", test_swin});
+               {"residency", test_residency}, {"lifting", test_lifting}, {"swin", test_swin});
     if (!IS_CUDA) NECO_SUITE("nets_onednn_openmp", {"threads_restored", test_threads_restored});
 }

@@ -221,6 +221,7 @@ NN_GRID(k_ln_chan)
 NN_GRID(k_ln_rows)
 NN_GRID(k_swin_rows)
 NN_GRID(k_attn)
+NN_GRID(k_l97)
 
 /* The three GroupNorm kernels share k_gn_args. */
 typedef k_gn_args k_gn_part_args, k_gn_stats_args, k_gn_apply_args;
@@ -592,6 +593,47 @@ void cuda_release(void *p)
     if (p) (void)cudaFree(p);
 }
 
+/* The lifting packet (kernels.h K_L97_FORWARD / K_L97_INVERSE per level): levels ping-pong
+ * between two device buffers, the last writes the output, allocated here as layers' are. */
+int cuda_lifting97(nn_context *ctx, const nn_tensor *src, int levels, int inverse, nn_tensor *dst)
+{
+    int shape[4] = {src->shape[0], src->shape[1], src->shape[2], src->shape[3]};
+    int f = 1 << levels;
+    if (inverse)
+        shape[1] /= f * f, shape[2] *= f, shape[3] *= f;
+    else
+        shape[1] *= f * f, shape[2] /= f, shape[3] /= f;
+    size_t n = numel(src);
+    float *y = static_cast<float *>(cuda_alloc(ctx, n * sizeof(float)));
+    if (!y) return NN_ERR_NOMEM;
+    op o = {be_of(ctx), {}, 0, 0};
+    const float *dx = in(&o, src->data, n);
+    void *buf = NULL;
+    if (!o.rc) cu_ok(&o, cudaMallocAsync(&buf, 3 * n * sizeof(float), o.be->stream));
+    float *t = static_cast<float *>(buf), *ping[2] = {t ? t + n : NULL, t ? t + 2 * n : NULL};
+    if (levels == 0 && !o.rc)
+        cu_ok(&o, cudaMemcpyAsync(y, dx, n * sizeof(float), cudaMemcpyDefault, o.be->stream));
+    for (int l = 0; l < levels && !o.rc; l++) {
+        k_l97_args a = k_l97_level(dx, t, ping, y, src->shape, n, levels, inverse, l);
+        const k_l97_step *steps = inverse ? K_L97_INVERSE : K_L97_FORWARD;
+        for (int k = 0; k < 11; k++) {
+            a.op = steps[k].op, a.sub = steps[k].sub, a.k = steps[k].k;
+            launch(&o, g_k_l97, k_l97_count(&a), a);
+        }
+    }
+    if (buf) (void)cudaFreeAsync(buf, o.be->stream);
+    int rc = finish(&o);
+    if (rc) {
+        cuda_release(y);
+        return rc;
+    }
+    if (dst->owns) /* nn_tensor_free, which the module does not link */
+        dst->release ? dst->release(dst->data) : free(dst->data);
+    dst->data = y, dst->owns = 1, dst->release = cuda_release, dst->ndim = 4;
+    memcpy(dst->shape, shape, sizeof shape);
+    return NN_OK;
+}
+
 void backend_free(void *v)
 {
     backend *be = static_cast<backend *>(v);
@@ -631,6 +673,7 @@ const nn_ops cuda_ops = {
     .pixel_shuffle = cuda_pixel_shuffle,
     .swin_rows = cuda_swin_rows,
     .window_attention = cuda_window_attention,
+    .lifting97 = cuda_lifting97,
     .alloc = cuda_alloc,
     .release = cuda_release,
 };

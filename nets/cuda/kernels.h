@@ -406,4 +406,142 @@ NNK void k_attn(size_t i, const k_attn_args *a)
         o[d] = acc / lanes[0];
     }
 }
+/* ---- the CDF 9/7 lifting packet of the image models (nets/lifting97.c), one 2-D level as a
+ * sequence of steps, each a kernel over independent elements ---- */
+
+#define K_L97_A (-1.586134342059924f)
+#define K_L97_B (-0.052980118572961f)
+#define K_L97_G 0.882911075530934f
+#define K_L97_D 0.443506852043971f
+#define K_L97_K 1.149604398860241f
+
+/* The steps. Work plane t [planes][h][w] (h, w the level's full resolution, both even): along
+ * the width a row holds the even samples in [0, w/2) and the odd ones in [w/2, w) (e, o);
+ * along the height, rows 2 r and 2 r + 1 are E_r and O_r. ODD_*: o (O) += k (e_n + e_n+1)
+ * (or -= with sub), EVEN_*: e (E) += k (o_n-1 + o_n), with lifting97.c's symmetric ends. */
+enum {
+    L97_DEINT_W,  /* x's rows -> t (e | o) */
+    L97_ODD_W,
+    L97_EVEN_W,
+    L97_SCALE_W,  /* e = K e, o = -o / K: the width pass's low | high */
+    L97_ODD_H,
+    L97_EVEN_H,
+    L97_BANDS,    /* K E_r and -O_r / K -> y's 4 bands per plane (b = 2 v + h) */
+    L97_UNBANDS,  /* the inverse's first step: x's bands -> t */
+    L97_UNSCALE_W,
+    L97_INT_W     /* t (e | o) -> y's rows, interleaved */
+};
+
+typedef struct k_l97_args {
+    const float *x; /* the level's input */
+    float *t, *y;   /* work plane, the level's output */
+    int planes, h, w, op, sub;
+    float k;
+} k_l97_args;
+
+typedef struct k_l97_step {
+    int op, sub;
+    float k;
+} k_l97_step;
+
+/* One level, forward and inverse, as lifting97.c computes it. */
+static const k_l97_step K_L97_FORWARD[11] = {
+    {L97_DEINT_W, 0, 0},       {L97_ODD_W, 0, K_L97_A},  {L97_EVEN_W, 0, K_L97_B},
+    {L97_ODD_W, 0, K_L97_G},   {L97_EVEN_W, 0, K_L97_D}, {L97_SCALE_W, 0, 0},
+    {L97_ODD_H, 0, K_L97_A},   {L97_EVEN_H, 0, K_L97_B}, {L97_ODD_H, 0, K_L97_G},
+    {L97_EVEN_H, 0, K_L97_D},  {L97_BANDS, 0, 0}};
+static const k_l97_step K_L97_INVERSE[11] = {
+    {L97_UNBANDS, 0, 0},       {L97_EVEN_H, 1, K_L97_D}, {L97_ODD_H, 1, K_L97_G},
+    {L97_EVEN_H, 1, K_L97_B},  {L97_ODD_H, 1, K_L97_A},  {L97_UNSCALE_W, 0, 0},
+    {L97_EVEN_W, 1, K_L97_D},  {L97_ODD_W, 1, K_L97_G},  {L97_EVEN_W, 1, K_L97_B},
+    {L97_ODD_W, 1, K_L97_A},   {L97_INT_W, 0, 0}};
+
+/* Level l of a packet of `levels` on the input src [N, C, H, W] (count elements in all; the
+ * transform keeps the count): its planes and sizes, its input (src at the first level, else the
+ * previous level's output) and its output (dst at the last level, else a ping-pong buffer
+ * ping[l % 2]); op, sub and k are set per step. */
+static inline k_l97_args k_l97_level(const float *src, float *t, float *const ping[2], float *dst,
+                                     const int *shape, size_t count, int levels, int inverse, int l)
+{
+    int h = inverse ? shape[2] << (l + 1) : shape[2] >> l;
+    int w = inverse ? shape[3] << (l + 1) : shape[3] >> l;
+    k_l97_args a = {l == 0 ? src : ping[(l - 1) % 2], t, l == levels - 1 ? dst : ping[l % 2],
+                    (int)(count / ((size_t)h * w)), h, w, 0, 0, 0.0f};
+    return a;
+}
+
+/* The number of elements a step's kernel runs over. */
+NNK size_t k_l97_count(const k_l97_args *a)
+{
+    int width_pass = a->op == L97_DEINT_W || a->op == L97_ODD_W || a->op == L97_EVEN_W ||
+                     a->op == L97_SCALE_W || a->op == L97_UNSCALE_W || a->op == L97_INT_W;
+    return width_pass ? (size_t)a->planes * a->h * (a->w / 2) : (size_t)a->planes * (a->h / 2) * a->w;
+}
+
+NNK float k_lift(float dst, float k, float a, float b, int sub)
+{
+    return sub ? dst - k * (a + b) : dst + k * (a + b);
+}
+
+NNK void k_l97(size_t i, const k_l97_args *a)
+{
+    size_t w = (size_t)a->w, h = (size_t)a->h, mw = w / 2, mh = h / 2;
+    if (a->op == L97_DEINT_W || a->op == L97_ODD_W || a->op == L97_EVEN_W || a->op == L97_SCALE_W ||
+        a->op == L97_UNSCALE_W || a->op == L97_INT_W) {
+        size_t j = i % mw, row = i / mw; /* row = p h + r */
+        float *e = a->t + row * w, *o = e + mw;
+        switch (a->op) {
+        case L97_DEINT_W:
+            e[j] = a->x[row * w + 2 * j];
+            o[j] = a->x[row * w + 2 * j + 1];
+            break;
+        case L97_ODD_W:
+            o[j] = k_lift(o[j], a->k, e[j], e[j + 1 < mw ? j + 1 : mw - 1], a->sub);
+            break;
+        case L97_EVEN_W:
+            e[j] = k_lift(e[j], a->k, o[j > 0 ? j - 1 : 0], o[j], a->sub);
+            break;
+        case L97_SCALE_W:
+            e[j] = K_L97_K * e[j];
+            o[j] = -o[j] / K_L97_K;
+            break;
+        case L97_UNSCALE_W:
+            e[j] = e[j] / K_L97_K;
+            o[j] = -o[j] * K_L97_K;
+            break;
+        default: /* L97_INT_W */
+            a->y[row * w + 2 * j] = e[j];
+            a->y[row * w + 2 * j + 1] = o[j];
+            break;
+        }
+        return;
+    }
+    size_t c = i % w, r = (i / w) % mh, p = i / (w * mh), band = mh * mw;
+    float *plane = a->t + p * h * w;
+    float *er = plane + 2 * r * w, *orow = er + w;
+    switch (a->op) {
+    case L97_ODD_H: {
+        const float *en = plane + 2 * (r + 1 < mh ? r + 1 : mh - 1) * w;
+        orow[c] = k_lift(orow[c], a->k, er[c], en[c], a->sub);
+        break;
+    }
+    case L97_EVEN_H: {
+        const float *op = plane + (2 * (r > 0 ? r - 1 : 0) + 1) * w;
+        er[c] = k_lift(er[c], a->k, op[c], orow[c], a->sub);
+        break;
+    }
+    default: { /* L97_BANDS, L97_UNBANDS */
+        size_t half = c / mw, at = r * mw + c % mw;
+        size_t lo = (p * 4 + half) * band + at, hi = (p * 4 + 2 + half) * band + at;
+        if (a->op == L97_BANDS) {
+            a->y[lo] = K_L97_K * er[c];
+            a->y[hi] = -orow[c] / K_L97_K;
+        } else {
+            er[c] = a->x[lo] / K_L97_K;
+            orow[c] = -a->x[hi] * K_L97_K;
+        }
+        break;
+    }
+    }
+}
 #endif
