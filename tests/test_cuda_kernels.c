@@ -279,8 +279,14 @@ static int host_window_attention(nn_context *ctx, const float *qkv, const float 
                                  int shift, float *merged)
 {
     (void)ctx;
-    k_attn_args a = {qkv, bias, scale, merged, c, h, w, ws, nh, shift};
-    RUN(k_attn, (size_t)h * w * nh, &a);
+    size_t rows = (size_t)h * w;
+    float *qk = malloc(rows * 2 * (size_t)c * sizeof(float));
+    if (!qk) return NN_ERR_NOMEM;
+    k_attn_norm_args na = {qkv, qk, c, nh};
+    RUN(k_attn_norm, rows * nh * 2, &na);
+    k_attn_args a = {qkv, qk, bias, scale, merged, c, h, w, ws, nh, shift};
+    RUN(k_attn, rows * nh, &a);
+    free(qk);
     return NN_OK;
 }
 

@@ -220,6 +220,7 @@ NN_GRID(k_gdn)
 NN_GRID(k_ln_chan)
 NN_GRID(k_ln_rows)
 NN_GRID(k_swin_rows)
+NN_GRID(k_attn_norm)
 NN_GRID(k_attn)
 NN_GRID(k_l97)
 
@@ -271,9 +272,9 @@ void conv_desc_free(conv_desc *d)
 }
 
 /* The algorithm of a layer shape: the first of cuDNN's heuristic ranking that succeeds, is
- * deterministic, computes in FP32 FMA math (no TF32 tensor cores, whose 10-bit mantissa
- * inputs would be far outside ops.h's results) and is not FFT-based (whose error grows with
- * the transform size); else implicit GEMM / backward-data ALGO_1.
+ * deterministic, uses no tensor-core math (the descriptor asks for FMA math: no TF32, whose
+ * 10-bit mantissa inputs would be far outside ops.h's results) and is not FFT-based (whose
+ * error grows with the transform size); else implicit GEMM / backward-data ALGO_1.
  * Chosen from the shape alone, never by timing, and cached per context. */
 algo_entry *conv_algo(op *o, const algo_key &k, conv_desc *d)
 {
@@ -294,7 +295,9 @@ algo_entry *conv_algo(op *o, const algo_key &k, conv_desc *d)
             got = 0;
         for (int i = 0; i < got; i++)
             if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
-                perf[i].mathType == CUDNN_FMA_MATH && perf[i].algo != CUDNN_CONVOLUTION_FWD_ALGO_FFT &&
+                perf[i].mathType != CUDNN_TENSOR_OP_MATH &&
+                perf[i].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION &&
+                perf[i].algo != CUDNN_CONVOLUTION_FWD_ALGO_FFT &&
                 perf[i].algo != CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING) {
                 algo = perf[i].algo;
                 break;
@@ -313,7 +316,9 @@ algo_entry *conv_algo(op *o, const algo_key &k, conv_desc *d)
             got = 0;
         for (int i = 0; i < got; i++)
             if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
-                perf[i].mathType == CUDNN_FMA_MATH && perf[i].algo != CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT &&
+                perf[i].mathType != CUDNN_TENSOR_OP_MATH &&
+                perf[i].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION &&
+                perf[i].algo != CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT &&
                 perf[i].algo != CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING) {
                 algo = perf[i].algo;
                 break;
@@ -559,13 +564,18 @@ int cuda_window_attention(nn_context *ctx, const float *qkv, const float *bias, 
                           int c, int h, int w, int ws, int nh, int shift, float *merged)
 {
     int nt = ws * ws;
-    if (nt > K_ATTN_MAX_NT || c / nh > K_ATTN_MAX_HD) return NN_ERR_ARG;
+    if (nt > K_ATTN_MAX_NT) return NN_ERR_ARG;
     op o = {be_of(ctx), {}, 0, 0};
     size_t rows = (size_t)h * w;
     const float *dq = in(&o, qkv, rows * 3 * (size_t)c);
     const float *db = in(&o, bias, (size_t)nh * nt * nt), *ds = in(&o, scale, (size_t)nh);
     float *dm = out(&o, merged, rows * (size_t)c);
-    launch(&o, g_k_attn, rows / nt * (size_t)nh * nt, k_attn_args{dq, db, ds, dm, c, h, w, ws, nh, shift});
+    void *qk = NULL; /* the normalised q and k, [rows][2 c] */
+    if (!o.rc) cu_ok(&o, cudaMallocAsync(&qk, rows * 2 * (size_t)c * sizeof(float), o.be->stream));
+    float *dqk = static_cast<float *>(qk);
+    launch(&o, g_k_attn_norm, rows * (size_t)nh * 2, k_attn_norm_args{dq, dqk, c, nh});
+    launch(&o, g_k_attn, rows * (size_t)nh, k_attn_args{dq, dqk, db, ds, dm, c, h, w, ws, nh, shift});
+    if (qk) (void)cudaFreeAsync(qk, o.be->stream);
     return finish(&o);
 }
 

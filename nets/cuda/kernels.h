@@ -296,9 +296,8 @@ NNK void k_gn_apply(size_t i, const k_gn_args *a)
 /* ---- Swin-V2 block pieces (swin.c's host code, as the ops swin_rows and window_attention of
  * ops.h define them) ---- */
 
-/* The largest window the GPU kernel takes (tokens per window, ws^2) and head size (as
- * attention.h's). */
-enum { K_ATTN_MAX_NT = 256, K_ATTN_MAX_HD = 256 };
+/* The largest window the GPU kernel takes (tokens per window, ws^2). */
+enum { K_ATTN_MAX_NT = 256 };
 
 /* Window-ordered token rows <-> the map of one image [C][H][W]: row wi nt + t is the pixel of
  * window wi's token t in the map rolled by -shift (swin.c window_pos); one element each,
@@ -346,14 +345,31 @@ NNK float k_l2_divisor(const float *x, int n)
     return d < 1e-12f ? 1e-12f : d;
 }
 
-/* One query row of one head of one window (i = (wi nh + hh) nt + r): q and the keys
- * L2-normalised, scores q k^T in d order, softmax of score scale[hh] + bias[hh][r][t] (- 100
- * across shift regions) with nn_exp_det and its sum on 16 lanes, then (sum_t a_t v_t) / sum
- * into merged[wi nt + r][hh hd ..]: attention.c's plain kernels, operation for operation
- * (qkv [nwin nt][3 c], c = nh hd; bias [nh][nt][nt]). The keys' norms are recomputed per
- * query row. */
+/* q and k of every token and head L2-normalised (attention.c split_heads): i = (row nh + hh)
+ * 2 + which, which 0 for q, 1 for k; qk [rows][2 c] (q's heads, then k's). */
+typedef struct k_attn_norm_args {
+    const float *qkv;
+    float *qk;
+    int c, nh;
+} k_attn_norm_args;
+
+NNK void k_attn_norm(size_t i, const k_attn_norm_args *a)
+{
+    int hd = a->c / a->nh, which = (int)(i % 2), hh = (int)((i / 2) % (size_t)a->nh);
+    size_t row = i / (2 * (size_t)a->nh), off = (size_t)which * a->c + (size_t)hh * hd;
+    const float *src = a->qkv + row * 3 * a->c + off;
+    float *dst = a->qk + row * 2 * a->c + off, d = k_l2_divisor(src, hd);
+    for (int k = 0; k < hd; k++)
+        dst[k] = src[k] / d;
+}
+
+/* One query row of one head of one window (i = (wi nh + hh) nt + r): scores q k^T in d order
+ * (q, k from k_attn_norm), softmax of score scale[hh] + bias[hh][r][t] (- 100 across shift
+ * regions) with nn_exp_det and its sum on 16 lanes, then (sum_t a_t v_t) / sum into
+ * merged[wi nt + r][hh hd ..]: attention.c's plain kernels, operation for operation (qkv
+ * [nwin nt][3 c], c = nh hd, for v; bias [nh][nt][nt]). */
 typedef struct k_attn_args {
-    const float *qkv, *bias, *scale;
+    const float *qkv, *qk, *bias, *scale;
     float *merged;
     int c, h, w, ws, nh, shift;
 } k_attn_args;
@@ -364,11 +380,9 @@ NNK void k_attn(size_t i, const k_attn_args *a)
     int r = (int)(i % (size_t)nt), hh = (int)((i / (size_t)nt) % (size_t)a->nh);
     size_t wi = i / ((size_t)nt * a->nh);
     const float *win = a->qkv + wi * (size_t)nt * 3 * c;
-    const float *qs = win + (size_t)r * 3 * c + (size_t)hh * hd;
-    float q[K_ATTN_MAX_HD], row[K_ATTN_MAX_NT];
-    float dq = k_l2_divisor(qs, hd);
-    for (int d = 0; d < hd; d++)
-        q[d] = qs[d] / dq;
+    const float *qkw = a->qk + wi * (size_t)nt * 2 * c;
+    const float *q = qkw + (size_t)r * 2 * c + (size_t)hh * hd;
+    float row[K_ATTN_MAX_NT];
     int wpr = a->w / a->ws, wy = (int)wi / wpr, wx = (int)wi % wpr, li = 0;
     if (a->shift)
         li = k_region(wy * a->ws + r / a->ws, a->h, a->ws, a->shift) * 3 +
@@ -376,10 +390,10 @@ NNK void k_attn(size_t i, const k_attn_args *a)
     const float *bias = a->bias + ((size_t)hh * nt + r) * nt;
     float scale = a->scale[hh], mx = -INFINITY;
     for (int t = 0; t < nt; t++) {
-        const float *ks = win + (size_t)t * 3 * c + c + (size_t)hh * hd;
-        float dk = k_l2_divisor(ks, hd), acc = 0.0f;
+        const float *k = qkw + (size_t)t * 2 * c + c + (size_t)hh * hd;
+        float acc = 0.0f;
         for (int d = 0; d < hd; d++)
-            acc += q[d] * (ks[d] / dk);
+            acc += q[d] * k[d];
         float x = acc * scale + bias[t];
         if (a->shift) {
             int lt = k_region(wy * a->ws + t / a->ws, a->h, a->ws, a->shift) * 3 +
