@@ -299,7 +299,7 @@ static int dec_block(nn_context *nn, const gr_block *b, nn_tensor *h, nn_tensor 
 static int encode_net(nn_context *nn, const gr_state *s, const nn_tensor *x, nn_tensor *z)
 {
     nn_tensor w = {0}, h = {0}, t = {0}, r = {0};
-    int rc = nn_lifting97_1d_forward(x, GR_LEVELS, &w);
+    int rc = nn_lifting97_1d(nn, x, GR_LEVELS, 0, &w);
     if (!rc) rc = conv(nn, &s->enc_in, &w, 1, 3, &h);
     if (!rc) rc = nn_activation(nn, NN_ACT_GELU, 0, &h);
     if (!rc) rc = enc_block(nn, &s->enc_b[0], &h, &t, &r);
@@ -333,7 +333,7 @@ static int decode_net(nn_context *nn, const gr_state *s, const nn_tensor *zq, nn
     if (!rc) rc = dec_block(nn, &s->dec_b[3], &h, &t, &r);
     if (!rc) rc = nn_snake(nn, &h, s->dec_act);
     if (!rc) rc = conv(nn, &s->dec_out, &h, 1, 3, &u);
-    if (!rc) rc = nn_lifting97_1d_inverse(&u, GR_LEVELS, x);
+    if (!rc) rc = nn_lifting97_1d(nn, &u, GR_LEVELS, 1, x);
     nn_tensor_free(&h);
     nn_tensor_free(&u);
     nn_tensor_free(&t);

@@ -379,7 +379,7 @@ static neco_status aw_encode_chunk(neco_context *ctx, void *state, const neco_au
         codec_window_in(audio, info, start, len, x.data);
     else if (!rc)
         rc = codec_window_resampled(audio, info, AW_MODEL_RATE, start, len, &x);
-    if (!rc) rc = nn_lifting97_1d_forward(&x, AW_LEVELS, &w);
+    if (!rc) rc = nn_lifting97_1d(ctx->nn, &x, AW_LEVELS, 0, &w);
     if (!rc) rc = analysis(ctx->nn, s, &w, q, &y);
     if (rc) {
         st = codec_audio_fail(ctx, rc, index, "analysis");
@@ -463,7 +463,7 @@ static neco_status aw_decode_chunk(neco_context *ctx, void *state, const neco_in
     for (size_t i = 0; i < n; i++)
         u.data[i] = (float)yq[i];
     rc = synthesis(ctx->nn, s, &u, q, &w);
-    if (!rc) rc = nn_lifting97_1d_inverse(&w, AW_LEVELS, &x);
+    if (!rc) rc = nn_lifting97_1d(ctx->nn, &w, AW_LEVELS, 1, &x);
     if (rc) {
         st = codec_audio_fail(ctx, rc, index, "synthesis");
         goto done;

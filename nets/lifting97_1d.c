@@ -65,18 +65,33 @@ static int run_levels(const nn_tensor *src, int levels, int (*step)(const nn_ten
     return NN_OK;
 }
 
+static int forward_ok(const nn_tensor *x, int levels, const nn_tensor *y)
+{
+    if (!x || !y || !x->data || x->ndim != 3 || levels < 0 || levels > 16) return 0;
+    long f = 1L << levels;
+    return !(x->shape[2] % f || x->shape[2] < f || x->shape[1] > (1 << 20) / f);
+}
+
+static int inverse_ok(const nn_tensor *y, int levels, const nn_tensor *x)
+{
+    if (!x || !y || !y->data || y->ndim != 3 || levels < 0 || levels > 16) return 0;
+    long f = 1L << levels;
+    return !(y->shape[1] % f || y->shape[1] < f || y->shape[2] < 1);
+}
+
 int nn_lifting97_1d_forward(const nn_tensor *x, int levels, nn_tensor *y)
 {
-    if (!x || !y || !x->data || x->ndim != 3 || levels < 0 || levels > 16) return NN_ERR_ARG;
-    long f = 1L << levels;
-    if (x->shape[2] % f || x->shape[2] < f || x->shape[1] > (1 << 20) / f) return NN_ERR_ARG;
-    return run_levels(x, levels, dwt_tensor, y);
+    return forward_ok(x, levels, y) ? run_levels(x, levels, dwt_tensor, y) : NN_ERR_ARG;
 }
 
 int nn_lifting97_1d_inverse(const nn_tensor *y, int levels, nn_tensor *x)
 {
-    if (!x || !y || !y->data || y->ndim != 3 || levels < 0 || levels > 16) return NN_ERR_ARG;
-    long f = 1L << levels;
-    if (y->shape[1] % f || y->shape[1] < f || y->shape[2] < 1) return NN_ERR_ARG;
-    return run_levels(y, levels, idwt_tensor, x);
+    return inverse_ok(y, levels, x) ? run_levels(y, levels, idwt_tensor, x) : NN_ERR_ARG;
+}
+
+int nn_lifting97_1d(nn_context *ctx, const nn_tensor *in, int levels, int inverse, nn_tensor *out)
+{
+    if (!(inverse ? inverse_ok(in, levels, out) : forward_ok(in, levels, out))) return NN_ERR_ARG;
+    if (ctx->ops->lifting97_1d) return ctx->ops->lifting97_1d(ctx, in, levels, inverse, out);
+    return inverse ? nn_lifting97_1d_inverse(in, levels, out) : nn_lifting97_1d_forward(in, levels, out);
 }

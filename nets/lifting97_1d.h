@@ -13,6 +13,7 @@
  * channels c 2^L + (b1 2^(L-1) + ... + bL), b_l the band (0 low, 1 high) taken at level l. */
 #ifndef NECO_NETS_LIFTING97_1D_H
 #define NECO_NETS_LIFTING97_1D_H
+#include "nets/ops.h"
 #include "nets/tensor.h"
 
 /* x [N, C, L] with L divisible by 2^levels -> y [N, C 2^levels, L / 2^levels].
@@ -21,5 +22,9 @@ int nn_lifting97_1d_forward(const nn_tensor *x, int levels, nn_tensor *y);
 
 /* The exact inverse (up to float rounding): y [N, C 2^L, l] -> x [N, C, l 2^L]. */
 int nn_lifting97_1d_inverse(const nn_tensor *y, int levels, nn_tensor *x);
+
+/* Either direction on a context: its backend's own transform where it has one (ops.h
+ * lifting97_1d: the cuda backend's kernels, the same bits), else the functions above. */
+int nn_lifting97_1d(nn_context *ctx, const nn_tensor *in, int levels, int inverse, nn_tensor *out);
 
 #endif

@@ -112,6 +112,10 @@ typedef struct nn_ops {
      * of `levels` levels, forward or inverse (nn_lifting97: arguments checked; out is
      * (re)allocated by the op), with lifting97.c's bits. */
     int (*lifting97)(nn_context *ctx, const nn_tensor *in, int levels, int inverse, nn_tensor *out);
+    /* Optional (NULL: nets/lifting97_1d.c): the audio models' 1-D packet, likewise
+     * (nn_lifting97_1d). */
+    int (*lifting97_1d)(nn_context *ctx, const nn_tensor *in, int levels, int inverse,
+                        nn_tensor *out);
     /* Optional (NULL: malloc/free): where layer outputs and the context's work memory live.
      * The memory must be readable and writable by the host as well (the cuda backend's is
      * CUDA managed memory: it stays on the GPU between its ops and moves to the host when

@@ -7,6 +7,7 @@
 #include "nets/cuda/kernels.h"
 #include "nets/layers.h"
 #include "nets/lifting97.h"
+#include "nets/lifting97_1d.h"
 #include "nets/safetensors.h"
 #include "nets/swin.h"
 #include "test.h"
@@ -351,9 +352,43 @@ static void test_lifting97(void)
         }
 }
 
+/* The 1-D packet's steps (K_L97_FORWARD_1D / INVERSE_1D) against nets/lifting97_1d.c. */
+static void test_lifting97_1d(void)
+{
+    uint64_t seed = 16;
+    const int shapes[2][3] = {{2, 1, 320}, {1, 3, 64}};
+    for (int k = 0; k < 2; k++)
+        for (int levels = 1; levels <= 4; levels++) {
+            nn_tensor x = {0}, want = {0}, back = {0};
+            rand_t(&x, 3, shapes[k], &seed);
+            CU_ASSERT_EQUAL_FATAL(nn_lifting97_1d_forward(&x, levels, &want), NN_OK);
+            CU_ASSERT_EQUAL_FATAL(nn_lifting97_1d_inverse(&want, levels, &back), NN_OK);
+            size_t n = nn_tensor_numel(&x);
+            float *buf = malloc(5 * n * sizeof(float));
+            CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+            float *t = buf, *ping[2] = {buf + n, buf + 2 * n}, *fw = buf + 3 * n, *bw = buf + 4 * n;
+            for (int inverse = 0; inverse < 2; inverse++)
+                for (int l = 0; l < levels; l++) {
+                    k_l97_args a = k_l97_1d_level(inverse ? fw : x.data, t, ping, inverse ? bw : fw,
+                                                  inverse ? want.shape : x.shape, n, levels, inverse, l);
+                    const k_l97_step *steps = inverse ? K_L97_INVERSE_1D : K_L97_FORWARD_1D;
+                    for (int s = 0; s < (inverse ? 7 : 6); s++) {
+                        a.op = steps[s].op, a.sub = steps[s].sub, a.k = steps[s].k;
+                        RUN(k_l97, k_l97_count(&a), &a);
+                    }
+                }
+            nn_tensor got = nn_tensor_view(fw, 3, want.shape), got_back = nn_tensor_view(bw, 3, x.shape);
+            CU_ASSERT(same("k_l97 1-D forward", &got, &want));
+            CU_ASSERT(same("k_l97 1-D inverse", &got_back, &back));
+            free(buf);
+            nn_tensor_free(&x), nn_tensor_free(&want), nn_tensor_free(&back);
+        }
+}
+
 void neco_test_register(void)
 {
     NECO_SUITE("cuda kernels on the CPU", {"elementwise", test_elementwise},
                {"pixel shuffle", test_shuffle}, {"gdn", test_gdn}, {"norms", test_norms},
-               {"swin block", test_swin}, {"lifting 9/7", test_lifting97});
+               {"swin block", test_swin}, {"lifting 9/7", test_lifting97},
+               {"lifting 9/7, 1-D", test_lifting97_1d});
 }

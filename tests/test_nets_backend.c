@@ -12,6 +12,7 @@
 #define IS_CUDA (NN_TEST_BACKEND[0] == 'c')
 #include "nets/layers.h"
 #include "nets/lifting97.h"
+#include "nets/lifting97_1d.h"
 #include "nets/swin.h"
 #include "test.h"
 #include "test_nets_util.h"
@@ -475,8 +476,8 @@ static void test_norms(void)
     close_ctxs(&cx);
 }
 
-/* The image models' lifting packet through the context (cuda: its own kernels; onednn: the pool
- * code), forward and inverse: ref's bits. */
+/* The lifting packets through the context, the image models' 2-D and the audio models' 1-D
+ * (cuda: its own kernels; onednn: the C code), forward and inverse: ref's bits. */
 static void test_lifting(void)
 {
     ctxs cx;
@@ -492,6 +493,16 @@ static void test_lifting(void)
     CU_ASSERT_EQUAL(nn_lifting97(cx.dnn, &fd, 2, 1, &bd), NN_OK);
     CU_ASSERT(fx_close("lifting 9/7 inverse", &bd, &br, 0.0));
     CU_ASSERT(fx_close("lifting 9/7 round trip", &bd, &x, 1e-5));
+    nn_tensor_free(&x), nn_tensor_free(&fr), nn_tensor_free(&fd);
+    nn_tensor_free(&br), nn_tensor_free(&bd);
+    int as[3] = {2, 1, 640}; /* the audio models' 1-D packet, 4 levels */
+    rand_tensor(&x, 3, as, &seed);
+    CU_ASSERT_EQUAL(nn_lifting97_1d(cx.ref, &x, 4, 0, &fr), NN_OK);
+    CU_ASSERT_EQUAL(nn_lifting97_1d(cx.dnn, &x, 4, 0, &fd), NN_OK);
+    CU_ASSERT(fx_close("lifting 9/7 1-D, 4 levels", &fd, &fr, 0.0));
+    CU_ASSERT_EQUAL(nn_lifting97_1d(cx.ref, &fr, 4, 1, &br), NN_OK);
+    CU_ASSERT_EQUAL(nn_lifting97_1d(cx.dnn, &fd, 4, 1, &bd), NN_OK);
+    CU_ASSERT(fx_close("lifting 9/7 1-D inverse", &bd, &br, 0.0));
     nn_tensor_free(&x), nn_tensor_free(&fr), nn_tensor_free(&fd);
     nn_tensor_free(&br), nn_tensor_free(&bd);
     close_ctxs(&cx);

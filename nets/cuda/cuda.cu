@@ -603,16 +603,17 @@ void cuda_release(void *p)
     if (p) (void)cudaFree(p);
 }
 
-/* The lifting packet (kernels.h K_L97_FORWARD / K_L97_INVERSE per level): levels ping-pong
- * between two device buffers, the last writes the output, allocated here as layers' are. */
-int cuda_lifting97(nn_context *ctx, const nn_tensor *src, int levels, int inverse, nn_tensor *dst)
+/* The lifting packets, 2-D (kernels.h K_L97_FORWARD / INVERSE per level) or 1-D (the _1D
+ * sequences): levels ping-pong between two device buffers, the last writes the output,
+ * allocated here as layers' are. */
+int lifting(nn_context *ctx, const nn_tensor *src, int levels, int inverse, nn_tensor *dst, int one_d)
 {
-    int shape[4] = {src->shape[0], src->shape[1], src->shape[2], src->shape[3]};
-    int f = 1 << levels;
+    int shape[4] = {src->shape[0], src->shape[1], src->shape[2], one_d ? 0 : src->shape[3]};
+    int f = 1 << levels, bands = one_d ? f : f * f;
     if (inverse)
-        shape[1] /= f * f, shape[2] *= f, shape[3] *= f;
+        shape[1] /= bands, shape[2] *= f, shape[3] *= f;
     else
-        shape[1] *= f * f, shape[2] /= f, shape[3] /= f;
+        shape[1] *= bands, shape[2] /= f, shape[3] /= f;
     size_t n = numel(src);
     float *y = static_cast<float *>(cuda_alloc(ctx, n * sizeof(float)));
     if (!y) return NN_ERR_NOMEM;
@@ -624,9 +625,12 @@ int cuda_lifting97(nn_context *ctx, const nn_tensor *src, int levels, int invers
     if (levels == 0 && !o.rc)
         cu_ok(&o, cudaMemcpyAsync(y, dx, n * sizeof(float), cudaMemcpyDefault, o.be->stream));
     for (int l = 0; l < levels && !o.rc; l++) {
-        k_l97_args a = k_l97_level(dx, t, ping, y, src->shape, n, levels, inverse, l);
-        const k_l97_step *steps = inverse ? K_L97_INVERSE : K_L97_FORWARD;
-        for (int k = 0; k < 11; k++) {
+        k_l97_args a = one_d ? k_l97_1d_level(dx, t, ping, y, src->shape, n, levels, inverse, l)
+                             : k_l97_level(dx, t, ping, y, src->shape, n, levels, inverse, l);
+        const k_l97_step *steps = one_d ? (inverse ? K_L97_INVERSE_1D : K_L97_FORWARD_1D)
+                                        : (inverse ? K_L97_INVERSE : K_L97_FORWARD);
+        int nsteps = one_d ? (inverse ? 7 : 6) : 11;
+        for (int k = 0; k < nsteps; k++) {
             a.op = steps[k].op, a.sub = steps[k].sub, a.k = steps[k].k;
             launch(&o, g_k_l97, k_l97_count(&a), a);
         }
@@ -639,9 +643,19 @@ int cuda_lifting97(nn_context *ctx, const nn_tensor *src, int levels, int invers
     }
     if (dst->owns) /* nn_tensor_free, which the module does not link */
         dst->release ? dst->release(dst->data) : free(dst->data);
-    dst->data = y, dst->owns = 1, dst->release = cuda_release, dst->ndim = 4;
+    dst->data = y, dst->owns = 1, dst->release = cuda_release, dst->ndim = one_d ? 3 : 4;
     memcpy(dst->shape, shape, sizeof shape);
     return NN_OK;
+}
+
+int cuda_lifting97(nn_context *ctx, const nn_tensor *src, int levels, int inverse, nn_tensor *dst)
+{
+    return lifting(ctx, src, levels, inverse, dst, 0);
+}
+
+int cuda_lifting97_1d(nn_context *ctx, const nn_tensor *src, int levels, int inverse, nn_tensor *dst)
+{
+    return lifting(ctx, src, levels, inverse, dst, 1);
 }
 
 void backend_free(void *v)
@@ -684,6 +698,7 @@ const nn_ops cuda_ops = {
     .swin_rows = cuda_swin_rows,
     .window_attention = cuda_window_attention,
     .lifting97 = cuda_lifting97,
+    .lifting97_1d = cuda_lifting97_1d,
     .alloc = cuda_alloc,
     .release = cuda_release,
 };

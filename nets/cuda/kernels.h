@@ -443,7 +443,8 @@ enum {
     L97_BANDS,    /* K E_r and -O_r / K -> y's 4 bands per plane (b = 2 v + h) */
     L97_UNBANDS,  /* the inverse's first step: x's bands -> t */
     L97_UNSCALE_W,
-    L97_INT_W     /* t (e | o) -> y's rows, interleaved */
+    L97_INT_W,    /* t (e | o) -> y's rows, interleaved */
+    L97_COPY_W    /* x's rows -> t as they are (the 1-D inverse's first step) */
 };
 
 typedef struct k_l97_args {
@@ -470,6 +471,29 @@ static const k_l97_step K_L97_INVERSE[11] = {
     {L97_EVEN_W, 1, K_L97_D},  {L97_ODD_W, 1, K_L97_G},  {L97_EVEN_W, 1, K_L97_B},
     {L97_ODD_W, 1, K_L97_A},   {L97_INT_W, 0, 0}};
 
+/* The audio models' 1-D packet (nets/lifting97_1d.c): a level is the width pass alone on
+ * lines of [N, C, L] (h = 1); its output [N, 2 C, L/2] holds each line's low | high halves,
+ * which is the work plane's layout, so the forward level runs with t = y. */
+static const k_l97_step K_L97_FORWARD_1D[6] = {
+    {L97_DEINT_W, 0, 0},     {L97_ODD_W, 0, K_L97_A},  {L97_EVEN_W, 0, K_L97_B},
+    {L97_ODD_W, 0, K_L97_G}, {L97_EVEN_W, 0, K_L97_D}, {L97_SCALE_W, 0, 0}};
+static const k_l97_step K_L97_INVERSE_1D[7] = {
+    {L97_COPY_W, 0, 0},      {L97_UNSCALE_W, 0, 0},    {L97_EVEN_W, 1, K_L97_D},
+    {L97_ODD_W, 1, K_L97_G}, {L97_EVEN_W, 1, K_L97_B}, {L97_ODD_W, 1, K_L97_A},
+    {L97_INT_W, 0, 0}};
+
+/* Level l of the 1-D packet on src [N, C, L] (count elements), as k_l97_level below. */
+static inline k_l97_args k_l97_1d_level(const float *src, float *t, float *const ping[2], float *dst,
+                                        const int *shape, size_t count, int levels, int inverse,
+                                        int l)
+{
+    int w = inverse ? shape[2] << (l + 1) : shape[2] >> l;
+    float *y = l == levels - 1 ? dst : ping[l % 2];
+    k_l97_args a = {l == 0 ? src : ping[(l - 1) % 2], inverse ? t : y, y, (int)(count / (size_t)w),
+                    1, w, 0, 0, 0.0f};
+    return a;
+}
+
 /* Level l of a packet of `levels` on the input src [N, C, H, W] (count elements in all; the
  * transform keeps the count): its planes and sizes, its input (src at the first level, else the
  * previous level's output) and its output (dst at the last level, else a ping-pong buffer
@@ -488,7 +512,8 @@ static inline k_l97_args k_l97_level(const float *src, float *t, float *const pi
 NNK size_t k_l97_count(const k_l97_args *a)
 {
     int width_pass = a->op == L97_DEINT_W || a->op == L97_ODD_W || a->op == L97_EVEN_W ||
-                     a->op == L97_SCALE_W || a->op == L97_UNSCALE_W || a->op == L97_INT_W;
+                     a->op == L97_SCALE_W || a->op == L97_UNSCALE_W || a->op == L97_INT_W ||
+                     a->op == L97_COPY_W;
     return width_pass ? (size_t)a->planes * a->h * (a->w / 2) : (size_t)a->planes * (a->h / 2) * a->w;
 }
 
@@ -501,7 +526,7 @@ NNK void k_l97(size_t i, const k_l97_args *a)
 {
     size_t w = (size_t)a->w, h = (size_t)a->h, mw = w / 2, mh = h / 2;
     if (a->op == L97_DEINT_W || a->op == L97_ODD_W || a->op == L97_EVEN_W || a->op == L97_SCALE_W ||
-        a->op == L97_UNSCALE_W || a->op == L97_INT_W) {
+        a->op == L97_UNSCALE_W || a->op == L97_INT_W || a->op == L97_COPY_W) {
         size_t j = i % mw, row = i / mw; /* row = p h + r */
         float *e = a->t + row * w, *o = e + mw;
         switch (a->op) {
@@ -522,6 +547,10 @@ NNK void k_l97(size_t i, const k_l97_args *a)
         case L97_UNSCALE_W:
             e[j] = e[j] / K_L97_K;
             o[j] = -o[j] * K_L97_K;
+            break;
+        case L97_COPY_W:
+            e[j] = a->x[row * w + j];
+            o[j] = a->x[row * w + mw + j];
             break;
         default: /* L97_INT_W */
             a->y[row * w + 2 * j] = e[j];
