@@ -318,6 +318,23 @@ static void test_swin(void)
     }
 }
 
+/* A whole packet through the kernels, level by level as cuda.cu runs it (2-D or 1-D). */
+static void run_packet(int one_d, int inverse, const float *src, float *dst, const int *shape,
+                       size_t n, int levels, float *t, float *const ping[2])
+{
+    for (int l = 0; l < levels; l++) {
+        k_l97_args a = one_d ? k_l97_1d_level(src, t, ping, dst, shape, n, levels, inverse, l)
+                             : k_l97_level(src, t, ping, dst, shape, n, levels, inverse, l);
+        const k_l97_step *steps = one_d ? (inverse ? K_L97_INVERSE_1D : K_L97_FORWARD_1D)
+                                        : (inverse ? K_L97_INVERSE : K_L97_FORWARD);
+        int nsteps = one_d ? (inverse ? 7 : 6) : 11;
+        for (int s = 0; s < nsteps; s++) {
+            a.op = steps[s].op, a.sub = steps[s].sub, a.k = steps[s].k;
+            RUN(k_l97, k_l97_count(&a), &a);
+        }
+    }
+}
+
 /* The lifting packet's steps (k_l97, the level sequences K_L97_FORWARD / INVERSE) against
  * nets/lifting97.c, forward and inverse, 1 to 3 levels, several planes: the same bits. */
 static void test_lifting97(void)
@@ -334,16 +351,8 @@ static void test_lifting97(void)
             float *buf = malloc(5 * n * sizeof(float));
             CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
             float *t = buf, *ping[2] = {buf + n, buf + 2 * n}, *fw = buf + 3 * n, *bw = buf + 4 * n;
-            for (int inverse = 0; inverse < 2; inverse++)
-                for (int l = 0; l < levels; l++) {
-                    k_l97_args a = k_l97_level(inverse ? fw : x.data, t, ping, inverse ? bw : fw,
-                                               inverse ? want.shape : x.shape, n, levels, inverse, l);
-                    const k_l97_step *steps = inverse ? K_L97_INVERSE : K_L97_FORWARD;
-                    for (int s = 0; s < 11; s++) {
-                        a.op = steps[s].op, a.sub = steps[s].sub, a.k = steps[s].k;
-                        RUN(k_l97, k_l97_count(&a), &a);
-                    }
-                }
+            run_packet(0, 0, x.data, fw, x.shape, n, levels, t, ping);
+            run_packet(0, 1, fw, bw, want.shape, n, levels, t, ping);
             nn_tensor got = nn_tensor_view(fw, 4, want.shape), got_back = nn_tensor_view(bw, 4, x.shape);
             CU_ASSERT(same("k_l97 forward", &got, &want));
             CU_ASSERT(same("k_l97 inverse", &got_back, &back));
@@ -367,16 +376,8 @@ static void test_lifting97_1d(void)
             float *buf = malloc(5 * n * sizeof(float));
             CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
             float *t = buf, *ping[2] = {buf + n, buf + 2 * n}, *fw = buf + 3 * n, *bw = buf + 4 * n;
-            for (int inverse = 0; inverse < 2; inverse++)
-                for (int l = 0; l < levels; l++) {
-                    k_l97_args a = k_l97_1d_level(inverse ? fw : x.data, t, ping, inverse ? bw : fw,
-                                                  inverse ? want.shape : x.shape, n, levels, inverse, l);
-                    const k_l97_step *steps = inverse ? K_L97_INVERSE_1D : K_L97_FORWARD_1D;
-                    for (int s = 0; s < (inverse ? 7 : 6); s++) {
-                        a.op = steps[s].op, a.sub = steps[s].sub, a.k = steps[s].k;
-                        RUN(k_l97, k_l97_count(&a), &a);
-                    }
-                }
+            run_packet(1, 0, x.data, fw, x.shape, n, levels, t, ping);
+            run_packet(1, 1, fw, bw, want.shape, n, levels, t, ping);
             nn_tensor got = nn_tensor_view(fw, 3, want.shape), got_back = nn_tensor_view(bw, 3, x.shape);
             CU_ASSERT(same("k_l97 1-D forward", &got, &want));
             CU_ASSERT(same("k_l97 1-D inverse", &got_back, &back));
