@@ -21,13 +21,33 @@ export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PKG_CONFIG_PATH="$lib/pkgconfig"
 nvidia-smi -L
 nvcc --version | tail -1
+# cuDNN and cuBLAS: the toolkit's, else the pip wheels' (nvidia-cudnn-cu13, nvidia-cublas), which
+# ship versioned libraries only (libcudnn.so.9): named to CMake by path, and put on the loader's path.
+extra=()
+pydir() { python3 -c "import importlib, sys; m = importlib.import_module(sys.argv[1]); print(list(m.__path__)[0])" "$1" 2>/dev/null; }
+any() { for f in "$@"; do [ -e "$f" ] && return 0; done; return 1; }
+if ! any /usr/local/cuda/include/cudnn.h /usr/include/cudnn.h; then
+  d=$(pydir nvidia.cudnn)
+  if [ -n "$d" ]; then
+    extra+=("-DNECO_CUDNN_INCLUDE=$d/include" "-DNECO_CUDNN_LIB=$(ls "$d"/lib/libcudnn.so* | head -1)")
+    export LD_LIBRARY_PATH="$d/lib:$LD_LIBRARY_PATH"
+  fi
+fi
+if ! any /usr/local/cuda/lib64/libcublas.so* /usr/local/cuda/lib/libcublas.so*; then
+  d=$(pydir nvidia.cublas)
+  if [ -n "$d" ]; then
+    extra+=("-DNECO_CUBLAS_LIB=$(ls "$d"/lib/libcublas.so* | head -1)")
+    export LD_LIBRARY_PATH="$d/lib:$LD_LIBRARY_PATH"
+  fi
+fi
+echo "cuDNN / cuBLAS from: ${extra[*]:-the toolkit}"
 b=/tmp/neco-build
 gen=$(command -v ninja >/dev/null && echo "-G Ninja" || true)
 # NECO_WERROR off: this image's compiler may warn where Debian 12's gcc does not; the warnings
 # stay in build.log.
 cmake -S . -B $b $gen -DCMAKE_BUILD_TYPE=Release -DNECO_WITH_ONEDNN=OFF -DNECO_BUILD_APPS=OFF \
   -DNECO_WITH_CUDA=ON -DNECO_WERROR=OFF -DCMAKE_PREFIX_PATH="$deps/usr" \
-  -DCMAKE_LIBRARY_PATH="$lib" >"$out/build.log" 2>&1 &&
+  -DCMAKE_LIBRARY_PATH="$lib" "${extra[@]}" >"$out/build.log" 2>&1 &&
   cmake --build $b -j"$(nproc)" >>"$out/build.log" 2>&1 || { echo "BUILD FAILED"; tail -40 "$out/build.log"; exit 1; }
 grep -c "warning:" "$out/build.log" | sed 's/^/compiler warnings: /'
 echo "== tests"
