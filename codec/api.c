@@ -90,7 +90,8 @@ neco_status neco_backend_check(const char *backend, char *message, size_t size)
     if (strcmp(backend, "ref") && strcmp(backend, "onednn") && strcmp(backend, "cuda"))
         return NECO_ERR_INVALID_ARGUMENT;
     if (!nn_backend_available(backend)) {
-        if (message && size) snprintf(message, size, "backend '%s' is not available in this build", backend);
+        if (message && size)
+            snprintf(message, size, "backend '%s' is not available in this build", backend);
         return NECO_ERR_BACKEND;
     }
     nn_context *c;

@@ -22,7 +22,8 @@ static const nn_cuda_module *load_module(const char *path, char *err, size_t err
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL); /* kept loaded: the CUDA runtime stays */
     if (!h) {
         const char *why = dlerror();
-        if (err && errlen) snprintf(err, errlen, "backend 'cuda': cannot load %s", why ? why : path);
+        if (err && errlen)
+            snprintf(err, errlen, "backend 'cuda': cannot load %s", why ? why : path);
         return NULL;
     }
     const nn_cuda_module *(*get)(int, size_t, size_t, size_t);

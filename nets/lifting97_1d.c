@@ -93,5 +93,6 @@ int nn_lifting97_1d(nn_context *ctx, const nn_tensor *in, int levels, int invers
 {
     if (!(inverse ? inverse_ok(in, levels, out) : forward_ok(in, levels, out))) return NN_ERR_ARG;
     if (ctx->ops->lifting97_1d) return ctx->ops->lifting97_1d(ctx, in, levels, inverse, out);
-    return inverse ? nn_lifting97_1d_inverse(in, levels, out) : nn_lifting97_1d_forward(in, levels, out);
+    return inverse ? nn_lifting97_1d_inverse(in, levels, out)
+                   : nn_lifting97_1d_forward(in, levels, out);
 }

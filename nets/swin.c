@@ -298,11 +298,13 @@ int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor 
     int own = ops->swin_rows && ops->window_attention;
     for (int bi = 0; bi < x->shape[0]; bi++) {
         j.img = x->data + (size_t)bi * c * hw;
-        rc = own ? ops->swin_rows(ctx, j.img, s.tok, c, h, w, ws, shift, 1) : swin_run(ctx, &j, SWIN_IN);
+        rc = own ? ops->swin_rows(ctx, j.img, s.tok, c, h, w, ws, shift, 1)
+                 : swin_run(ctx, &j, SWIN_IN);
         if (rc) return rc;
         nn_matmul_params mp = {1, (int)rows, 3 * c, c, 1, 1};
         if ((rc = nn_matmul(ctx, &mp, s.tok, b->qkv_w, s.qkv_b, s.qkv))) return rc;
-        rc = own ? ops->window_attention(ctx, s.qkv, s.bias, s.scale, c, h, w, ws, nh, shift, s.merged)
+        rc = own ? ops->window_attention(ctx, s.qkv, s.bias, s.scale, c, h, w, ws, nh, shift,
+                                         s.merged)
                  : swin_run(ctx, &j, SWIN_ATTENTION);
         if (rc) return rc;
         nn_matmul_params pp = {1, (int)rows, c, c, 1, 1};
@@ -321,7 +323,8 @@ int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor 
         if ((rc = nn_matmul(ctx, &f2, s.mlp, b->fc2_w, b->fc2_b, s.win)) ||
             (rc = nn_layer_norm_add(ctx, &a, b->norm2_w, b->norm2_b, 1e-5f, &t)))
             return rc;
-        rc = own ? ops->swin_rows(ctx, j.img, s.tok, c, h, w, ws, shift, 0) : swin_run(ctx, &j, SWIN_OUT);
+        rc = own ? ops->swin_rows(ctx, j.img, s.tok, c, h, w, ws, shift, 0)
+                 : swin_run(ctx, &j, SWIN_OUT);
         if (rc) return rc;
     }
     return NN_OK;

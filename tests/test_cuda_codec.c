@@ -98,18 +98,21 @@ static void round_trip(neco_context *gpu, neco_context *ref, const media *m, con
     int s16 = m->audio;
     for (int k = 0; k < 3; k++) { /* every decoding has the input's layout */
         const neco_decoded *x = k == 0 ? &gg : k == 1 ? &rg : &rr;
-        int same = m->audio ? x->audio.format == NECO_SAMPLE_S16 && x->audio.frames == m->au.frames &&
-                                  x->audio.channels == m->au.channels
-                            : x->image.width == m->img.width && x->image.height == m->img.height &&
-                                  x->image.channels == 3 && x->image.bit_depth == 8;
+        int same = m->audio
+                       ? x->audio.format == NECO_SAMPLE_S16 && x->audio.frames == m->au.frames &&
+                             x->audio.channels == m->au.channels
+                       : x->image.width == m->img.width && x->image.height == m->img.height &&
+                             x->image.channels == 3 && x->image.bit_depth == 8;
         CU_ASSERT_FATAL(same);
     }
     const void *src = m->audio ? m->au.data : m->img.data;
     double d = max_diff(samples(&gg, m->audio), samples(&rg, m->audio), m->n, s16);
     double pg = psnr(src, samples(&rg, m->audio), m->n, s16);
     double pr = psnr(src, samples(&rr, m->audio), m->n, s16);
-    printf("\n    %s q%d: |gpu - ref| decode %g; stream %zu bytes (ref's encoder %zu), PSNR %.3f dB "
-           "(ref's %.3f)", model, quality, d, zg, zr, pg, pr);
+    printf(
+        "\n    %s q%d: |gpu - ref| decode %g; stream %zu bytes (ref's encoder %zu), PSNR %.3f dB "
+        "(ref's %.3f)",
+        model, quality, d, zg, zr, pg, pr);
     CU_ASSERT(d <= 1.0);
     CU_ASSERT(fabs((double)zg - (double)zr) <= 0.02 * (double)zr + 16);
     CU_ASSERT(fabs(pg - pr) <= 0.05);

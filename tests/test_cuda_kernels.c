@@ -244,11 +244,12 @@ static void test_norms(void)
         copy_t(&want, &x);
         CU_ASSERT_EQUAL(nn_group_norm(ctx, &want, groups[k], g.data, b.data, 1e-5f), NN_OK);
         size_t s = spatial(&x), n = (size_t)x.shape[1] / (size_t)groups[k] * s;
-        size_t q = (size_t)x.shape[0] * (size_t)groups[k], chunks = (n + K_GN_CHUNK - 1) / K_GN_CHUNK;
+        size_t q = (size_t)x.shape[0] * (size_t)groups[k],
+               chunks = (n + K_GN_CHUNK - 1) / K_GN_CHUNK;
         double *part = malloc((q * chunks + 2 * q) * sizeof *part);
         CU_ASSERT_PTR_NOT_NULL_FATAL(part);
-        k_gn_args a = {x.data, g.data, b.data, part, part + q * chunks, n, chunks, s,
-                       x.shape[1], groups[k], 0, 1e-5f};
+        k_gn_args a = {x.data,     g.data,    b.data, part, part + q * chunks, n, chunks, s,
+                       x.shape[1], groups[k], 0,      1e-5f};
         RUN(k_gn_part, q * chunks, &a);
         RUN(k_gn_stats, q, &a);
         a.second = 1;
@@ -276,8 +277,8 @@ static int host_swin_rows(nn_context *ctx, float *img, float *rows, int c, int h
 }
 
 static int host_window_attention(nn_context *ctx, const float *qkv, const float *bias,
-                                 const float *scale, int c, int h, int w, int ws, int nh,
-                                 int shift, float *merged)
+                                 const float *scale, int c, int h, int w, int ws, int nh, int shift,
+                                 float *merged)
 {
     (void)ctx;
     size_t rows = (size_t)h * w;
@@ -311,7 +312,8 @@ static void test_swin(void)
             CU_ASSERT_EQUAL(nn_swin_block_forward(hooked, &b, &got), NN_OK);
         }
         CU_ASSERT(same(f ? "swin block, k_swin_rows + k_attn (no shift)"
-                         : "swin block, k_swin_rows + k_attn (shifted)", &got, &want));
+                         : "swin block, k_swin_rows + k_attn (shifted)",
+                       &got, &want));
         nn_tensor_free(&want), nn_tensor_free(&got);
         nn_context_destroy(ref), nn_context_destroy(hooked);
         nn_weights_free(ws);
@@ -353,7 +355,8 @@ static void test_lifting97(void)
             float *t = buf, *ping[2] = {buf + n, buf + 2 * n}, *fw = buf + 3 * n, *bw = buf + 4 * n;
             run_packet(0, 0, x.data, fw, x.shape, n, levels, t, ping);
             run_packet(0, 1, fw, bw, want.shape, n, levels, t, ping);
-            nn_tensor got = nn_tensor_view(fw, 4, want.shape), got_back = nn_tensor_view(bw, 4, x.shape);
+            nn_tensor got = nn_tensor_view(fw, 4, want.shape),
+                      got_back = nn_tensor_view(bw, 4, x.shape);
             CU_ASSERT(same("k_l97 forward", &got, &want));
             CU_ASSERT(same("k_l97 inverse", &got_back, &back));
             free(buf);
@@ -378,7 +381,8 @@ static void test_lifting97_1d(void)
             float *t = buf, *ping[2] = {buf + n, buf + 2 * n}, *fw = buf + 3 * n, *bw = buf + 4 * n;
             run_packet(1, 0, x.data, fw, x.shape, n, levels, t, ping);
             run_packet(1, 1, fw, bw, want.shape, n, levels, t, ping);
-            nn_tensor got = nn_tensor_view(fw, 3, want.shape), got_back = nn_tensor_view(bw, 3, x.shape);
+            nn_tensor got = nn_tensor_view(fw, 3, want.shape),
+                      got_back = nn_tensor_view(bw, 3, x.shape);
             CU_ASSERT(same("k_l97 1-D forward", &got, &want));
             CU_ASSERT(same("k_l97 1-D inverse", &got_back, &back));
             free(buf);

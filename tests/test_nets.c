@@ -478,5 +478,6 @@ void neco_test_register(void)
                {"safetensors_malformed", test_safetensors_malformed},
                {"safetensors_mutations", test_safetensors_mutations}, {"fp16", test_fp16},
                {"weights_check", test_weights_check}, {"pool", test_pool},
-               {"tensor_and_context", test_tensor_and_context}, {"cuda_context", test_cuda_context});
+               {"tensor_and_context", test_tensor_and_context},
+               {"cuda_context", test_cuda_context});
 }

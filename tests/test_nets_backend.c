@@ -424,7 +424,8 @@ static void test_norms(void)
             rb = nn_layer_norm(cx.dnn, &yd, g.data, b.data, 1e-5f);
             break;
         case 2:
-            for (int i = 0; i < 16; i++) g.data[i] = 0.5f + (g.data[i] + 1.0f);
+            for (int i = 0; i < 16; i++)
+                g.data[i] = 0.5f + (g.data[i] + 1.0f);
             ra = nn_snake(cx.ref, &yr, g.data);
             rb = nn_snake(cx.dnn, &yd, g.data);
             break;
@@ -548,7 +549,8 @@ static void test_residency(void)
     /* the work memory is the backend's too, and usable from the host */
     float *work = nn_context_work(cx.dnn, 1000);
     CU_ASSERT_PTR_NOT_NULL_FATAL(work);
-    for (int i = 0; i < 1000; i++) work[i] = (float)i;
+    for (int i = 0; i < 1000; i++)
+        work[i] = (float)i;
     CU_ASSERT_EQUAL(work[999], 999.0f);
     close_ctxs(&cx);
     nn_tensor_free(&d2); /* after its context */

@@ -26,7 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-namespace {
+namespace
+{
 
 enum { MAX_STAGED = 12, WEIGHT_SLOTS = 512, ALGO_SLOTS = 128, BLOCK = 256 };
 
@@ -191,8 +192,8 @@ int finish(op *o)
     if (!o->rc) cu_ok(o, cudaGetLastError());
     for (int i = 0; i < o->n; i++)
         if (!o->rc && o->st[i].back)
-            cu_ok(o, cudaMemcpyAsync(const_cast<void *>(o->st[i].host), o->st[i].dev, o->st[i].bytes,
-                                     cudaMemcpyDeviceToHost, be->stream));
+            cu_ok(o, cudaMemcpyAsync(const_cast<void *>(o->st[i].host), o->st[i].dev,
+                                     o->st[i].bytes, cudaMemcpyDeviceToHost, be->stream));
     cudaError_t e = cudaStreamSynchronize(be->stream);
     if (e != cudaSuccess) cu_ok(o, e);
     for (int i = 0; i < o->n; i++)
@@ -202,7 +203,7 @@ int finish(op *o)
 }
 
 #define NN_GRID(name)                                                                              \
-    __global__ void g_##name(size_t n, name##_args a)                                             \
+    __global__ void g_##name(size_t n, name##_args a)                                              \
     {                                                                                              \
         for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;                      \
              i += (size_t)gridDim.x * blockDim.x)                                                  \
@@ -280,7 +281,8 @@ algo_entry *conv_algo(op *o, const algo_key &k, conv_desc *d)
 {
     backend *be = o->be;
     for (int i = 0; i < ALGO_SLOTS; i++)
-        if (be->algos[i].valid && memcmp(&be->algos[i].key, &k, sizeof k) == 0) return &be->algos[i];
+        if (be->algos[i].valid && memcmp(&be->algos[i].key, &k, sizeof k) == 0)
+            return &be->algos[i];
     algo_entry *e = &be->algos[be->next_algo];
     be->next_algo = (be->next_algo + 1) % ALGO_SLOTS;
     e->valid = 0;
@@ -294,7 +296,8 @@ algo_entry *conv_algo(op *o, const algo_key &k, conv_desc *d)
                                                    perf) != CUDNN_STATUS_SUCCESS)
             got = 0;
         for (int i = 0; i < got; i++)
-            if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
+            if (perf[i].status == CUDNN_STATUS_SUCCESS &&
+                perf[i].determinism == CUDNN_DETERMINISTIC &&
                 perf[i].mathType != CUDNN_TENSOR_OP_MATH &&
                 perf[i].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION &&
                 perf[i].algo != CUDNN_CONVOLUTION_FWD_ALGO_FFT &&
@@ -303,8 +306,8 @@ algo_entry *conv_algo(op *o, const algo_key &k, conv_desc *d)
                 break;
             }
         size_t ws = 0;
-        if (!dnn_ok(o, cudnnGetConvolutionForwardWorkspaceSize(be->dnn, d->x, d->w, d->c, d->y, algo,
-                                                               &ws)))
+        if (!dnn_ok(o, cudnnGetConvolutionForwardWorkspaceSize(be->dnn, d->x, d->w, d->c, d->y,
+                                                               algo, &ws)))
             return NULL;
         e->algo = (int)algo, e->workspace = ws;
     } else {
@@ -315,7 +318,8 @@ algo_entry *conv_algo(op *o, const algo_key &k, conv_desc *d)
                                                         perf) != CUDNN_STATUS_SUCCESS)
             got = 0;
         for (int i = 0; i < got; i++)
-            if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
+            if (perf[i].status == CUDNN_STATUS_SUCCESS &&
+                perf[i].determinism == CUDNN_DETERMINISTIC &&
                 perf[i].mathType != CUDNN_TENSOR_OP_MATH &&
                 perf[i].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION &&
                 perf[i].algo != CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT &&
@@ -346,11 +350,12 @@ int conv(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, const float *b
     float *dy = out(&o, y->data, numel(y));
     conv_desc d = {NULL, NULL, NULL, NULL};
     void *ws = NULL;
-    algo_key k = {transposed,  x->shape[0], x->shape[1], x->shape[2], x->shape[3], y->shape[1],
-                  w->shape[2], w->shape[3], p->stride_h, p->stride_w, p->pad_h,    p->pad_w,
-                  p->dilation_h, p->dilation_w, p->groups, y->shape[2], y->shape[3]};
+    algo_key k = {transposed,    x->shape[0],   x->shape[1], x->shape[2], x->shape[3], y->shape[1],
+                  w->shape[2],   w->shape[3],   p->stride_h, p->stride_w, p->pad_h,    p->pad_w,
+                  p->dilation_h, p->dilation_w, p->groups,   y->shape[2], y->shape[3]};
     if (!o.rc && dnn_ok(&o, cudnnCreateTensorDescriptor(&d.x)) &&
-        dnn_ok(&o, cudnnCreateTensorDescriptor(&d.y)) && dnn_ok(&o, cudnnCreateFilterDescriptor(&d.w)) &&
+        dnn_ok(&o, cudnnCreateTensorDescriptor(&d.y)) &&
+        dnn_ok(&o, cudnnCreateFilterDescriptor(&d.w)) &&
         dnn_ok(&o, cudnnCreateConvolutionDescriptor(&d.c)) &&
         dnn_ok(&o, cudnnSetTensor4dDescriptor(d.x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, x->shape[0],
                                               x->shape[1], x->shape[2], x->shape[3])) &&
@@ -358,8 +363,8 @@ int conv(nn_context *ctx, const nn_tensor *x, const nn_tensor *w, const float *b
                                               y->shape[1], y->shape[2], y->shape[3])) &&
         dnn_ok(&o, cudnnSetFilter4dDescriptor(d.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, w->shape[0],
                                               w->shape[1], w->shape[2], w->shape[3])) &&
-        dnn_ok(&o, cudnnSetConvolution2dDescriptor(d.c, p->pad_h, p->pad_w, p->stride_h, p->stride_w,
-                                                   p->dilation_h, p->dilation_w,
+        dnn_ok(&o, cudnnSetConvolution2dDescriptor(d.c, p->pad_h, p->pad_w, p->stride_h,
+                                                   p->stride_w, p->dilation_h, p->dilation_w,
                                                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) &&
         dnn_ok(&o, cudnnSetConvolutionGroupCount(d.c, p->groups)) &&
         dnn_ok(&o, cudnnSetConvolutionMathType(d.c, CUDNN_FMA_MATH))) {
@@ -414,7 +419,8 @@ int cuda_matmul(nn_context *ctx, const nn_matmul_params *p, const float *a, cons
             o.be->blas, p->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, p->n, p->m, p->k, &one,
             dbm, p->trans_b ? p->k : p->n, p->b_shared ? 0 : (long long)(n * k), da, p->k,
             (long long)(m * k), &zero, dc, p->n, (long long)(m * n), p->batch);
-        if (s != CUBLAS_STATUS_SUCCESS) fail(&o, s == CUBLAS_STATUS_ALLOC_FAILED ? NN_ERR_NOMEM : NN_ERR_BACKEND);
+        if (s != CUBLAS_STATUS_SUCCESS)
+            fail(&o, s == CUBLAS_STATUS_ALLOC_FAILED ? NN_ERR_NOMEM : NN_ERR_BACKEND);
     }
     if (dbias) launch(&o, g_k_bias_cols, batch * m * n, k_bias_cols_args{dc, dbias, n});
     return finish(&o);
@@ -439,8 +445,8 @@ int cuda_snake(nn_context *ctx, nn_tensor *x, const float *alpha)
     return finish(&o);
 }
 
-int cuda_gdn(nn_context *ctx, const nn_tensor *x, const float *gamma, const float *beta, int inverse,
-             nn_tensor *y)
+int cuda_gdn(nn_context *ctx, const nn_tensor *x, const float *gamma, const float *beta,
+             int inverse, nn_tensor *y)
 {
     op o = {be_of(ctx), {}, 0, 0};
     size_t c = (size_t)x->shape[1];
@@ -451,8 +457,8 @@ int cuda_gdn(nn_context *ctx, const nn_tensor *x, const float *gamma, const floa
     return finish(&o);
 }
 
-int cuda_group_norm(nn_context *ctx, nn_tensor *x, int groups, const float *gamma, const float *beta,
-                    float eps)
+int cuda_group_norm(nn_context *ctx, nn_tensor *x, int groups, const float *gamma,
+                    const float *beta, float eps)
 {
     op o = {be_of(ctx), {}, 0, 0};
     size_t c = (size_t)x->shape[1], s = spatial(x), n = c / (size_t)groups * s;
@@ -460,10 +466,11 @@ int cuda_group_norm(nn_context *ctx, nn_tensor *x, int groups, const float *gamm
     float *dx = inout(&o, x->data, numel(x));
     const float *dg = param(&o, gamma, c), *db = param(&o, beta, c);
     void *buf = NULL;
-    if (!o.rc) cu_ok(&o, cudaMallocAsync(&buf, (q * chunks + 2 * q) * sizeof(double), o.be->stream));
+    if (!o.rc)
+        cu_ok(&o, cudaMallocAsync(&buf, (q * chunks + 2 * q) * sizeof(double), o.be->stream));
     double *part = static_cast<double *>(buf);
-    k_gn_args a = {dx, dg, db, part, part ? part + q * chunks : NULL, n, chunks, s,
-                   x->shape[1], groups, 0, eps};
+    k_gn_args a = {dx,          dg,     db, part, part ? part + q * chunks : NULL, n, chunks, s,
+                   x->shape[1], groups, 0,  eps};
     launch(&o, g_k_gn_part, q * chunks, a);
     launch(&o, g_k_gn_stats, q, a);
     a.second = 1;
@@ -481,7 +488,8 @@ int cuda_layer_norm(nn_context *ctx, nn_tensor *x, const float *gamma, const flo
     const float *dg = param(&o, gamma, (size_t)x->shape[1]);
     const float *db = param(&o, beta, (size_t)x->shape[1]);
     if (x->ndim == 2)
-        launch(&o, g_k_ln_rows, (size_t)x->shape[0], k_ln_rows_args{dx, NULL, dg, db, eps, x->shape[1]});
+        launch(&o, g_k_ln_rows, (size_t)x->shape[0],
+               k_ln_rows_args{dx, NULL, dg, db, eps, x->shape[1]});
     else
         launch(&o, g_k_ln_chan, (size_t)x->shape[0] * spatial(x),
                k_ln_chan_args{dx, dg, db, eps, spatial(x), x->shape[1]});
@@ -495,7 +503,8 @@ int cuda_layer_norm_add(nn_context *ctx, const nn_tensor *x, const float *gamma,
     /* k_ln_rows reads x only, but takes it as float *: the staged copy or x's own memory */
     float *dx = const_cast<float *>(in(&o, x->data, numel(x)));
     float *dy = inout(&o, y->data, numel(y));
-    const float *dg = param(&o, gamma, (size_t)x->shape[1]), *db = param(&o, beta, (size_t)x->shape[1]);
+    const float *dg = param(&o, gamma, (size_t)x->shape[1]),
+                *db = param(&o, beta, (size_t)x->shape[1]);
     launch(&o, g_k_ln_rows, (size_t)x->shape[0], k_ln_rows_args{dx, dy, dg, db, eps, x->shape[1]});
     return finish(&o);
 }
@@ -543,8 +552,8 @@ int cuda_pixel_shuffle(nn_context *ctx, const nn_tensor *x, int r, nn_tensor *y)
     const float *dx = in(&o, x->data, numel(x));
     float *dy = out(&o, y->data, numel(y));
     int one_d = x->ndim == 3;
-    k_shuffle_args a = {dx, dy, y->shape[1], one_d ? 1 : x->shape[2], one_d ? x->shape[2] : x->shape[3],
-                        r, one_d};
+    k_shuffle_args a = {
+        dx, dy, y->shape[1], one_d ? 1 : x->shape[2], one_d ? x->shape[2] : x->shape[3], r, one_d};
     launch(&o, g_k_shuffle, numel(y), a);
     return finish(&o);
 }
@@ -556,7 +565,8 @@ int cuda_swin_rows(nn_context *ctx, float *img, float *rows, int c, int h, int w
     size_t n = (size_t)c * h * w; /* every pixel is in exactly one window */
     float *di = to_rows ? const_cast<float *>(in(&o, img, n)) : out(&o, img, n);
     float *dr = to_rows ? out(&o, rows, n) : const_cast<float *>(in(&o, rows, n));
-    launch(&o, g_k_swin_rows, n, k_swin_rows_args{di, dr, (size_t)h * w, c, h, w, ws, shift, to_rows});
+    launch(&o, g_k_swin_rows, n,
+           k_swin_rows_args{di, dr, (size_t)h * w, c, h, w, ws, shift, to_rows});
     return finish(&o);
 }
 
@@ -574,7 +584,8 @@ int cuda_window_attention(nn_context *ctx, const float *qkv, const float *bias, 
     if (!o.rc) cu_ok(&o, cudaMallocAsync(&qk, rows * 2 * (size_t)c * sizeof(float), o.be->stream));
     float *dqk = static_cast<float *>(qk);
     launch(&o, g_k_attn_norm, rows * (size_t)nh * 2, k_attn_norm_args{dq, dqk, c, nh});
-    launch(&o, g_k_attn, rows * (size_t)nh, k_attn_args{dq, dqk, db, ds, dm, c, h, w, ws, nh, shift});
+    launch(&o, g_k_attn, rows * (size_t)nh,
+           k_attn_args{dq, dqk, db, ds, dm, c, h, w, ws, nh, shift});
     if (qk) (void)cudaFreeAsync(qk, o.be->stream);
     return finish(&o);
 }
@@ -606,7 +617,8 @@ void cuda_release(void *p)
 /* The lifting packets, 2-D (kernels.h K_L97_FORWARD / INVERSE per level) or 1-D (the _1D
  * sequences): levels ping-pong between two device buffers, the last writes the output,
  * allocated here as layers' are. */
-int lifting(nn_context *ctx, const nn_tensor *src, int levels, int inverse, nn_tensor *dst, int one_d)
+int lifting(nn_context *ctx, const nn_tensor *src, int levels, int inverse, nn_tensor *dst,
+            int one_d)
 {
     int shape[4] = {src->shape[0], src->shape[1], src->shape[2], one_d ? 0 : src->shape[3]};
     int f = 1 << levels, bands = one_d ? f : f * f;
@@ -653,7 +665,8 @@ int cuda_lifting97(nn_context *ctx, const nn_tensor *src, int levels, int invers
     return lifting(ctx, src, levels, inverse, dst, 0);
 }
 
-int cuda_lifting97_1d(nn_context *ctx, const nn_tensor *src, int levels, int inverse, nn_tensor *dst)
+int cuda_lifting97_1d(nn_context *ctx, const nn_tensor *src, int levels, int inverse,
+                      nn_tensor *dst)
 {
     return lifting(ctx, src, levels, inverse, dst, 1);
 }

@@ -233,7 +233,8 @@ NNK void k_ln_rows(size_t r, const k_ln_rows_args *a)
     float m = (float)mean, inv = (float)(1.0 / sqrt(var / c + a->eps));
     float *out = a->res ? a->res + r * (size_t)c : NULL;
     for (int i = 0; i < c; i++) {
-        float y = (v[i] - m) * inv * (a->gamma ? a->gamma[i] : 1.0f) + (a->beta ? a->beta[i] : 0.0f);
+        float y =
+            (v[i] - m) * inv * (a->gamma ? a->gamma[i] : 1.0f) + (a->beta ? a->beta[i] : 0.0f);
         if (out)
             out[i] = out[i] + y;
         else
@@ -434,17 +435,17 @@ NNK void k_attn(size_t i, const k_attn_args *a)
  * along the height, rows 2 r and 2 r + 1 are E_r and O_r. ODD_*: o (O) += k (e_n + e_n+1)
  * (or -= with sub), EVEN_*: e (E) += k (o_n-1 + o_n), with lifting97.c's symmetric ends. */
 enum {
-    L97_DEINT_W,  /* x's rows -> t (e | o) */
+    L97_DEINT_W, /* x's rows -> t (e | o) */
     L97_ODD_W,
     L97_EVEN_W,
-    L97_SCALE_W,  /* e = K e, o = -o / K: the width pass's low | high */
+    L97_SCALE_W, /* e = K e, o = -o / K: the width pass's low | high */
     L97_ODD_H,
     L97_EVEN_H,
-    L97_BANDS,    /* K E_r and -O_r / K -> y's 4 bands per plane (b = 2 v + h) */
-    L97_UNBANDS,  /* the inverse's first step: x's bands -> t */
+    L97_BANDS,   /* K E_r and -O_r / K -> y's 4 bands per plane (b = 2 v + h) */
+    L97_UNBANDS, /* the inverse's first step: x's bands -> t */
     L97_UNSCALE_W,
-    L97_INT_W,    /* t (e | o) -> y's rows, interleaved */
-    L97_COPY_W    /* x's rows -> t as they are (the 1-D inverse's first step) */
+    L97_INT_W, /* t (e | o) -> y's rows, interleaved */
+    L97_COPY_W /* x's rows -> t as they are (the 1-D inverse's first step) */
 };
 
 typedef struct k_l97_args {
@@ -461,36 +462,43 @@ typedef struct k_l97_step {
 
 /* One level, forward and inverse, as lifting97.c computes it. */
 static const k_l97_step K_L97_FORWARD[11] = {
-    {L97_DEINT_W, 0, 0},       {L97_ODD_W, 0, K_L97_A},  {L97_EVEN_W, 0, K_L97_B},
-    {L97_ODD_W, 0, K_L97_G},   {L97_EVEN_W, 0, K_L97_D}, {L97_SCALE_W, 0, 0},
-    {L97_ODD_H, 0, K_L97_A},   {L97_EVEN_H, 0, K_L97_B}, {L97_ODD_H, 0, K_L97_G},
-    {L97_EVEN_H, 0, K_L97_D},  {L97_BANDS, 0, 0}};
+    {L97_DEINT_W, 0, 0},      {L97_ODD_W, 0, K_L97_A},  {L97_EVEN_W, 0, K_L97_B},
+    {L97_ODD_W, 0, K_L97_G},  {L97_EVEN_W, 0, K_L97_D}, {L97_SCALE_W, 0, 0},
+    {L97_ODD_H, 0, K_L97_A},  {L97_EVEN_H, 0, K_L97_B}, {L97_ODD_H, 0, K_L97_G},
+    {L97_EVEN_H, 0, K_L97_D}, {L97_BANDS, 0, 0}};
 static const k_l97_step K_L97_INVERSE[11] = {
-    {L97_UNBANDS, 0, 0},       {L97_EVEN_H, 1, K_L97_D}, {L97_ODD_H, 1, K_L97_G},
-    {L97_EVEN_H, 1, K_L97_B},  {L97_ODD_H, 1, K_L97_A},  {L97_UNSCALE_W, 0, 0},
-    {L97_EVEN_W, 1, K_L97_D},  {L97_ODD_W, 1, K_L97_G},  {L97_EVEN_W, 1, K_L97_B},
-    {L97_ODD_W, 1, K_L97_A},   {L97_INT_W, 0, 0}};
+    {L97_UNBANDS, 0, 0},      {L97_EVEN_H, 1, K_L97_D}, {L97_ODD_H, 1, K_L97_G},
+    {L97_EVEN_H, 1, K_L97_B}, {L97_ODD_H, 1, K_L97_A},  {L97_UNSCALE_W, 0, 0},
+    {L97_EVEN_W, 1, K_L97_D}, {L97_ODD_W, 1, K_L97_G},  {L97_EVEN_W, 1, K_L97_B},
+    {L97_ODD_W, 1, K_L97_A},  {L97_INT_W, 0, 0}};
 
 /* The audio models' 1-D packet (nets/lifting97_1d.c): a level is the width pass alone on
  * lines of [N, C, L] (h = 1); its output [N, 2 C, L/2] holds each line's low | high halves,
  * which is the work plane's layout, so the forward level runs with t = y. */
-static const k_l97_step K_L97_FORWARD_1D[6] = {
-    {L97_DEINT_W, 0, 0},     {L97_ODD_W, 0, K_L97_A},  {L97_EVEN_W, 0, K_L97_B},
-    {L97_ODD_W, 0, K_L97_G}, {L97_EVEN_W, 0, K_L97_D}, {L97_SCALE_W, 0, 0}};
-static const k_l97_step K_L97_INVERSE_1D[7] = {
-    {L97_COPY_W, 0, 0},      {L97_UNSCALE_W, 0, 0},    {L97_EVEN_W, 1, K_L97_D},
-    {L97_ODD_W, 1, K_L97_G}, {L97_EVEN_W, 1, K_L97_B}, {L97_ODD_W, 1, K_L97_A},
-    {L97_INT_W, 0, 0}};
+static const k_l97_step K_L97_FORWARD_1D[6] = {{L97_DEINT_W, 0, 0},      {L97_ODD_W, 0, K_L97_A},
+                                               {L97_EVEN_W, 0, K_L97_B}, {L97_ODD_W, 0, K_L97_G},
+                                               {L97_EVEN_W, 0, K_L97_D}, {L97_SCALE_W, 0, 0}};
+static const k_l97_step K_L97_INVERSE_1D[7] = {{L97_COPY_W, 0, 0},       {L97_UNSCALE_W, 0, 0},
+                                               {L97_EVEN_W, 1, K_L97_D}, {L97_ODD_W, 1, K_L97_G},
+                                               {L97_EVEN_W, 1, K_L97_B}, {L97_ODD_W, 1, K_L97_A},
+                                               {L97_INT_W, 0, 0}};
 
 /* Level l of the 1-D packet on src [N, C, L] (count elements), as k_l97_level below. */
-static inline k_l97_args k_l97_1d_level(const float *src, float *t, float *const ping[2], float *dst,
-                                        const int *shape, size_t count, int levels, int inverse,
-                                        int l)
+static inline k_l97_args k_l97_1d_level(const float *src, float *t, float *const ping[2],
+                                        float *dst, const int *shape, size_t count, int levels,
+                                        int inverse, int l)
 {
     int w = inverse ? shape[2] << (l + 1) : shape[2] >> l;
     float *y = l == levels - 1 ? dst : ping[l % 2];
-    k_l97_args a = {l == 0 ? src : ping[(l - 1) % 2], inverse ? t : y, y, (int)(count / (size_t)w),
-                    1, w, 0, 0, 0.0f};
+    k_l97_args a = {l == 0 ? src : ping[(l - 1) % 2],
+                    inverse ? t : y,
+                    y,
+                    (int)(count / (size_t)w),
+                    1,
+                    w,
+                    0,
+                    0,
+                    0.0f};
     return a;
 }
 
@@ -503,8 +511,15 @@ static inline k_l97_args k_l97_level(const float *src, float *t, float *const pi
 {
     int h = inverse ? shape[2] << (l + 1) : shape[2] >> l;
     int w = inverse ? shape[3] << (l + 1) : shape[3] >> l;
-    k_l97_args a = {l == 0 ? src : ping[(l - 1) % 2], t, l == levels - 1 ? dst : ping[l % 2],
-                    (int)(count / ((size_t)h * w)), h, w, 0, 0, 0.0f};
+    k_l97_args a = {l == 0 ? src : ping[(l - 1) % 2],
+                    t,
+                    l == levels - 1 ? dst : ping[l % 2],
+                    (int)(count / ((size_t)h * w)),
+                    h,
+                    w,
+                    0,
+                    0,
+                    0.0f};
     return a;
 }
 
@@ -514,7 +529,8 @@ NNK size_t k_l97_count(const k_l97_args *a)
     int width_pass = a->op == L97_DEINT_W || a->op == L97_ODD_W || a->op == L97_EVEN_W ||
                      a->op == L97_SCALE_W || a->op == L97_UNSCALE_W || a->op == L97_INT_W ||
                      a->op == L97_COPY_W;
-    return width_pass ? (size_t)a->planes * a->h * (a->w / 2) : (size_t)a->planes * (a->h / 2) * a->w;
+    return width_pass ? (size_t)a->planes * a->h * (a->w / 2)
+                      : (size_t)a->planes * (a->h / 2) * a->w;
 }
 
 NNK float k_lift(float dst, float k, float a, float b, int sub)
