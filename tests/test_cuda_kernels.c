@@ -390,10 +390,73 @@ static void test_lifting97_1d(void)
         }
 }
 
+/* nn_lifting97 / nn_lifting97_1d dispatch to a backend's own transform (ops.h lifting97,
+ * lifting97_1d): a ref table whose entries run the kernels as cuda.cu does (output shape from
+ * k_l97_out_shape, levels through run_packet) gives the C code's bits and shapes. */
+static int host_lifting(const nn_tensor *src, int levels, int inverse, nn_tensor *dst, int one_d)
+{
+    size_t n = nn_tensor_numel(src);
+    int shape[4];
+    k_l97_out_shape(src->shape, levels, inverse, one_d, shape);
+    float *buf = malloc(3 * n * sizeof(float));
+    nn_tensor_free(dst);
+    if (!buf || nn_tensor_alloc(dst, one_d ? 3 : 4, shape)) {
+        free(buf);
+        return NN_ERR_NOMEM;
+    }
+    float *ping[2] = {buf + n, buf + 2 * n};
+    run_packet(one_d, inverse, src->data, dst->data, src->shape, n, levels, buf, ping);
+    free(buf);
+    return NN_OK;
+}
+
+static int host_lifting97(nn_context *ctx, const nn_tensor *in, int levels, int inverse,
+                          nn_tensor *out)
+{
+    (void)ctx;
+    return host_lifting(in, levels, inverse, out, 0);
+}
+
+static int host_lifting97_1d(nn_context *ctx, const nn_tensor *in, int levels, int inverse,
+                             nn_tensor *out)
+{
+    (void)ctx;
+    return host_lifting(in, levels, inverse, out, 1);
+}
+
+static void test_lifting_dispatch(void)
+{
+    nn_context *ref = ref_ctx(), *hooked = ref_ctx();
+    nn_ops table = *hooked->ops;
+    table.lifting97 = host_lifting97;
+    table.lifting97_1d = host_lifting97_1d;
+    hooked->ops = &table;
+    uint64_t seed = 17;
+    int s4[4] = {1, 3, 32, 48}, s3[3] = {2, 1, 640};
+    for (int one_d = 0; one_d < 2; one_d++) {
+        nn_tensor x = {0}, fr = {0}, fh = {0}, br = {0}, bh = {0};
+        rand_t(&x, one_d ? 3 : 4, one_d ? s3 : s4, &seed);
+        int levels = one_d ? 4 : 2;
+        int (*run)(nn_context *, const nn_tensor *, int, int, nn_tensor *) =
+            one_d ? nn_lifting97_1d : nn_lifting97;
+        CU_ASSERT_EQUAL(run(ref, &x, levels, 0, &fr), NN_OK);
+        CU_ASSERT_EQUAL(run(hooked, &x, levels, 0, &fh), NN_OK);
+        CU_ASSERT(same(one_d ? "nn_lifting97_1d via the op" : "nn_lifting97 via the op", &fh, &fr));
+        CU_ASSERT_EQUAL(run(ref, &fr, levels, 1, &br), NN_OK);
+        CU_ASSERT_EQUAL(run(hooked, &fh, levels, 1, &bh), NN_OK);
+        CU_ASSERT(same("... and its inverse", &bh, &br));
+        CU_ASSERT_EQUAL(run(hooked, &x, 9, 0, &fh), NN_ERR_ARG); /* checked before the op */
+        nn_tensor_free(&x), nn_tensor_free(&fr), nn_tensor_free(&fh);
+        nn_tensor_free(&br), nn_tensor_free(&bh);
+    }
+    nn_context_destroy(ref), nn_context_destroy(hooked);
+}
+
 void neco_test_register(void)
 {
     NECO_SUITE("cuda kernels on the CPU", {"elementwise", test_elementwise},
                {"pixel shuffle", test_shuffle}, {"gdn", test_gdn}, {"norms", test_norms},
                {"swin block", test_swin}, {"lifting 9/7", test_lifting97},
-               {"lifting 9/7, 1-D", test_lifting97_1d});
+               {"lifting 9/7, 1-D", test_lifting97_1d},
+               {"lifting through the ops", test_lifting_dispatch});
 }

@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L /* setenv */
 /* nets/ core: JSON parser, safetensors loader, weight checks, fp16, thread pool, tensors. */
 #include "nets/json.h"
+#include "nets/layers.h"
 #include "nets/ops.h"
 #ifdef NECO_HAVE_CUDA
 #include "nets/cuda/cuda.h"
@@ -434,6 +435,66 @@ static void test_tensor_and_context(void)
     nn_context_destroy(ctx);
 }
 
+/* A backend's own allocator (ops.h alloc / release, the cuda backend's managed memory): layer
+ * outputs and the context's work memory come from it, carry its release (also after the
+ * context is gone), are reused while their element count fits, and are released through it;
+ * a caller's own view is written in place. Checked with a ref table whose allocator counts. */
+static atomic_int live_blocks;
+
+static void *counting_alloc(nn_context *ctx, size_t bytes)
+{
+    (void)ctx;
+    void *p = malloc(bytes ? bytes : 1);
+    if (p) atomic_fetch_add(&live_blocks, 1);
+    return p;
+}
+
+static void counting_release(void *p)
+{
+    if (p) atomic_fetch_sub(&live_blocks, 1);
+    free(p);
+}
+
+static void test_backend_alloc(void)
+{
+    nn_context *ctx;
+    CU_ASSERT_EQUAL_FATAL(nn_context_create("ref", 1, &ctx, NULL, 0), NN_OK);
+    nn_ops table = *ctx->ops;
+    table.alloc = counting_alloc;
+    table.release = counting_release;
+    ctx->ops = &table;
+    atomic_store(&live_blocks, 0);
+    nn_tensor x = {0}, w = {0}, y = {0};
+    CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc4(&x, 1, 2, 5, 5), NN_OK);
+    CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc4(&w, 3, 2, 3, 3), NN_OK);
+    for (int i = 0; i < 50; i++) x.data[i] = (float)i;
+    for (int i = 0; i < 54; i++) w.data[i] = 1.0f;
+    nn_conv_params p = nn_conv_default();
+    CU_ASSERT_EQUAL(nn_conv2d(ctx, &x, &w, NULL, &p, &y), NN_OK);
+    CU_ASSERT_PTR_EQUAL(y.release, counting_release);
+    CU_ASSERT_EQUAL(atomic_load(&live_blocks), 1);
+    CU_ASSERT_EQUAL(y.data[0], 2 * 54.0f + 9 * 25.0f); /* x[c][0..2][0..2] summed, 2 channels */
+    float *first = y.data;
+    CU_ASSERT_EQUAL(nn_conv2d(ctx, &x, &w, NULL, &p, &y), NN_OK); /* same size: reused */
+    CU_ASSERT_PTR_EQUAL(y.data, first);
+    p.pad_h = p.pad_w = 1; /* another size: released and allocated again */
+    CU_ASSERT_EQUAL(nn_conv2d(ctx, &x, &w, NULL, &p, &y), NN_OK);
+    CU_ASSERT_EQUAL(atomic_load(&live_blocks), 1);
+    float mine[75];
+    int ys[4] = {1, 3, 5, 5};
+    nn_tensor view = nn_tensor_view(mine, 4, ys);
+    CU_ASSERT_EQUAL(nn_conv2d(ctx, &x, &w, NULL, &p, &view), NN_OK); /* the caller's memory */
+    CU_ASSERT_EQUAL(mine[6], y.data[6]);
+    CU_ASSERT_EQUAL(atomic_load(&live_blocks), 1);
+    CU_ASSERT_PTR_NOT_NULL(nn_context_work(ctx, 100));
+    CU_ASSERT_EQUAL(atomic_load(&live_blocks), 2);
+    nn_context_destroy(ctx); /* releases the work memory through the table */
+    CU_ASSERT_EQUAL(atomic_load(&live_blocks), 1);
+    nn_tensor_free(&y); /* after its context */
+    CU_ASSERT_EQUAL(atomic_load(&live_blocks), 0);
+    nn_tensor_free(&x), nn_tensor_free(&w);
+}
+
 /* The cuda backend: not built, it is unavailable; built, a context exists exactly when a
  * device does, and otherwise creation fails with the reason; a module path that does not
  * load is refused with the loader's message. */
@@ -479,5 +540,5 @@ void neco_test_register(void)
                {"safetensors_mutations", test_safetensors_mutations}, {"fp16", test_fp16},
                {"weights_check", test_weights_check}, {"pool", test_pool},
                {"tensor_and_context", test_tensor_and_context},
-               {"cuda_context", test_cuda_context});
+               {"backend_alloc", test_backend_alloc}, {"cuda_context", test_cuda_context});
 }

@@ -620,12 +620,8 @@ void cuda_release(void *p)
 int lifting(nn_context *ctx, const nn_tensor *src, int levels, int inverse, nn_tensor *dst,
             int one_d)
 {
-    int shape[4] = {src->shape[0], src->shape[1], src->shape[2], one_d ? 0 : src->shape[3]};
-    int f = 1 << levels, bands = one_d ? f : f * f;
-    if (inverse)
-        shape[1] /= bands, shape[2] *= f, shape[3] *= f;
-    else
-        shape[1] *= bands, shape[2] /= f, shape[3] /= f;
+    int shape[4];
+    k_l97_out_shape(src->shape, levels, inverse, one_d, shape);
     size_t n = numel(src);
     float *y = static_cast<float *>(cuda_alloc(ctx, n * sizeof(float)));
     if (!y) return NN_ERR_NOMEM;

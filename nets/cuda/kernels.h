@@ -472,6 +472,17 @@ static const k_l97_step K_L97_INVERSE[11] = {
     {L97_EVEN_W, 1, K_L97_D}, {L97_ODD_W, 1, K_L97_G},  {L97_EVEN_W, 1, K_L97_B},
     {L97_ODD_W, 1, K_L97_A},  {L97_INT_W, 0, 0}};
 
+/* The shape of a packet's output: [N, C 4^L, H / 2^L, W / 2^L] (1-D: [N, C 2^L, L / 2^L]), or
+ * back for the inverse; out[3] is 0 for 1-D. */
+static inline void k_l97_out_shape(const int *in, int levels, int inverse, int one_d, int *out)
+{
+    int f = 1 << levels, bands = one_d ? f : f * f;
+    out[0] = in[0];
+    out[1] = inverse ? in[1] / bands : in[1] * bands;
+    out[2] = inverse ? in[2] * f : in[2] / f;
+    out[3] = one_d ? 0 : inverse ? in[3] * f : in[3] / f;
+}
+
 /* The audio models' 1-D packet (nets/lifting97_1d.c): a level is the width pass alone on
  * lines of [N, C, L] (h = 1); its output [N, 2 C, L/2] holds each line's low | high halves,
  * which is the work plane's layout, so the forward level runs with t = y. */
