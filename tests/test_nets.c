@@ -467,8 +467,10 @@ static void test_backend_alloc(void)
     nn_tensor x = {0}, w = {0}, y = {0};
     CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc4(&x, 1, 2, 5, 5), NN_OK);
     CU_ASSERT_EQUAL_FATAL(nn_tensor_alloc4(&w, 3, 2, 3, 3), NN_OK);
-    for (int i = 0; i < 50; i++) x.data[i] = (float)i;
-    for (int i = 0; i < 54; i++) w.data[i] = 1.0f;
+    for (int i = 0; i < 50; i++)
+        x.data[i] = (float)i;
+    for (int i = 0; i < 54; i++)
+        w.data[i] = 1.0f;
     nn_conv_params p = nn_conv_default();
     CU_ASSERT_EQUAL(nn_conv2d(ctx, &x, &w, NULL, &p, &y), NN_OK);
     CU_ASSERT_PTR_EQUAL(y.release, counting_release);
