@@ -451,6 +451,7 @@ static neco_status gr_encode_chunk(neco_context *ctx, void *state, const neco_au
     else if (!rc)
         rc = codec_window_resampled(audio, info, GR_RATE, start, len, &x);
     if (!rc) rc = encode_net(ctx->nn, s, &x, &z);
+    if (!rc) rc = nn_context_sync(ctx->nn); /* z is quantised on the host next */
     if (!rc) rc = nn_tensor_alloc3(&r, 1, GR_GDIM, T);
     /* Residual VQ of each group (the encoder's choice: nearest codeword, nets/vq.h). */
     size_t k = 0;
@@ -542,6 +543,7 @@ static neco_status gr_decode_chunk(neco_context *ctx, void *state, const neco_in
                     }
                 }
     rc = decode_net(ctx->nn, s, &zq, &x);
+    if (!rc) rc = nn_context_sync(ctx->nn); /* x is read on the host next */
     if (rc) {
         st = codec_audio_fail(ctx, rc, index, "synthesis");
         goto done;

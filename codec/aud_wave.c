@@ -381,6 +381,7 @@ static neco_status aw_encode_chunk(neco_context *ctx, void *state, const neco_au
         rc = codec_window_resampled(audio, info, AW_MODEL_RATE, start, len, &x);
     if (!rc) rc = nn_lifting97_1d(ctx->nn, &x, AW_LEVELS, 0, &w);
     if (!rc) rc = analysis(ctx->nn, s, &w, q, &y);
+    if (!rc) rc = nn_context_sync(ctx->nn); /* y is quantised on the host next */
     if (rc) {
         st = codec_audio_fail(ctx, rc, index, "analysis");
         goto done;
@@ -464,6 +465,7 @@ static neco_status aw_decode_chunk(neco_context *ctx, void *state, const neco_in
         u.data[i] = (float)yq[i];
     rc = synthesis(ctx->nn, s, &u, q, &w);
     if (!rc) rc = nn_lifting97_1d(ctx->nn, &w, AW_LEVELS, 1, &x);
+    if (!rc) rc = nn_context_sync(ctx->nn); /* x is read on the host next */
     if (rc) {
         st = codec_audio_fail(ctx, rc, index, "synthesis");
         goto done;

@@ -481,6 +481,8 @@ static neco_status swin_encode_tile(neco_context *ctx, void *state, const neco_i
     nn_tensor_free(&p);
     if (!rc)
         rc = hyper_analysis(ctx->nn, s, &y, &z);
+    if (!rc)
+        rc = nn_context_sync(ctx->nn); /* y and z are read on the host next */
     st = rc ? codec_nn_fail(ctx, rc, index, "analysis")
             : codec_hp_encode(ctx, &s->hp, &y, &z, index, out);
     nn_tensor_free(&y);
@@ -515,6 +517,8 @@ static neco_status swin_decode_tile(neco_context *ctx, void *state, const neco_i
     neco_status st = codec_hp_decode_latent(ctx, &s->hp, index, payload, size, hz, wz, &u);
     if (st == NECO_OK) {
         int rc = synthesis(ctx->nn, s, &u, (int)info->quality - 1, &p);
+        if (!rc)
+            rc = nn_context_sync(ctx->nn); /* p is read on the host next */
         if (rc)
             st = codec_nn_fail(ctx, rc, index, "synthesis");
         else

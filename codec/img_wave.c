@@ -359,6 +359,8 @@ static neco_status wave_encode_tile(neco_context *ctx, void *state, const neco_i
         rc = analysis(ctx->nn, s, &wav, q, &y);
     if (!rc)
         rc = hyper_analysis(ctx->nn, s, &y, &z);
+    if (!rc)
+        rc = nn_context_sync(ctx->nn); /* y and z are read on the host next */
     st = rc ? codec_nn_fail(ctx, rc, index, "analysis")
             : codec_hp_encode(ctx, &s->hp, &y, &z, index, out);
     nn_tensor_free(&p);
@@ -386,6 +388,8 @@ static neco_status wave_decode_tile(neco_context *ctx, void *state, const neco_i
         int rc = synthesis(ctx->nn, s, &u, q, &wav);
         if (!rc)
             rc = nn_lifting97(ctx->nn, &wav, WAVE_LEVELS, 1, &p);
+        if (!rc)
+            rc = nn_context_sync(ctx->nn); /* p is read on the host next */
         if (rc)
             st = codec_nn_fail(ctx, rc, index, "synthesis");
         else

@@ -135,6 +135,11 @@ void nn_context_destroy(nn_context *ctx)
     free(ctx);
 }
 
+int nn_context_sync(nn_context *ctx)
+{
+    return ctx->ops->sync ? ctx->ops->sync(ctx) : NN_OK;
+}
+
 const char *nn_context_backend(const nn_context *ctx)
 {
     return ctx->ops->name;

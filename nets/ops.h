@@ -116,6 +116,9 @@ typedef struct nn_ops {
      * (nn_lifting97_1d). */
     int (*lifting97_1d)(nn_context *ctx, const nn_tensor *in, int levels, int inverse,
                         nn_tensor *out);
+    /* Optional (NULL: every op has finished when it returns): waits for the work a backend's
+     * ops left in flight (nn_context_sync). */
+    int (*sync)(nn_context *ctx);
     /* Optional (NULL: malloc/free): where layer outputs and the context's work memory live.
      * The memory must be readable and writable by the host as well (the cuda backend's is
      * CUDA managed memory: it stays on the GPU between its ops and moves to the host when
@@ -149,6 +152,10 @@ void nn_context_destroy(nn_context *ctx);
  * about a quarter of its decode time). */
 float *nn_context_work(nn_context *ctx, size_t n);
 const char *nn_context_backend(const nn_context *ctx);
+/* Waits until the context's ops have finished; host code calls it before it reads or writes
+ * memory that ops produced or may still read (a no-op on the CPU backends; the cuda backend
+ * leaves work in flight only when NECO_CUDA_ASYNC=1, an experiment for its first GPU run). */
+int nn_context_sync(nn_context *ctx);
 /* 1 when the named backend is compiled in (for cuda: whether or not a device is present). */
 int nn_backend_available(const char *name);
 

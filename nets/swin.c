@@ -278,7 +278,11 @@ int nn_swin_block_forward_ex(nn_context *ctx, const nn_swin_block *b, nn_tensor 
     if (hd > NN_ATTN_MAX_HEAD_DIM) return NN_ERR_ARG;
     size_t hw = (size_t)h * w, rows = hw; /* every token is in exactly one window */
     bufs s = {0};
-    int rc = alloc_bufs(ctx, &s, hw, c, nh, nt, b->hidden);
+    /* the host writes the bias table and qkv bias into work memory that the previous block's
+     * ops may still read on a backend that leaves work in flight */
+    int rc = nn_context_sync(ctx);
+    if (rc) return rc;
+    rc = alloc_bufs(ctx, &s, hw, c, nh, nt, b->hidden);
     if (rc) return rc;
     if ((rc = cpb_bias(b, ws, s.bias))) return rc;
     memcpy(s.qkv_b, b->q_bias, c * sizeof(float));

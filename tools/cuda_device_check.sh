@@ -5,8 +5,9 @@
 # Builds neco with the CUDA backend (Release, no oneDNN and no apps/: the GPU image has nvcc,
 # cuDNN and CMake but not libpng, libsndfile or oneDNN; CUnit comes from .device/debs), runs
 # the suites that touch the GPU (the cuda op tests against ref, the Swin block, the codec round
-# trips, the conformance streams with --backend cuda) and the nets/ suites, then times the
-# decoders on a 1920x1080 photo (img-swin: issue 10's 20 ms target; img-wave: 60 frames/s).
+# trips, the conformance streams with --backend cuda; again with NECO_CUDA_ASYNC=1) and the
+# nets/ suites, then times the decoders on a 1920x1080 photo (img-swin: issue 10's 20 ms
+# target; img-wave: 60 frames/s), with synchronous and with asynchronous ops.
 # Everything goes to $OUT (report.txt, build.log).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -52,11 +53,16 @@ cmake -S . -B $b $gen -DCMAKE_BUILD_TYPE=Release -DNECO_WITH_ONEDNN=OFF -DNECO_B
 grep -c "warning:" "$out/build.log" | sed 's/^/compiler warnings: /'
 echo "== tests"
 (cd $b && ctest -j4 --output-on-failure -R 'cuda|nets|conformance_ref_t1|test_codec$' --timeout 300)
-echo "== speed (library level, images in memory, median of 10)"
-for m in "img-swin 4" "img-wave 4"; do
-  set -- $m
-  $b/tests/bench_image --weights weights --backend cuda --threads 4 --model "$1" --quality "$2" \
-    --reps 10 .device/1080p.ppm
+echo "== the GPU suites again with NECO_CUDA_ASYNC=1 (ops leave work in flight; nn_context_sync)"
+(cd $b && NECO_CUDA_ASYNC=1 ctest -j2 --output-on-failure -R 'test_nets_cuda|test_cuda_codec|conformance_cuda' --timeout 300)
+echo "== speed (library level, images in memory, median of 10), synchronous ops, then async"
+for async in 0 1; do
+  for m in "img-swin 4" "img-wave 4"; do
+    set -- $m
+    echo "NECO_CUDA_ASYNC=$async"
+    NECO_CUDA_ASYNC=$async $b/tests/bench_image --weights weights --backend cuda --threads 4 \
+      --model "$1" --quality "$2" --reps 10 .device/1080p.ppm
+  done
 done
 echo "== the same on this machine's CPU (ref, $(nproc) threads), for scale"
 $b/tests/bench_image --weights weights --backend ref --threads "$(nproc)" --model img-wave \

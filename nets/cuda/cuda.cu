@@ -51,6 +51,7 @@ struct algo_entry {
 };
 
 struct backend {
+    int async; /* NECO_CUDA_ASYNC=1: ops return with their work in flight (nn_context_sync) */
     cudaStream_t stream;
     cublasHandle_t blas;
     cudnnHandle_t dnn;
@@ -194,8 +195,16 @@ int finish(op *o)
         if (!o->rc && o->st[i].back)
             cu_ok(o, cudaMemcpyAsync(const_cast<void *>(o->st[i].host), o->st[i].dev,
                                      o->st[i].bytes, cudaMemcpyDeviceToHost, be->stream));
-    cudaError_t e = cudaStreamSynchronize(be->stream);
-    if (e != cudaSuccess) cu_ok(o, e);
+    /* Without copies back to the host, an async context leaves the work in flight: host code
+     * calls nn_context_sync before it touches what the op made (ops.h). Staging buffers are
+     * freed in stream order either way. */
+    int copies_back = 0;
+    for (int i = 0; i < o->n; i++)
+        copies_back |= o->st[i].back;
+    if (!be->async || copies_back || o->rc) {
+        cudaError_t e = cudaStreamSynchronize(be->stream);
+        if (e != cudaSuccess) cu_ok(o, e);
+    }
     for (int i = 0; i < o->n; i++)
         (void)cudaFreeAsync(o->st[i].dev, be->stream);
     o->n = 0;
@@ -590,6 +599,13 @@ int cuda_window_attention(nn_context *ctx, const float *qkv, const float *bias, 
     return finish(&o);
 }
 
+int cuda_sync(nn_context *ctx)
+{
+    op o = {be_of(ctx), {}, 0, 0};
+    cu_ok(&o, cudaStreamSynchronize(o.be->stream));
+    return o.rc;
+}
+
 /* Managed memory beyond what the device has free can hang the GPU (not only the process) on
  * these drivers: a request larger than half the free device memory is refused as out of
  * memory instead. */
@@ -708,6 +724,7 @@ const nn_ops cuda_ops = {
     .window_attention = cuda_window_attention,
     .lifting97 = cuda_lifting97,
     .lifting97_1d = cuda_lifting97_1d,
+    .sync = cuda_sync,
     .alloc = cuda_alloc,
     .release = cuda_release,
 };
@@ -765,6 +782,8 @@ int cuda_init(nn_context *ctx, char *err, size_t errlen)
         (void)cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
     }
     (void)cudaGetLastError();
+    const char *async = getenv("NECO_CUDA_ASYNC");
+    be->async = async && strcmp(async, "1") == 0;
     ctx->backend = be;
     ctx->backend_free = backend_free;
     return NN_OK;
