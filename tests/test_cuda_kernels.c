@@ -337,57 +337,51 @@ static void run_packet(int one_d, int inverse, const float *src, float *dst, con
     }
 }
 
-/* The lifting packet's steps (k_l97, the level sequences K_L97_FORWARD / INVERSE) against
- * nets/lifting97.c, forward and inverse, 1 to 3 levels, several planes: the same bits. */
+/* One packet of `levels` on a random x of the given shape through the kernels' steps (2-D:
+ * K_L97_FORWARD / INVERSE; 1-D: the _1D sequences) against nets/lifting97.c or
+ * lifting97_1d.c, forward and inverse: the same bits. */
+static void check_packet(int one_d, const int *shape, int levels, uint64_t *seed)
+{
+    int nd = one_d ? 3 : 4;
+    nn_tensor x = {0}, want = {0}, back = {0};
+    rand_t(&x, nd, shape, seed);
+    CU_ASSERT_EQUAL_FATAL(one_d ? nn_lifting97_1d_forward(&x, levels, &want)
+                                : nn_lifting97_forward(&x, levels, &want, NULL),
+                          NN_OK);
+    CU_ASSERT_EQUAL_FATAL(one_d ? nn_lifting97_1d_inverse(&want, levels, &back)
+                                : nn_lifting97_inverse(&want, levels, &back, NULL),
+                          NN_OK);
+    size_t n = nn_tensor_numel(&x);
+    float *buf = malloc(5 * n * sizeof(float));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+    float *t = buf, *ping[2] = {buf + n, buf + 2 * n}, *fw = buf + 3 * n, *bw = buf + 4 * n;
+    run_packet(one_d, 0, x.data, fw, x.shape, n, levels, t, ping);
+    run_packet(one_d, 1, fw, bw, want.shape, n, levels, t, ping);
+    nn_tensor got = nn_tensor_view(fw, nd, want.shape), got_back = nn_tensor_view(bw, nd, x.shape);
+    CU_ASSERT(same(one_d ? "k_l97 1-D forward" : "k_l97 forward", &got, &want));
+    CU_ASSERT(same(one_d ? "k_l97 1-D inverse" : "k_l97 inverse", &got_back, &back));
+    free(buf);
+    nn_tensor_free(&x), nn_tensor_free(&want), nn_tensor_free(&back);
+}
+
+/* 2-D: 1 to 3 levels, several planes. */
 static void test_lifting97(void)
 {
     uint64_t seed = 15;
     const int shapes[3][4] = {{1, 3, 16, 24}, {2, 2, 8, 8}, {1, 1, 32, 8}};
     for (int k = 0; k < 3; k++)
-        for (int levels = 1; levels <= 3; levels++) {
-            nn_tensor x = {0}, want = {0}, back = {0};
-            rand_t(&x, 4, shapes[k], &seed);
-            CU_ASSERT_EQUAL_FATAL(nn_lifting97_forward(&x, levels, &want, NULL), NN_OK);
-            CU_ASSERT_EQUAL_FATAL(nn_lifting97_inverse(&want, levels, &back, NULL), NN_OK);
-            size_t n = nn_tensor_numel(&x);
-            float *buf = malloc(5 * n * sizeof(float));
-            CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-            float *t = buf, *ping[2] = {buf + n, buf + 2 * n}, *fw = buf + 3 * n, *bw = buf + 4 * n;
-            run_packet(0, 0, x.data, fw, x.shape, n, levels, t, ping);
-            run_packet(0, 1, fw, bw, want.shape, n, levels, t, ping);
-            nn_tensor got = nn_tensor_view(fw, 4, want.shape),
-                      got_back = nn_tensor_view(bw, 4, x.shape);
-            CU_ASSERT(same("k_l97 forward", &got, &want));
-            CU_ASSERT(same("k_l97 inverse", &got_back, &back));
-            free(buf);
-            nn_tensor_free(&x), nn_tensor_free(&want), nn_tensor_free(&back);
-        }
+        for (int levels = 1; levels <= 3; levels++)
+            check_packet(0, shapes[k], levels, &seed);
 }
 
-/* The 1-D packet's steps (K_L97_FORWARD_1D / INVERSE_1D) against nets/lifting97_1d.c. */
+/* 1-D: 1 to 4 levels. */
 static void test_lifting97_1d(void)
 {
     uint64_t seed = 16;
     const int shapes[2][3] = {{2, 1, 320}, {1, 3, 64}};
     for (int k = 0; k < 2; k++)
-        for (int levels = 1; levels <= 4; levels++) {
-            nn_tensor x = {0}, want = {0}, back = {0};
-            rand_t(&x, 3, shapes[k], &seed);
-            CU_ASSERT_EQUAL_FATAL(nn_lifting97_1d_forward(&x, levels, &want), NN_OK);
-            CU_ASSERT_EQUAL_FATAL(nn_lifting97_1d_inverse(&want, levels, &back), NN_OK);
-            size_t n = nn_tensor_numel(&x);
-            float *buf = malloc(5 * n * sizeof(float));
-            CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-            float *t = buf, *ping[2] = {buf + n, buf + 2 * n}, *fw = buf + 3 * n, *bw = buf + 4 * n;
-            run_packet(1, 0, x.data, fw, x.shape, n, levels, t, ping);
-            run_packet(1, 1, fw, bw, want.shape, n, levels, t, ping);
-            nn_tensor got = nn_tensor_view(fw, 3, want.shape),
-                      got_back = nn_tensor_view(bw, 3, x.shape);
-            CU_ASSERT(same("k_l97 1-D forward", &got, &want));
-            CU_ASSERT(same("k_l97 1-D inverse", &got_back, &back));
-            free(buf);
-            nn_tensor_free(&x), nn_tensor_free(&want), nn_tensor_free(&back);
-        }
+        for (int levels = 1; levels <= 4; levels++)
+            check_packet(1, shapes[k], levels, &seed);
 }
 
 /* nn_lifting97 / nn_lifting97_1d dispatch to a backend's own transform (ops.h lifting97,

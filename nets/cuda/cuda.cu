@@ -191,16 +191,16 @@ int finish(op *o)
 {
     backend *be = o->be;
     if (!o->rc) cu_ok(o, cudaGetLastError());
-    for (int i = 0; i < o->n; i++)
+    int copies_back = 0;
+    for (int i = 0; i < o->n; i++) {
+        copies_back |= o->st[i].back;
         if (!o->rc && o->st[i].back)
             cu_ok(o, cudaMemcpyAsync(const_cast<void *>(o->st[i].host), o->st[i].dev,
                                      o->st[i].bytes, cudaMemcpyDeviceToHost, be->stream));
+    }
     /* Without copies back to the host, an async context leaves the work in flight: host code
      * calls nn_context_sync before it touches what the op made (ops.h). Staging buffers are
      * freed in stream order either way. */
-    int copies_back = 0;
-    for (int i = 0; i < o->n; i++)
-        copies_back |= o->st[i].back;
     if (!be->async || copies_back || o->rc) {
         cudaError_t e = cudaStreamSynchronize(be->stream);
         if (e != cudaSuccess) cu_ok(o, e);
@@ -281,6 +281,19 @@ void conv_desc_free(conv_desc *d)
     if (d->c) cudnnDestroyConvolutionDescriptor(d->c);
 }
 
+/* The first entry of cuDNN's ranking that the rule below accepts, else the fallback. */
+template <class Perf, class Algo>
+Algo pick(const Perf *perf, int got, Algo fallback, Algo fft, Algo fft_tiling)
+{
+    for (int i = 0; i < got; i++)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC &&
+            perf[i].mathType != CUDNN_TENSOR_OP_MATH &&
+            perf[i].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && perf[i].algo != fft &&
+            perf[i].algo != fft_tiling)
+            return perf[i].algo;
+    return fallback;
+}
+
 /* The algorithm of a layer shape: the first of cuDNN's heuristic ranking that succeeds, is
  * deterministic, uses no tensor-core math (the descriptor asks for FMA math: no TF32, whose
  * 10-bit mantissa inputs would be far outside ops.h's results) and is not FFT-based (whose
@@ -297,51 +310,35 @@ algo_entry *conv_algo(op *o, const algo_key &k, conv_desc *d)
     e->valid = 0;
     e->key = k;
     int got = 0;
+    size_t ws = 0;
     if (!k.transposed) {
         cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-        cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
         if (cudnnGetConvolutionForwardAlgorithm_v7(be->dnn, d->x, d->w, d->c, d->y,
                                                    CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got,
                                                    perf) != CUDNN_STATUS_SUCCESS)
             got = 0;
-        for (int i = 0; i < got; i++)
-            if (perf[i].status == CUDNN_STATUS_SUCCESS &&
-                perf[i].determinism == CUDNN_DETERMINISTIC &&
-                perf[i].mathType != CUDNN_TENSOR_OP_MATH &&
-                perf[i].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION &&
-                perf[i].algo != CUDNN_CONVOLUTION_FWD_ALGO_FFT &&
-                perf[i].algo != CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING) {
-                algo = perf[i].algo;
-                break;
-            }
-        size_t ws = 0;
+        cudnnConvolutionFwdAlgo_t algo =
+            pick(perf, got, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
+                 CUDNN_CONVOLUTION_FWD_ALGO_FFT, CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING);
         if (!dnn_ok(o, cudnnGetConvolutionForwardWorkspaceSize(be->dnn, d->x, d->w, d->c, d->y,
                                                                algo, &ws)))
             return NULL;
-        e->algo = (int)algo, e->workspace = ws;
+        e->algo = (int)algo;
     } else {
         cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-        cudnnConvolutionBwdDataAlgo_t algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
         if (cudnnGetConvolutionBackwardDataAlgorithm_v7(be->dnn, d->w, d->x, d->c, d->y,
                                                         CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
                                                         perf) != CUDNN_STATUS_SUCCESS)
             got = 0;
-        for (int i = 0; i < got; i++)
-            if (perf[i].status == CUDNN_STATUS_SUCCESS &&
-                perf[i].determinism == CUDNN_DETERMINISTIC &&
-                perf[i].mathType != CUDNN_TENSOR_OP_MATH &&
-                perf[i].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION &&
-                perf[i].algo != CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT &&
-                perf[i].algo != CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING) {
-                algo = perf[i].algo;
-                break;
-            }
-        size_t ws = 0;
+        cudnnConvolutionBwdDataAlgo_t algo =
+            pick(perf, got, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT,
+                 CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING);
         if (!dnn_ok(o, cudnnGetConvolutionBackwardDataWorkspaceSize(be->dnn, d->w, d->x, d->c, d->y,
                                                                     algo, &ws)))
             return NULL;
-        e->algo = (int)algo, e->workspace = ws;
+        e->algo = (int)algo;
     }
+    e->workspace = ws;
     e->valid = 1;
     return e;
 }
