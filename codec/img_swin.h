@@ -1,4 +1,5 @@
-/* Internal entry points of the img-swin model beyond its codec_model (models.h). */
+/* Internal entry points of the img-swin model beyond its codec_model (models.h); the model is
+ * img-wave's graph with Swin stages (img_wave.c). */
 #ifndef NECO_CODEC_IMG_SWIN_H
 #define NECO_CODEC_IMG_SWIN_H
 #include "context.h"

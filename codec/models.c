@@ -124,7 +124,8 @@ neco_status codec_load_weights(neco_context *ctx, const char *model_id, const ch
     uint8_t *buf = NULL;
     size_t size = 0, cap = 0, first = (size_t)1 << 20;
     /* One buffer of the file's size (+1 to see the end) when it is known: growing by doubling
-     * from 1 MiB copied and page-faulted ~3x img-swin's 19 MB of weights at every start. */
+     * from 1 MiB copied and page-faulted the weights ~3 times at every start (the first img-swin's
+     * 19 MB cost that measurably). */
     if (fseek(f, 0, SEEK_END) == 0) {
         long end = ftell(f);
         if (end >= 0 && (unsigned long)end < SIZE_MAX / 2) first = (size_t)end + 1;
@@ -165,10 +166,13 @@ neco_status codec_load_weights(neco_context *ctx, const char *model_id, const ch
                           "model %s: %s: %s", model_id, path, err);
     const char *model = nn_weights_metadata(*weights, "model");
     if (!model || strcmp(model, model_id) != 0) {
+        /* the message first: `model` points into the weights */
+        neco_status st =
+            codec_fail(ctx, NECO_ERR_MODEL, "model %s: %s holds the weights of model '%s'",
+                       model_id, path, model ? model : "(none)");
         nn_weights_free(*weights);
         *weights = NULL;
-        return codec_fail(ctx, NECO_ERR_MODEL, "model %s: %s holds the weights of model '%s'",
-                          model_id, path, model ? model : "(none)");
+        return st;
     }
     return NECO_OK;
 }

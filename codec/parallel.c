@@ -74,8 +74,9 @@ neco_status codec_for_each_unit(neco_context *ctx, uint32_t units, codec_unit_fn
 {
     /* Units (tiles, chunks) go to workers, one context each, only when there are at least two
      * per worker; fewer run one after the other, each with all of the context's threads inside
-     * its layers. A 768x512 image is two img-swin tiles, 512 and 256 wide: one per worker, the
-     * larger one set the time (decode 457 ms); in turn, with two threads each, 372 ms. */
+     * its layers. (Measured with the first img-swin, whose tiles were 512 wide: a 768x512 image
+     * was two tiles, 512 and 256 wide: one per worker, the larger one set the time (decode
+     * 457 ms); in turn, with two threads each, 372 ms.) */
     uint32_t workers = (uint32_t)ctx->config.threads;
     if (units < 2 * workers)
         workers = 1;

@@ -222,10 +222,10 @@ def main():
         aud("agrvq_3ch_f32", voice(13230, 3, 44100, 25), 44100, "f32", "aud-grvq 3 channels float 44.1 kHz (resampled)",
             ("--model", "aud-grvq", "--quality", "2"))
 
-    # img-swin (when its weights are there): every quality level on a photo crop, then 1x1, odd
-    # sizes (a map of one shifted Swin window at 1/16; padded windows), gray, 16-bit, two tiles.
-    # Small sizes: img-swin decodes ~100x slower than img-wave, and the sanitizer build runs
-    # the conformance suite four times.
+    # img-swin (when its weights are there): every quality level on a photo crop, then 1x1 (one
+    # shifted Swin window at 1/4), odd sizes (padded to multiples of 32), gray, 16-bit, two tiles.
+    # Small sizes: img-swin decodes ~2x slower than img-wave, and the sanitizer build runs the
+    # conformance suite four times.
     if os.path.exists(os.path.join(a.weights, "img-swin.safetensors")):
         from safetensors import safe_open
         with safe_open(os.path.join(a.weights, "img-swin.safetensors"), "np") as f:
@@ -233,10 +233,10 @@ def main():
         for q in range(1, levels + 1):
             img("swin_photo_q%d" % q, photo(64, 48, 0), ["--model", "img-swin", "--quality", str(q)], "img-swin, photo 64x48, quality %d" % q)
         img("swin_1x1", synthetic(1, 1, 3, 8, 12), ["--model", "img-swin", "--quality", "4"], "img-swin 1x1")
-        img("swin_photo2_q3", photo(136, 70, 5), ["--model", "img-swin", "--quality", "3"], "img-swin, photo 136x70 (two padded windows at 1/16), quality 3")
+        img("swin_photo2_q3", photo(136, 70, 5), ["--model", "img-swin", "--quality", "3"], "img-swin, photo 136x70 (coded at 160x96: 5x3 windows at 1/4), quality 3")
         img("swin_gray", synthetic(61, 47, 1, 8, 13), ["--model", "img-swin", "--quality", "5"], "img-swin gray 61x47")
         img("swin_rgb16", synthetic(40, 24, 3, 16, 14), ["--model", "img-swin", "--quality", "6"], "img-swin RGB 16-bit 40x24")
-        img("swin_530x40", synthetic(530, 40, 3, 8, 15), ["--model", "img-swin", "--quality", "2"], "img-swin 530x40, 2 tiles")
+        img("swin_1030x24", synthetic(1030, 24, 3, 8, 15), ["--model", "img-swin", "--quality", "2"], "img-swin 1030x24, 2 tiles")
 
     lines = ["# conformance streams: name, SHA-256 of the ref decoder's output, SHA-256 of the",
              "# entropy-decoded symbols (BITSTREAM.md section 4), description. Made by",

@@ -30,7 +30,6 @@ echo "== sanitizer build, gcc -O0 (ASan + UBSan)"
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DNECO_SANITIZE=ON -DNECO_WERROR=ON >/dev/null
 cmake --build build-sanitize -j"$jobs"
 # The -O0 conformance cross-check is ref with 1 thread (exact checksums) and the damage sweep;
-# ref with 2 threads and onednn are checked at -O2 above (each costs ~2 min at -O0 with ASan,
-# mostly img-swin).
+# ref with 2 threads and onednn are checked at -O2 above (each costs ~45 s at -O0 with ASan).
 (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" \
   -E '^conformance_(ref_t2|onednn)$')

@@ -1,8 +1,9 @@
 /* The img-swin image codec with the shipped weights (weights/img-swin.safetensors): agreement
- * with the independent Python decoder and PyTorch (fixtures by train/make_swin_fixture.py), round
- * trips at several sizes (1x1, odd, two tiles) and every quality level, gray and 16-bit input,
- * the errors of truncated and corrupt payloads, and the refusal of alpha and of streams made with
- * other weights. */
+ * with the independent Python decoder and PyTorch (fixtures by train/make_codec_fixture.py
+ * --model img-swin), round trips at several sizes (1x1, odd, two tiles) and every quality level,
+ * gray and 16-bit input, the errors of truncated and corrupt payloads, and the refusal of alpha,
+ * of streams made with other weights and of weights of the wrong stride. */
+#define _POSIX_C_SOURCE 200809L
 #include "test.h"
 
 #include "apps/imageio.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef WEIGHTS_DIR
 #define WEIGHTS_DIR "../weights"
@@ -87,8 +89,9 @@ static void agreement(neco_context *ctx, int q, const char *backend)
     size_t nz, ny;
     neco_status st = img_swin_tile_symbols(ctx, stream, size, 0, &z, &nz, &y, &ny);
     if (st != NECO_OK)
-        fprintf(stderr, "\n    %s (fixtures older than the weights? rerun "
-                        "train/ship_img_swin.sh or train/make_swin_fixture.py)\n",
+        fprintf(stderr,
+                "\n    %s (fixtures older than the weights? rerun "
+                "train/ship_img_swin.sh)\n",
                 neco_context_error(ctx));
     CU_ASSERT_EQUAL_FATAL(st, NECO_OK);
     CU_ASSERT_EQUAL_FATAL(symsize, 4 * (nz + ny));
@@ -220,7 +223,8 @@ static void round_trip(neco_context *ctx, const neco_image *img, int q, size_t *
     neco_free(coded);
 }
 
-/* Every quality level codes (the lowest and highest also decode; a 1x1 image, coded at 64x64),
+/* Every quality level codes (the lowest and highest also decode; a 1x1 image, coded at 16x16: a 4x4
+ * map that every Swin block pads to one window, the odd ones shifted),
  * the stream says its level, and the size grows from the lowest level to the highest (the gains
  * are trained for that). Then a level beyond the weights is refused. */
 static void test_quality_levels(void)
@@ -249,15 +253,15 @@ static void test_quality_levels(void)
     neco_context_destroy(ctx);
 }
 
-/* Sizes 3x5 (gray), 20x9 (RGB 16-bit) and 72x37 (coded at 128x64: g_s's first Swin stage on a
- * 4x8 map padded to one window); alpha is refused. Two tiles through the encoder (530 wide:
- * 512 + 18) only without sanitizers: a 512-wide tile costs ~40 s under ASan, and the decoder's
- * multi-tile path is tested by test_spliced_tiles. */
+/* Sizes 3x5 (gray), 20x9 (RGB 16-bit) and 72x37 (coded at 80x48: the Swin blocks on 20x12 maps
+ * padded to 3x2 windows, the shifted blocks with their masks); alpha is refused. Two tiles through
+ * the encoder (1030 wide: 1024 + 6) only without sanitizers (a 1024-wide tile is slow under ASan;
+ * the decoder's multi-tile path is tested by test_spliced_tiles). */
 static void test_round_trips(void)
 {
     neco_context *ctx = context(2, NULL);
     neco_image imgs[4] = {smooth(3, 5, 1, 8), smooth(20, 9, 3, 16), smooth(72, 37, 3, 8),
-                          smooth(530, 24, 3, 8)};
+                          smooth(1030, 24, 3, 8)};
     int n = 3;
 #if !defined(__SANITIZE_ADDRESS__)
     n = 4;
@@ -462,6 +466,48 @@ static void test_other_weights_refused(void)
     CU_ASSERT(strstr(neco_context_error(ctx), "img-swin") != NULL);
     neco_context_destroy(ctx);
     free(stream);
+    /* Other weights under img-swin's name, refused at loading with the reason: img-wave's file
+     * (its metadata names img-wave), and img-swin's with the stride in its header changed from
+     * 16 to 32 (same length, so the file stays well formed). */
+    static const char *const want[2] = {"holds the weights of model 'img-wave'", "stride 16"};
+    for (int k = 0; k < 2; k++) {
+        char dir[] = "/tmp/neco_swin_XXXXXX", path[96];
+        CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof path, "%s/img-swin.safetensors", dir);
+        size_t wsize;
+        uint8_t *w = read_all(k == 0 ? WEIGHTS_DIR "/img-wave.safetensors"
+                                     : WEIGHTS_DIR "/img-swin.safetensors",
+                              &wsize);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+        if (k == 1) {
+            static const char key[] = "\"stride\":\"16\"";
+            uint8_t *at = NULL;
+            for (size_t i = 0; i + sizeof key - 1 <= wsize && i < 1u << 20 && !at; i++)
+                if (memcmp(w + i, key, sizeof key - 1) == 0) at = w + i;
+            CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+            memcpy(at + sizeof key - 4, "32", 2);
+        }
+        FILE *f = fopen(path, "wb");
+        CU_ASSERT_FATAL(f && fwrite(w, 1, wsize, f) == wsize);
+        fclose(f);
+        free(w);
+        neco_config cfg;
+        neco_config_default(&cfg);
+        cfg.weights_dir = dir;
+        CU_ASSERT_FATAL(neco_context_create(&cfg, &ctx) == NECO_OK);
+        neco_image img = smooth(8, 8, 3, 8);
+        neco_encode_params p;
+        neco_encode_params_default(&p);
+        p.model = "img-swin";
+        uint8_t *coded;
+        size_t csize;
+        CU_ASSERT_EQUAL(neco_encode_image(ctx, &img, &p, &coded, &csize), NECO_ERR_MODEL);
+        CU_ASSERT(strstr(neco_context_error(ctx), want[k]) != NULL);
+        free(img.data);
+        neco_context_destroy(ctx);
+        remove(path);
+        rmdir(dir);
+    }
     /* Weights missing from the folder. */
     stream = read_all(FIXTURES "/swin_q1.neco", &size);
     neco_config cfg;

@@ -4,10 +4,12 @@ real quantisation and code lengths from the integer coding tables (coding.py):
 
   python3 train/eval_image.py train/runs/wave1/ckpt.pt [--levels 0,3,7] [--images 68] [--json out.json]
   python3 train/eval_image.py weights/img-wave.safetensors     (an exported file: its own tables and integer h_s)
+  python3 train/eval_image.py weights/img-swin.safetensors     (img-swin: img-wave with Swin stages, either way)
 
 Per quality level: mean bpp (all bits of y and z over the original pixel count), mean
 PSNR-RGB of the 8-bit decoded image, mean MS-SSIM (RGB average).  The image is padded to
-a multiple of the model's stride (16 for img-wave) by edge replication, as the codec does, and cropped after decoding.
+a multiple of the model's stride (16) by edge replication, as the codec does,
+and cropped after decoding.
 The scale indices come from the integer h_s (float64 fake-quant, exact); a checkpoint
 trained without QAT is post-training-quantised from its calibration statistics.
 """
@@ -87,15 +89,23 @@ class _FileContext(torch.nn.Module):
 
 def load_weights_file(path):
     """An ImgWave whose float weights come from an exported file (scales of export.py
-    unfolded) and whose h_s is the file's integer h_s."""
+    unfolded) and whose h_s is the file's integer h_s; an img-swin file gives the ImgWave with
+    its Swin stages (block counts and window from the metadata, heads from the tensors)."""
     from safetensors.numpy import load_file
     from safetensors import safe_open
     from models import IN_SCALE, OUT_SCALE, ImgWave
     W = load_file(path)
     meta = safe_open(path, "np").metadata()
+    swin = {}
+    if meta.get("model") == "img-swin":
+        swin = dict(swin_a=int(meta["swin_a"]), swin_s=int(meta["swin_s"]), swin_window=int(meta["swin_window"]))
+        # heads = dim // head_dim in models.swin_stage; the file gives heads per block
+        for p, dim in (("g_a.swin0", int(meta["enc_width"])), ("g_s.swin0", int(meta["dec_width"]))):
+            if p + ".attn.logit_scale" in W:
+                swin["swin_head_dim"] = dim // W[p + ".attn.logit_scale"].shape[0]
     m = ImgWave(latent=int(meta["latent_channels"]), hyper=int(meta["hyper_channels"]),
                 width=int(meta["dec_width"]), blocks=int(meta["dec_blocks"]), enc_width=int(meta["enc_width"]),
-                hyper_width=int(meta["hyper_width"]))
+                hyper_width=int(meta["hyper_width"]), levels=W["gain"].shape[0], **swin)
     t = lambda n, scale=1.0: torch.from_numpy(W[n]).float() / scale  # noqa: E731
     with torch.no_grad():
         def setc(mod, name, in_scale=1.0, out_scale=1.0):
@@ -117,6 +127,20 @@ def load_weights_file(path):
             setc(b.pw1, "g_s.block%d.pw1" % i)
             setc(b.pw2, "g_s.block%d.pw2" % i)
         setc(m.dec_out, "g_s.conv_out", out_scale=OUT_SCALE)
+        for prefix, stage in (("g_a", m.enc_swin), ("g_s", m.dec_swin)):
+            for i, b in enumerate(stage):
+                p = "%s.swin%d." % (prefix, i)
+                a = b.attn
+                for mod, name in ((a.qkv.weight, "attn.qkv.weight"), (a.q_bias, "attn.q_bias"),
+                                  (a.v_bias, "attn.v_bias"), (a.proj.weight, "attn.proj.weight"),
+                                  (a.proj.bias, "attn.proj.bias"), (a.cpb_mlp[0].weight, "attn.cpb.fc1.weight"),
+                                  (a.cpb_mlp[0].bias, "attn.cpb.fc1.bias"), (a.cpb_mlp[2].weight, "attn.cpb.fc2.weight"),
+                                  (b.norm1.weight, "norm1.weight"), (b.norm1.bias, "norm1.bias"),
+                                  (b.norm2.weight, "norm2.weight"), (b.norm2.bias, "norm2.bias"),
+                                  (b.mlp[0].weight, "mlp.fc1.weight"), (b.mlp[0].bias, "mlp.fc1.bias"),
+                                  (b.mlp[2].weight, "mlp.fc2.weight"), (b.mlp[2].bias, "mlp.fc2.bias")):
+                    mod.copy_(t(p + name))
+                a.logit_scale.copy_(t(p + "attn.logit_scale").view_as(a.logit_scale))
     m.h_s = _FileHyperSynthesis(W)
     if "ctx.c0.weight" in W:
         m.ctx = _FileContext(W)
@@ -227,7 +251,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     z_tables = None
-    if a.ckpt.endswith(".safetensors"):  # an exported weights file (img-wave)
+    if a.ckpt.endswith(".safetensors"):  # an exported weights file (img-wave or img-swin)
         model, st, z_tables = load_weights_file(a.ckpt)
     else:
         model, st = load_model(a.ckpt)

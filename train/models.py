@@ -46,12 +46,26 @@ class ConvNeXtBlock(nn.Module):
         return x + self.pw2(F.gelu(self.pw1(self.dw(x))))
 
 
+def swin_stage(dim, depth, head_dim, window):
+    """depth Swin-V2 blocks that start as the identity: their res-post-norm gains are zero, so
+    a stage added to a trained img-wave leaves it exactly as it was (and learns from there)."""
+    from models_swin import SwinV2Block
+    blocks = [SwinV2Block(dim, max(1, dim // head_dim), window, shifted=(i % 2 == 1)) for i in range(depth)]
+    for b in blocks:
+        nn.init.zeros_(b.norm1.weight)
+        nn.init.zeros_(b.norm2.weight)
+    return nn.Sequential(*blocks)
+
+
 class ImgWave(nn.Module):
     def __init__(self, latent=24, hyper=32, width=96, blocks=3, enc_width=64, hyper_width=64, levels=len(LAMBDAS),
-                 hs_mean=True, ha_in_scale=1.0, ctx=False, ctx_channels=32):
+                 hs_mean=True, ha_in_scale=1.0, ctx=False, ctx_channels=32, swin_a=0, swin_s=0, swin_window=8,
+                 swin_head_dim=32):
         super().__init__()
         self.levels_wpt = 2
-        self.stride = 16  # the codec pads images to multiples of this
+        # the codec pads images to multiples of this (the Swin blocks pad their maps to whole
+        # windows with zeros themselves: padding the image to 32 cost 3-5 % more bits)
+        self.stride = 16
         self.nw = 3 * 4**self.levels_wpt  # 48 wavelet channels
         self.latent, self.hyper, self.width, self.blocks = latent, hyper, width, blocks
         nw = self.nw
@@ -63,6 +77,12 @@ class ImgWave(nn.Module):
             nn.Conv2d(enc_width, latent, 3, padding=1))
         nn.init.zeros_(self.enc_branch[-1].weight)
         nn.init.zeros_(self.enc_branch[-1].bias)
+        # img-swin: Swin-V2 window-attention stages at the wavelet resolution, in g_a after the
+        # branch's second GELU and in g_s after the ConvNeXt blocks (models_swin.SwinV2Block;
+        # even blocks plain windows, odd ones shifted by half a window)
+        self.window = swin_window
+        self.enc_swin = swin_stage(enc_width, swin_a, swin_head_dim, swin_window)
+        self.dec_swin = swin_stage(width, swin_s, swin_head_dim, swin_window)
         # --- gains (Cui et al. 2021), log-parametrised; level 0 = lowest rate ---
         g = torch.exp(torch.linspace(math.log(1 / 64), math.log(1 / 4), levels))
         self.log_gain = nn.Parameter(torch.log(g)[:, None].repeat(1, latent))
@@ -110,14 +130,16 @@ class ImgWave(nn.Module):
 
     def analysis(self, x01, q):
         c = wavelet.wpt2(x01 * 255.0 - 127.5, self.levels_wpt)
-        y = self.enc_lin(c) + OUT_SCALE * self.enc_branch(c * IN_SCALE)
+        b = self.enc_branch
+        h = b[3](b[2](b[1](b[0](c * IN_SCALE))))
+        y = self.enc_lin(c) + OUT_SCALE * b[4](self.enc_swin(h))
         g, _ = self.gains(q)
         return y * g.view(1, -1, 1, 1)
 
     def synthesis(self, y_hat, q):
         _, ig = self.gains(q)
         u = y_hat * ig.view(1, -1, 1, 1)
-        h = self.dec_blocks(self.dec_in(u * IN_SCALE))
+        h = self.dec_swin(self.dec_blocks(self.dec_in(u * IN_SCALE)))
         c = self.dec_lin(u) + OUT_SCALE * self.dec_out(h)
         return (wavelet.iwpt2(c, self.levels_wpt) + 127.5) / 255.0
 
@@ -169,6 +191,9 @@ class ImgWave(nn.Module):
         per_latent += C * W * 9  # dec_in
         per_latent += self.blocks * (W * 25 + 2 * W * 2 * W)
         per_latent += W * nw  # dec_out
+        for blk in self.dec_swin:  # qkv + proj, q k^T and attn v over a window, the 2x MLP
+            d, n = blk.attn.dim, self.window ** 2
+            per_latent += 4 * d * d + 2 * n * d + 2 * d * blk.mlp[0].out_features
         gs = per_latent / 16.0
         # inverse packet: per level, 2 passes x 4 lifting steps x 2 MACs + 2 scalings, per sample
         gs += 2 * 2 * (4 * 2 + 2)

@@ -34,9 +34,10 @@ def build_model(name, cfg=None, state=None):
         cfg["hs_mean"] = False
     if name == "img-wave":
         return ImgWave(**cfg), cfg
-    if name == "img-swin":
-        from models_swin import ImgSwin
-        return ImgSwin(**cfg), cfg
+    if name == "img-swin":  # img-wave with Swin-V2 stages in g_a and g_s (models.py)
+        cfg.setdefault("swin_a", 2)
+        cfg.setdefault("swin_s", 2)
+        return ImgWave(**cfg), cfg
     raise SystemExit("unknown model " + name)
 
 
@@ -120,8 +121,14 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--patch", type=int, default=128)
+    ap.add_argument("--patch-sizes", help="comma-separated patch sizes, one drawn per batch (default: --patch); "
+                    "e.g. 112,128 so that img-swin's Swin blocks also train on maps padded to whole windows")
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--fast-lr-mult", type=float, default=10.0, help="lr multiplier of gains and z density")
+    ap.add_argument("--swin-lr-mult", type=float, default=1.0, help="lr multiplier of the Swin stages")
+    ap.add_argument("--freeze", default="", help="comma-separated name prefixes of parameters kept as they are, "
+                    "e.g. h_s.,ctx. (fine-tuning img-swin from img-wave: left to train, the integer layers in "
+                    "fake-quant drifted and raised the training loss by 2 %%)")
     ap.add_argument("--decay-frac", type=float, default=0.2)
     ap.add_argument("--qat-frac", type=float, default=0.1)
     ap.add_argument("--warmup-frac", type=float, default=0.0, help="linear lr warm-up over this part of the run")
@@ -131,7 +138,6 @@ def main():
     ap.add_argument("--config", default="{}", help="JSON model config for a fresh run")
     ap.add_argument("--lambdas", help="JSON list of the levels' lambdas for a fresh or --init run "
                     "(default models.LAMBDAS; a resumed run keeps its checkpoint's)")
-    ap.add_argument("--amp", action="store_true", help="bf16 autocast in the img-swin transforms (CUDA)")
     ap.add_argument("--light", help="also write a model-only checkpoint in <=15 MiB parts with this prefix")
     a = ap.parse_args()
 
@@ -211,8 +217,6 @@ def main():
                   "kept energy %.5f" % float(ev[:model.latent].sum() / ev.sum()), flush=True)
         step, trained_s = 0, 0.0
     model.to(dev).train()
-    if a.amp:
-        model.amp = True
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -220,14 +224,30 @@ def main():
 
     # gains and the factorized density move ~lr per Adam step; at the base lr they would need
     # thousands of steps per e-fold, so they get a larger learning rate
-    fast = [p for n, p in model.named_parameters() if n.startswith(("log_gain", "log_inv_gain", "prior_z."))]
-    slow = [p for n, p in model.named_parameters() if not n.startswith(("log_gain", "log_inv_gain", "prior_z."))]
-    opt = torch.optim.Adam([dict(params=slow, lr=a.lr, mult=1.0), dict(params=fast, lr=a.lr * a.fast_lr_mult, mult=a.fast_lr_mult)])
+    # (and the Swin stages added to a trained img-wave may learn faster than the rest: --swin-lr-mult)
+    fast_names = ("log_gain", "log_inv_gain", "prior_z.")
+    swin_names = ("enc_swin.", "dec_swin.")
+    frozen = tuple(p for p in a.freeze.split(",") if p)
+    named = []
+    for n, p in model.named_parameters():
+        if frozen and n.startswith(frozen):
+            p.requires_grad_(False)
+        else:
+            named.append((n, p))
+    fast = [p for n, p in named if n.startswith(fast_names)]
+    swin = [p for n, p in named if n.startswith(swin_names)]
+    slow = [p for n, p in named if not n.startswith(fast_names + swin_names)]
+    groups = [dict(params=slow, lr=a.lr, mult=1.0), dict(params=fast, lr=a.lr * a.fast_lr_mult, mult=a.fast_lr_mult)]
+    if swin:
+        groups.append(dict(params=swin, lr=a.lr * a.swin_lr_mult, mult=a.swin_lr_mult))
+    opt = torch.optim.Adam(groups)
     if resume and "opt" in st:
         try:
             opt.load_state_dict(st["opt"])
         except ValueError as e:  # parameter set changed: start the optimiser afresh
             print("optimiser state not loaded:", e, flush=True)
+    patch_sizes = [int(v) for v in a.patch_sizes.split(",")] if a.patch_sizes else [a.patch]
+    assert max(patch_sizes) <= (crops.shape[1] if crops is not None else a.patch), "patch larger than the crops"
     n_levels = len(lambdas)
     assert n_levels == model.log_gain.shape[0], "lambdas and the model's quality levels differ"
     budget = a.minutes * 60.0
@@ -269,7 +289,8 @@ def main():
             print("step %d: checkerboard context switched to integer fake-quant (QAT)" % step, flush=True)
 
         q = int(rng.integers(n_levels))
-        x = sampler.batch(rng, a.batch, a.patch) if sampler else batch_from(crops, rng, a.batch, a.patch, dev)
+        patch = patch_sizes[int(rng.integers(len(patch_sizes)))] if len(patch_sizes) > 1 else a.patch
+        x = sampler.batch(rng, a.batch, patch) if sampler else batch_from(crops, rng, a.batch, patch, dev)
         x_hat, bits_y, bits_z = model(x, q)
         npix = x.shape[0] * x.shape[2] * x.shape[3]
         mse = ((x_hat - x) * 255.0).pow(2).mean()

@@ -118,7 +118,7 @@ typedef struct neco_context neco_context;
 
 /* A context is used by one thread at a time. It keeps, from one call to the next, the loaded
  * weights, the backend's kernels and reordered weights (one backend context per worker
- * thread) and the models' work memory (img-swin: about 200 MB per thread), so that a second
+ * thread) and the models' work memory (the Swin blocks' attention buffers), so that a second
  * image costs less than the first; neco_context_destroy releases them. */
 NECO_API neco_status neco_context_create(const neco_config *config, neco_context **context);
 NECO_API void neco_context_destroy(neco_context *context);
