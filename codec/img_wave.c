@@ -290,7 +290,6 @@ static neco_status wave_load_as(neco_context *ctx, const char *id, const char *p
     const char *stride = nn_weights_metadata(s->weights, "stride");
     s->swin_a = count_swin(s, "g_a");
     s->swin_s = count_swin(s, "g_s");
-    s->window = 0;
     if (codec_meta_int(s->weights, "latent_channels", 1, 256, &s->C) ||
         codec_meta_int(s->weights, "hyper_channels", 1, 256, &s->CZ) ||
         codec_meta_int(s->weights, "quality_levels", 1, WAVE_MAX_Q, &s->Q) ||
