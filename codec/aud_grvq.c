@@ -262,11 +262,13 @@ static int conv(nn_context *nn, const gr_conv *c, const nn_tensor *x, int stride
     return nn_conv1d(nn, x, &c->w, c->b, &p, y);
 }
 
-/* y = a copy of x (y empty or owned: its buffer is replaced). */
-static int copy(const nn_tensor *x, nn_tensor *y)
+/* y = a copy of x (y empty or owned: its buffer is replaced), made on the host: x may still be
+ * in the making on an asynchronous backend, hence the sync (found on the first GPU run). */
+static int copy(nn_context *nn, const nn_tensor *x, nn_tensor *y)
 {
     nn_tensor_free(y);
-    int rc = nn_tensor_alloc(y, x->ndim, x->shape);
+    int rc = nn_context_sync(nn);
+    if (!rc) rc = nn_tensor_alloc(y, x->ndim, x->shape);
     if (!rc) memcpy(y->data, x->data, sizeof(float) * nn_tensor_numel(x));
     return rc;
 }
@@ -274,7 +276,7 @@ static int copy(const nn_tensor *x, nn_tensor *y)
 /* Encoder block: h += pw(gelu(conv3(gelu(h)))). */
 static int enc_block(nn_context *nn, const gr_block *b, nn_tensor *h, nn_tensor *t, nn_tensor *r)
 {
-    int rc = copy(h, t);
+    int rc = copy(nn, h, t);
     if (!rc) rc = nn_activation(nn, NN_ACT_GELU, 0, t);
     if (!rc) rc = conv(nn, &b->conv, t, 1, 1, r);
     if (!rc) rc = nn_activation(nn, NN_ACT_GELU, 0, r);
@@ -286,7 +288,7 @@ static int enc_block(nn_context *nn, const gr_block *b, nn_tensor *h, nn_tensor 
 /* Decoder block: h += pw(snake2(conv3(snake1(h)))). */
 static int dec_block(nn_context *nn, const gr_block *b, nn_tensor *h, nn_tensor *t, nn_tensor *r)
 {
-    int rc = copy(h, t);
+    int rc = copy(nn, h, t);
     if (!rc) rc = nn_snake(nn, t, b->act1);
     if (!rc) rc = conv(nn, &b->conv, t, 1, 1, r);
     if (!rc) rc = nn_snake(nn, r, b->act2);

@@ -28,6 +28,30 @@
 
 static const double TOL = 1e-5;
 
+/* The backend context under test. Host code calls nn_context_sync before it reads what ops
+ * made (ops.h): cuda with NECO_CUDA_ASYNC=1 returns with the work in flight (the first GPU run
+ * failed every such read here: outputs still zero). Every comparison syncs it first. */
+static nn_context *g_dev;
+
+static void dev_sync(void)
+{
+    if (g_dev) CU_ASSERT_EQUAL(nn_context_sync(g_dev), NN_OK);
+}
+
+static int synced_close(const char *what, const nn_tensor *got, const nn_tensor *want, double tol)
+{
+    dev_sync();
+    return fx_close(what, got, want, tol);
+}
+
+static double synced_max_err(const float *a, const float *b, size_t n)
+{
+    dev_sync();
+    return fx_max_err(a, b, n);
+}
+#define fx_close synced_close
+#define fx_max_err synced_max_err
+
 typedef struct ctxs {
     nn_context *ref, *dnn;
 } ctxs;
@@ -42,6 +66,7 @@ static int open_ctxs(ctxs *c)
         return 0;
     }
     CU_ASSERT_STRING_EQUAL(nn_context_backend(c->dnn), NN_TEST_BACKEND);
+    g_dev = c->dnn;
     return 1;
 }
 
@@ -49,6 +74,7 @@ static void close_ctxs(ctxs *c)
 {
     nn_context_destroy(c->ref);
     nn_context_destroy(c->dnn);
+    g_dev = NULL;
 }
 
 static void rand_tensor(nn_tensor *t, int ndim, const int *shape, uint64_t *seed)
@@ -233,6 +259,7 @@ static void *conv_job_run(void *v)
 {
     conv_job *j = v;
     j->rc = nn_conv2d(j->ctx, j->x, j->w, NULL, &j->p, &j->y);
+    if (!j->rc) j->rc = nn_context_sync(j->ctx);
     if (j->destroy) nn_context_destroy(j->ctx);
     return NULL;
 }
@@ -259,6 +286,7 @@ static void test_other_thread(void)
     p.pad_h = p.pad_w = 1;
     CU_ASSERT_EQUAL(nn_conv2d(ref, &x, &w, NULL, &p, &yr), NN_OK);
     CU_ASSERT_EQUAL(nn_conv2d(dnn, &x, &w, NULL, &p, &y0), NN_OK);
+    CU_ASSERT_EQUAL(nn_context_sync(dnn), NN_OK);
     for (int t = 0; t < 2; t++) {
         conv_job j = {dnn, &x, &w, p, {0}, -1, t == 1};
         pthread_t th;
@@ -530,6 +558,7 @@ static void test_residency(void)
     CU_ASSERT(IS_CUDA ? d1.release != NULL : d1.release == NULL); /* whose memory */
     CU_ASSERT_EQUAL(nn_activation(cx.ref, NN_ACT_GELU, 0, &r1), NN_OK);
     CU_ASSERT_EQUAL(nn_activation(cx.dnn, NN_ACT_GELU, 0, &d1), NN_OK);
+    CU_ASSERT_EQUAL(nn_context_sync(cx.dnn), NN_OK);
     for (size_t i = 0; i < nn_tensor_numel(&r1); i += 5) { /* host code between ops */
         r1.data[i] = 2.0f - r1.data[i];
         d1.data[i] = 2.0f - d1.data[i];

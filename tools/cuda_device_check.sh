@@ -20,6 +20,8 @@ for f in .device/debs/*.deb; do dpkg -x "$f" "$deps"; done
 lib=$(dirname "$(find "$deps" -name 'libcunit.so*' | head -1)")
 export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PKG_CONFIG_PATH="$lib/pkgconfig"
+# the headers too: not every target takes pkg-config's flags
+export CPATH="$deps/usr/include${CPATH:+:$CPATH}" LIBRARY_PATH="$lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
 nvidia-smi -L
 nvcc --version | tail -1
 # cuDNN and cuBLAS: the toolkit's, else the pip wheels' (nvidia-cudnn-cu13, nvidia-cublas), which
@@ -55,15 +57,16 @@ echo "== tests"
 (cd $b && ctest -j4 --output-on-failure -R 'cuda|nets|conformance_ref_t1|test_codec$' --timeout 300)
 echo "== the GPU suites again with NECO_CUDA_ASYNC=1 (ops leave work in flight; nn_context_sync)"
 (cd $b && NECO_CUDA_ASYNC=1 ctest -j2 --output-on-failure -R 'test_nets_cuda|test_cuda_codec|conformance_cuda' --timeout 300)
+python3 -c "from PIL import Image; Image.open('.device/1080p.jpg').save('/tmp/1080p.ppm')"
 echo "== speed (library level, images in memory, median of 10), synchronous ops, then async"
 for async in 0 1; do
   for m in "img-swin 4" "img-wave 4"; do
     set -- $m
     echo "NECO_CUDA_ASYNC=$async"
     NECO_CUDA_ASYNC=$async $b/tests/bench_image --weights weights --backend cuda --threads 4 \
-      --model "$1" --quality "$2" --reps 10 .device/1080p.ppm
+      --model "$1" --quality "$2" --reps 10 /tmp/1080p.ppm
   done
 done
 echo "== the same on this machine's CPU (ref, $(nproc) threads), for scale"
 $b/tests/bench_image --weights weights --backend ref --threads "$(nproc)" --model img-wave \
-  --quality 4 --reps 3 .device/1080p.ppm
+  --quality 4 --reps 3 /tmp/1080p.ppm
