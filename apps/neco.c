@@ -66,8 +66,8 @@ static const char usage_text[] =
     "\n"
     "Models ('neco models' lists them): img-wave (fast; the default for images), img-swin\n"
     "(images, best rate-distortion), aud-wave (audio at 45-170 kbps), aud-grvq (speech at\n"
-    "1.5-6 kbps), and raw (uncompressed samples inside the container, for testing; the default\n"
-    "for audio).\n"
+    "1.5-6 kbps), aud-grvq-24k (music and general audio at 2.3-9.5 kbps), and raw\n"
+    "(uncompressed samples inside the container, for testing; the default for audio).\n"
     "\n"
     "exit codes:\n"
     "  0 success\n"
@@ -986,7 +986,7 @@ static int cmd_compare(const options *o)
 static int cmd_models(void)
 {
     for (int i = 0; i < neco_model_count(); i++)
-        printf("%-10s %s\n", neco_model_id(i), neco_model_description(i));
+        printf("%-12s %s\n", neco_model_id(i), neco_model_description(i));
     return EXIT_OK;
 }
 

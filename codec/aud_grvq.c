@@ -30,8 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GR_FILE "aud-grvq.safetensors"
-#define GR_RATE 16000
 #define GR_LEVELS 4 /* wavelet packet levels */
 #define GR_NW 16    /* subbands */
 #define GR_HOP 320  /* samples per latent frame */
@@ -64,6 +62,8 @@ typedef struct gr_block {
 } gr_block;
 
 typedef struct gr_state {
+    const char *id; /* aud-grvq or aud-grvq-24k: the same network and bitstream */
+    uint32_t rate;  /* 16000 or 24000 Hz: 50 or 75 latent frames per second */
     nn_weights *weights;
     uint8_t hash[NECO_WEIGHTS_HASH_SIZE];
     gr_conv enc_in, enc_d1, enc_d2, enc_out, dec_in, dec_u1, dec_u2, dec_out;
@@ -160,31 +160,33 @@ static void gr_unload(void *state)
     free(s);
 }
 
-static neco_status gr_load(neco_context *ctx, const char *path, void **out)
+static neco_status gr_load_as(neco_context *ctx, const char *id, uint32_t rate, const char *path,
+                              void **out)
 {
     *out = NULL;
     gr_state *s = calloc(1, sizeof *s);
     if (!s) return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
-    neco_status st = codec_load_weights(ctx, "aud-grvq", path, &s->weights, s->hash);
+    s->id = id;
+    s->rate = rate;
+    neco_status st = codec_load_weights(ctx, id, path, &s->weights, s->hash);
     if (st != NECO_OK) {
         free(s);
         return st;
     }
-    int rate = 0, hop = 0, groups = 0, stages = 0, codes = 0, min_stages = 0, levels = 0;
-    if (codec_meta_int(s->weights, "sample_rate", 1, 1000000, &rate) || rate != GR_RATE ||
-        codec_meta_int(s->weights, "hop", 1, 1 << 20, &hop) || hop != GR_HOP ||
-        codec_meta_int(s->weights, "groups", 1, 64, &groups) || groups != GR_GROUPS ||
-        codec_meta_int(s->weights, "stages", 1, 64, &stages) || stages != GR_STAGES ||
-        codec_meta_int(s->weights, "codebook_size", 1, 1 << 20, &codes) || codes != GR_CODES ||
-        codec_meta_int(s->weights, "min_stages", 1, 64, &min_stages) ||
+    int meta_rate = 0, hop = 0, groups = 0, stages = 0, codes = 0, min_stages = 0, levels = 0;
+    if (codec_meta_int(s->weights, "sample_rate", 1, 1000000, &meta_rate) ||
+        (uint32_t)meta_rate != s->rate || codec_meta_int(s->weights, "hop", 1, 1 << 20, &hop) ||
+        hop != GR_HOP || codec_meta_int(s->weights, "groups", 1, 64, &groups) ||
+        groups != GR_GROUPS || codec_meta_int(s->weights, "stages", 1, 64, &stages) ||
+        stages != GR_STAGES || codec_meta_int(s->weights, "codebook_size", 1, 1 << 20, &codes) ||
+        codes != GR_CODES || codec_meta_int(s->weights, "min_stages", 1, 64, &min_stages) ||
         min_stages != GR_MIN_STAGES ||
         codec_meta_int(s->weights, "wavelet_levels", 1, 16, &levels) || levels != GR_LEVELS) {
         gr_unload(s);
         return codec_fail(ctx, NECO_ERR_MODEL,
-                          "model aud-grvq: %s: metadata (sample_rate 16000, hop 320, groups 2, "
-                          "stages 8, codebook_size 256, min_stages 2, wavelet_levels 4) missing "
-                          "or wrong",
-                          path);
+                          "model %s: %s: metadata (sample_rate %u, hop 320, groups 2, stages 8, "
+                          "codebook_size 256, min_stages 2, wavelet_levels 4) missing or wrong",
+                          id, path, rate);
     }
     nn_weight_spec spec[64];
     char names[64][40];
@@ -192,7 +194,7 @@ static neco_status gr_load(neco_context *ctx, const char *path, void **out)
     char err[200];
     if (nn_weights_check(s->weights, spec, (size_t)n, err, sizeof err) != NN_OK) {
         gr_unload(s);
-        return codec_fail(ctx, NECO_ERR_MODEL, "model aud-grvq: %s: %s", path, err);
+        return codec_fail(ctx, NECO_ERR_MODEL, "model %s: %s: %s", id, path, err);
     }
     bind_conv(s, &s->enc_in, "enc_in");
     bind_conv(s, &s->enc_d1, "enc_d1");
@@ -233,11 +235,21 @@ static neco_status gr_load(neco_context *ctx, const char *path, void **out)
         free(u);
         gr_unload(s);
         return codec_fail(ctx, NECO_ERR_MODEL,
-                          "model aud-grvq: %s: vq.counts must be non-negative index counts", path);
+                          "model %s: %s: vq.counts must be non-negative index counts", id, path);
     }
     free(u);
     *out = s;
     return NECO_OK;
+}
+
+static neco_status gr_load(neco_context *ctx, const char *path, void **out)
+{
+    return gr_load_as(ctx, "aud-grvq", 16000, path, out);
+}
+
+static neco_status gr_load_24k(neco_context *ctx, const char *path, void **out)
+{
+    return gr_load_as(ctx, "aud-grvq-24k", 24000, path, out);
 }
 
 static const uint8_t *gr_hash(const void *state)
@@ -357,27 +369,27 @@ static void gr_layout(neco_info *info)
     info->chunk_frames = GR_CHUNK;
 }
 
-static neco_status gr_check(neco_context *ctx, const neco_info *info)
+static neco_status gr_check(neco_context *ctx, const gr_state *s, const neco_info *info)
 {
-    if (info->sample_rate != GR_RATE && !codec_rs_supported(info->sample_rate, GR_RATE))
+    if (info->sample_rate != s->rate && !codec_rs_supported(info->sample_rate, s->rate))
         return codec_fail(ctx, NECO_ERR_UNSUPPORTED,
-                          "model aud-grvq codes 16000 Hz audio and resamples %d to %d Hz whose "
-                          "ratio to 16000 reduces to terms of at most 4096, not %u Hz: resample "
-                          "the input first (e.g. sox in.wav -r 16000 out.wav) or use --model raw",
-                          CODEC_AUDIO_MIN_RATE, CODEC_AUDIO_MAX_RATE, info->sample_rate);
-    if (info->sample_rate != GR_RATE && info->frames > (UINT64_C(1) << 40))
-        return codec_fail(ctx, NECO_ERR_LIMIT, "model aud-grvq resamples at most 2^40 frames");
+                          "model %s codes %u Hz audio and resamples %d to %d Hz whose ratio to "
+                          "%u reduces to terms of at most 4096, not %u Hz: resample the input "
+                          "first (e.g. sox in.wav -r %u out.wav) or use --model raw",
+                          s->id, s->rate, CODEC_AUDIO_MIN_RATE, CODEC_AUDIO_MAX_RATE, s->rate,
+                          info->sample_rate, s->rate);
+    if (info->sample_rate != s->rate && info->frames > (UINT64_C(1) << 40))
+        return codec_fail(ctx, NECO_ERR_LIMIT, "model %s resamples at most 2^40 frames", s->id);
     if (info->audio_channels < 1 || info->audio_channels > GR_MAX_CHANNELS)
-        return codec_fail(ctx, NECO_ERR_UNSUPPORTED,
-                          "model aud-grvq codes 1 to %d channels, not %u", GR_MAX_CHANNELS,
-                          info->audio_channels);
+        return codec_fail(ctx, NECO_ERR_UNSUPPORTED, "model %s codes 1 to %d channels, not %u",
+                          s->id, GR_MAX_CHANNELS, info->audio_channels);
     if (info->chunk_frames != GR_CHUNK)
         return codec_fail(ctx, NECO_ERR_BITSTREAM,
-                          "model aud-grvq uses chunks of %d frames, the stream says %u", GR_CHUNK,
+                          "model %s uses chunks of %d frames, the stream says %u", s->id, GR_CHUNK,
                           info->chunk_frames);
     if (info->quality < 1 || info->quality > GR_Q)
-        return codec_fail(ctx, NECO_ERR_BITSTREAM,
-                          "model aud-grvq has quality levels 1 to %d, not %u", GR_Q, info->quality);
+        return codec_fail(ctx, NECO_ERR_BITSTREAM, "model %s has quality levels 1 to %d, not %u",
+                          s->id, GR_Q, info->quality);
     return NECO_OK;
 }
 
@@ -391,16 +403,16 @@ typedef struct gr_chunk {
     int T, A, q;
 } gr_chunk;
 
-static gr_chunk gr_window(const neco_info *info, uint32_t index)
+static gr_chunk gr_window(const gr_state *s, const neco_info *info, uint32_t index)
 {
     gr_chunk w;
     codec_chunk_span(info, index, &w.first, &w.count);
-    if (info->sample_rate == GR_RATE) {
+    if (info->sample_rate == s->rate) {
         w.a = (int64_t)w.first;
         w.b = w.a + w.count;
     } else {
         codec_resampler r;
-        codec_rs_geometry(&r, GR_RATE, info->sample_rate);
+        codec_rs_geometry(&r, s->rate, info->sample_rate);
         codec_rs_span(&r, (int64_t)w.first, w.count, &w.a, &w.b);
     }
     w.t0 = codec_floor_div(w.a, GR_HOP) - GR_MARGIN;
@@ -435,9 +447,9 @@ static neco_status gr_encode_chunk(neco_context *ctx, void *state, const neco_au
                                    const neco_info *info, uint32_t index, bytebuf *out)
 {
     const gr_state *s = state;
-    neco_status st = gr_check(ctx, info);
+    neco_status st = gr_check(ctx, s, info);
     if (st != NECO_OK) return st;
-    gr_chunk w = gr_window(info, index);
+    gr_chunk w = gr_window(s, info, index);
     int T = w.T, A = w.A, q = w.q, S = q + GR_MIN_STAGES;
     int TE = T + 2 * GR_ENC_CONTEXT;
     int64_t start = (w.t0 - GR_ENC_CONTEXT) * GR_HOP;
@@ -448,10 +460,10 @@ static neco_status gr_encode_chunk(neco_context *ctx, void *state, const neco_au
     neco_rans_encoder enc;
     neco_rans_encoder_init(&enc);
     int rc = sym && tab ? nn_tensor_alloc3(&x, A, 1, len) : NN_ERR_NOMEM;
-    if (!rc && info->sample_rate == GR_RATE)
+    if (!rc && info->sample_rate == s->rate)
         codec_window_in(audio, info, start, len, x.data);
     else if (!rc)
-        rc = codec_window_resampled(audio, info, GR_RATE, start, len, &x);
+        rc = codec_window_resampled(audio, info, s->rate, start, len, &x);
     if (!rc) rc = encode_net(ctx->nn, s, &x, &z);
     if (!rc) rc = nn_context_sync(ctx->nn); /* z is quantised on the host next */
     if (!rc) rc = nn_tensor_alloc3(&r, 1, GR_GDIM, T);
@@ -514,9 +526,9 @@ static neco_status gr_decode_chunk(neco_context *ctx, void *state, const neco_in
                                    neco_audio *audio)
 {
     const gr_state *s = state;
-    neco_status st = gr_check(ctx, info);
+    neco_status st = gr_check(ctx, s, info);
     if (st != NECO_OK) return codec_fail(ctx, NECO_ERR_BITSTREAM, "%s", ctx->error);
-    gr_chunk w = gr_window(info, index);
+    gr_chunk w = gr_window(s, info, index);
     int T = w.T, A = w.A, q = w.q, S = q + GR_MIN_STAGES;
     size_t n = gr_symbol_count(A, q, T);
     nn_tensor zq = {0}, x = {0};
@@ -552,10 +564,10 @@ static neco_status gr_decode_chunk(neco_context *ctx, void *state, const neco_in
     }
     size_t len = (size_t)T * GR_HOP, stride = len;
     const float *o = x.data + (w.a - w.t0 * GR_HOP);
-    if (info->sample_rate != GR_RATE) {
+    if (info->sample_rate != s->rate) {
         codec_resampler r;
         resampled = malloc(sizeof(float) * (size_t)A * w.count);
-        rc = resampled ? codec_rs_init(&r, GR_RATE, info->sample_rate) : NN_ERR_NOMEM;
+        rc = resampled ? codec_rs_init(&r, s->rate, info->sample_rate) : NN_ERR_NOMEM;
         if (rc) {
             st = codec_audio_fail(ctx, rc, index, "resampling");
             goto done;
@@ -592,14 +604,15 @@ static neco_status gr_unit_symbols(neco_context *ctx, void *state, const neco_in
                                    uint32_t index, const uint8_t *payload, size_t size,
                                    sha256_state *hash)
 {
-    neco_status st = gr_check(ctx, info);
+    const gr_state *s = state;
+    neco_status st = gr_check(ctx, s, info);
     if (st != NECO_OK) return codec_fail(ctx, NECO_ERR_BITSTREAM, "%s", ctx->error);
-    gr_chunk w = gr_window(info, index);
+    gr_chunk w = gr_window(s, info, index);
     int T = w.T, A = w.A, q = w.q;
     size_t n = gr_symbol_count(A, q, T);
     int32_t *sym = malloc(sizeof(int32_t) * n);
     st = !sym ? codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory")
-              : gr_decode_symbols(ctx, state, A, q, T, index, payload, size, sym);
+              : gr_decode_symbols(ctx, s, A, q, T, index, payload, size, sym);
     if (st == NECO_OK) codec_hash_symbols(hash, sym, n);
     free(sym);
     return st;
@@ -615,15 +628,19 @@ neco_status aud_grvq_chunk_symbols(neco_context *ctx, const uint8_t *data, size_
     void *state;
     neco_status st = codec_stream_unit(ctx, &codec_model_aud_grvq, data, size, index, &info,
                                        &payload, &len, &state);
-    if (st == NECO_OK) st = gr_check(ctx, &info);
+    if (st == NECO_ERR_INVALID_ARGUMENT) /* perhaps the 24 kHz model's */
+        st = codec_stream_unit(ctx, &codec_model_aud_grvq_24k, data, size, index, &info, &payload,
+                               &len, &state);
+    const gr_state *s = state;
+    if (st == NECO_OK) st = gr_check(ctx, s, &info);
     if (st != NECO_OK) return st;
-    gr_chunk w = gr_window(&info, index);
+    gr_chunk w = gr_window(s, &info, index);
     int T = w.T, A = w.A, q = w.q;
     *n = gr_symbol_count(A, q, T);
     *frames = T;
     *symbols = malloc(sizeof(int32_t) * *n);
     if (!*symbols) return codec_fail(ctx, NECO_ERR_NO_MEMORY, "out of memory");
-    st = gr_decode_symbols(ctx, state, A, q, T, index, payload, len, *symbols);
+    st = gr_decode_symbols(ctx, s, A, q, T, index, payload, len, *symbols);
     if (st != NECO_OK) {
         free(*symbols);
         *symbols = NULL;
@@ -636,9 +653,26 @@ const codec_model codec_model_aud_grvq = {
     .description = "low-rate learned speech codec: wavelet packet + conv encoder + group-residual "
                    "VQ + conv decoder (16 kHz, 1.5-6 kbps; 8-384 kHz resampled)",
     .media = 1u << NECO_MEDIA_AUDIO,
-    .weights_file = GR_FILE,
+    .weights_file = "aud-grvq.safetensors",
     .default_quality = 5,
     .load = gr_load,
+    .unload = gr_unload,
+    .hash = gr_hash,
+    .levels = gr_levels,
+    .layout = gr_layout,
+    .unit_symbols = gr_unit_symbols,
+    .encode_chunk = gr_encode_chunk,
+    .decode_chunk = gr_decode_chunk,
+};
+
+const codec_model codec_model_aud_grvq_24k = {
+    .id = "aud-grvq-24k",
+    .description = "aud-grvq's network at 24 kHz for general audio (music, speech; 2.3-9.5 kbps; "
+                   "8-384 kHz resampled)",
+    .media = 1u << NECO_MEDIA_AUDIO,
+    .weights_file = "aud-grvq-24k.safetensors",
+    .default_quality = 4,
+    .load = gr_load_24k,
     .unload = gr_unload,
     .hash = gr_hash,
     .levels = gr_levels,

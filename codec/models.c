@@ -15,8 +15,8 @@
 /* Registry order is the order of `neco models`; the first model of a media type is its
  * default. raw stays available for testing but is no default where a learned model exists. */
 static const codec_model *const codec_models[] = {&codec_model_img_wave, &codec_model_img_swin,
-                                                  &codec_model_raw, &codec_model_aud_wave,
-                                                  &codec_model_aud_grvq};
+                                                  &codec_model_raw,      &codec_model_aud_wave,
+                                                  &codec_model_aud_grvq, &codec_model_aud_grvq_24k};
 #define MODEL_COUNT ((int)(sizeof codec_models / sizeof codec_models[0]))
 
 const codec_model *codec_find_model(const char *id)

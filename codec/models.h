@@ -96,5 +96,6 @@ extern const codec_model codec_model_img_wave;
 extern const codec_model codec_model_img_swin;
 extern const codec_model codec_model_aud_wave;
 extern const codec_model codec_model_aud_grvq;
+extern const codec_model codec_model_aud_grvq_24k;
 
 #endif

@@ -222,6 +222,16 @@ def main():
         aud("agrvq_3ch_f32", voice(13230, 3, 44100, 25), 44100, "f32", "aud-grvq 3 channels float 44.1 kHz (resampled)",
             ("--model", "aud-grvq", "--quality", "2"))
 
+    # aud-grvq-24k (when its weights are there): the lowest, a middle and the highest level at its
+    # own 24 kHz, then the resampler's way (44.1 kHz stereo, mid/side) over a chunk boundary.
+    if os.path.exists(os.path.join(a.weights, "aud-grvq-24k.safetensors")):
+        clip = voice(24000, 1, 24000, 30)
+        for q in (1, 4, 7):
+            aud("agrvq24_q%d" % q, clip, 24000, "s16", "aud-grvq-24k mono 24 kHz 1 s, quality %d" % q,
+                ("--model", "aud-grvq-24k", "--quality", str(q)))
+        aud("agrvq24_44k_stereo_chunks", voice(131072 + 99, 2, 44100, 31), 44100, "s16",
+            "aud-grvq-24k stereo 44.1 kHz (resampled, mid/side), 2 chunks", ("--model", "aud-grvq-24k", "--quality", "3"))
+
     # img-swin (when its weights are there): every quality level on a photo crop, then 1x1 (one
     # shifted Swin window at 1/4), odd sizes (padded to multiples of 32), gray, 16-bit, two tiles.
     # Small sizes: img-swin decodes ~2x slower than img-wave, and the sanitizer build runs the

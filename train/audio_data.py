@@ -14,6 +14,8 @@ every clip is converted to 44100 Hz, 16-bit, and stored with shape (frames, chan
 
   python3 train/audio_data.py prepare      # download + convert into train/cache/audio (~5 min)
   python3 train/audio_data.py list         # what is cached
+  python3 train/audio_data.py prepare16    # 16 kHz speech for aud-grvq (SPEECH16)
+  python3 train/audio_data.py prepare24    # the clips of `prepare` at 24 kHz, for aud-grvq-24k (GEN24)
 
 Training reads random mono crops (`CropSampler`): a stereo clip gives its mid or side
 channel, (L+R)/2 or (L-R)/2, as the codec codes stereo as mid/side with the mono model.
@@ -133,6 +135,31 @@ def prepare_speech16():
                 _save(split, pkg.split("-")[0], lang.replace("@", "_"), np.concatenate(parts), root=SPEECH16)
 
 
+# 24 kHz general audio for aud-grvq-24k: the clips of CACHE (music, speech, drums; the same
+# held-out tracks, speakers and kits), each source's clips concatenated and resampled by sox.
+GEN24 = os.path.join(HERE, "cache", "gen24")
+
+
+def resample(a, rate_in, rate_out):
+    """int16 (frames, ch) -> int16 (frames', ch) at rate_out, by sox."""
+    ch = a.shape[1]
+    fmt = ["-t", "raw", "-e", "signed-integer", "-b", "16", "-L"]
+    cmd = ["sox", "-V1"] + fmt + ["-c", str(ch), "-r", str(rate_in), "-"] + fmt + ["-r", str(rate_out), "-"]
+    raw = subprocess.run(cmd, input=np.ascontiguousarray(a, dtype="<i2").tobytes(), capture_output=True,
+                         check=True).stdout
+    out = np.frombuffer(raw, dtype="<i2")
+    return out[: len(out) // ch * ch].reshape(-1, ch)
+
+
+def prepare_gen24():
+    for split in ("train", "valid"):
+        by_src = {}
+        for src, _, a in clips(split):
+            by_src.setdefault(src, []).append(np.asarray(a))
+        for src, parts in by_src.items():
+            _save(split, src, src, resample(np.concatenate(parts), RATE, 24000), root=GEN24)
+
+
 def clips(split, root=CACHE):
     """[(source, name, int16 array (frames, channels))], memory-mapped."""
     out = []
@@ -194,6 +221,11 @@ def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else "list"
     if cmd == "prepare":
         prepare()
+    if cmd == "prepare24":
+        prepare_gen24()
+        for split in ("train", "valid"):
+            print("gen24", split, {src: "%.1f min" % (a.shape[0] / 24000 / 60) for src, _, a in clips(split, GEN24)})
+        return
     if cmd == "prepare16":
         prepare_speech16()
         for split in ("train", "valid"):

@@ -5,6 +5,13 @@
       [--levels 0,2,6] [--total-seconds 180] [--seconds-per-clip 4] [--json out.json] [--plot out.png]
   python3 train/eval_grvq.py --neco build/apps/neco [--weights weights/] ...   # the C codec
   python3 train/eval_grvq.py --opus 6,8,12,24 --markdown                       # Opus alone
+  python3 train/eval_grvq.py --rate 24000 --ckpt ... | --neco ... --neco-model aud-grvq-24k  # 24 kHz
+
+--rate 24000 evaluates aud-grvq-24k on held-out 24 kHz general audio instead (train/cache/gen24/
+valid, audio_data.py `prepare24`: the held-out wesnoth tracks, Emo-DB speakers and hydrogen
+kits, stereo as its mid channel (L+R)/2, a third of --total-seconds each): SI-SDR and mel
+distance only (PESQ-WB and STOI are speech measures at 16 kHz); Opus then codes 24 kHz input and
+decodes at 24 kHz.
 
 Data: the held-out 16 kHz speech of train/cache/speech16/valid (audio_data.py `prepare16`):
 Emo-DB speakers 15/16 and the English recordings of klettres and ktuberling, speakers and
@@ -58,25 +65,29 @@ sys.path.insert(0, HERE)
 import eval_audio  # noqa: E402
 import neco_cdf  # noqa: E402
 
-RATE = 16000
+RATE = 16000  # --rate 24000 sets 24000 and ROOT to the 24 kHz general audio
 SPEECH16 = os.path.join(HERE, "cache", "speech16")
+GEN24 = os.path.join(HERE, "cache", "gen24")
+ROOT = SPEECH16
 SILENCE_DBFS = -45.0
 CDF_PRECISION = 20  # NECO_CDF_PRECISION, the precision of the VQ index tables (BITSTREAM.md 2.5)
 TRAIN_SHARES = {"emodb": 0.4, "klettres": 0.3, "ktuberling": 0.3}  # train_audio.py's sampler
+TRAIN_SHARES_24 = {"wesnoth": 0.6, "emodb": 0.25, "hydrogen": 0.15}  # audio_data.CropSampler.SHARES
 
 
 # ----------------------------------------------------------------------------------------------
 # data
 
 def load_clips(split):
-    """{source: [(name, int16 array (frames,))]} of train/cache/speech16/<split>."""
+    """{source: [(name, int16 array (frames, channels))]} of ROOT/<split> (memory-mapped)."""
     out = {}
-    for f in sorted(glob.glob(os.path.join(SPEECH16, split, "*", "*.npy"))):
+    for f in sorted(glob.glob(os.path.join(ROOT, split, "*", "*.npy"))):
         a = np.load(f, mmap_mode="r")
-        a = a[:, 0] if a.ndim == 2 else a
+        a = a[:, None] if a.ndim == 1 else a
         out.setdefault(os.path.basename(os.path.dirname(f)), []).append((os.path.basename(f)[:-4], a))
     if not out:
-        sys.exit("no 16 kHz speech in %s: run `python3 train/audio_data.py prepare16` first" % SPEECH16)
+        sys.exit("no audio in %s: run `python3 train/audio_data.py %s` first" % (
+            ROOT, "prepare16" if ROOT == SPEECH16 else "prepare24"))
     return out
 
 
@@ -92,7 +103,7 @@ def select_segments(split, seg_seconds, total_seconds, shares=None):
         cand = []
         for name, a in clips[src]:
             for start in range(0, len(a) - seg + 1, seg):
-                x = np.asarray(a[start:start + seg], dtype=np.float32) / 32768
+                x = np.asarray(a[start:start + seg], dtype=np.float32).mean(axis=1) / 32768  # mono: mid
                 rms = math.sqrt(float(np.mean(x.astype(np.float64) ** 2)))
                 if 20 * math.log10(max(rms, 1e-10)) >= SILENCE_DBFS:
                     cand.append((name, start, x))
@@ -107,9 +118,9 @@ def select_segments(split, seg_seconds, total_seconds, shares=None):
 # ----------------------------------------------------------------------------------------------
 # metrics
 
-def mel_distance(ref, est, sr=RATE):
-    """eval_audio.mel_distance (DAC's MelSpectrogramLoss, default configuration) at 16 kHz."""
-    return eval_audio.mel_distance(ref, est, sr)
+def mel_distance(ref, est):
+    """eval_audio.mel_distance (DAC's MelSpectrogramLoss, default configuration) at RATE."""
+    return eval_audio.mel_distance(ref, est, RATE)
 
 
 def speech_metrics(ref, deg):
@@ -120,6 +131,8 @@ def speech_metrics(ref, deg):
     ref = np.asarray(ref, dtype=np.float64)
     deg = np.asarray(deg, dtype=np.float64)
     m = dict(si_sdr=eval_audio.si_sdr(ref, deg), mel=mel_distance(ref, deg))
+    if RATE != 16000:  # PESQ-WB and STOI: 16 kHz speech only
+        return dict(m, pesq=None, stoi=None)
     try:
         m["pesq"] = float(pesq(RATE, ref, deg, "wb"))
     except Exception as e:  # pesq.NoUtterancesError and friends
@@ -132,7 +145,8 @@ def speech_metrics(ref, deg):
 # ----------------------------------------------------------------------------------------------
 # codecs: each takes a float32 mono 16 kHz stream and returns (decoded float32, {bits...})
 
-def _write_wav(path, x, rate=RATE):
+def _write_wav(path, x, rate=None):
+    rate = rate or RATE
     with wave.open(path, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
@@ -144,8 +158,8 @@ def _read_wav(path, n):
     """The first channel of a 16-bit WAV, float32, cut or zero-padded to n frames."""
     with wave.open(path) as w:
         if w.getframerate() != RATE or w.getsampwidth() != 2:
-            raise RuntimeError("%s: %d Hz, %d bytes/sample (expected 16 kHz 16-bit)" % (
-                path, w.getframerate(), w.getsampwidth()))
+            raise RuntimeError("%s: %d Hz, %d bytes/sample (expected %d Hz 16-bit)" % (
+                path, w.getframerate(), w.getsampwidth(), RATE))
         a = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, w.getnchannels())
     out = np.zeros(n, dtype=np.float32)
     k = min(n, len(a))
@@ -154,7 +168,7 @@ def _read_wav(path, n):
 
 
 def opus_code(x, kbps):
-    """opusenc --bitrate kbps (VBR, the default) on the 16 kHz input, opusdec --rate 16000;
+    """opusenc --bitrate kbps (VBR, the default) on the RATE input, opusdec --rate RATE;
     bits = the whole .opus file.  opus-tools as eval_audio.opus_code finds them."""
     env = dict(os.environ)
     exe = "opusenc"
@@ -239,7 +253,8 @@ class TorchGrvq:
             weights = counts
         else:
             counts = np.zeros((gm.GROUPS, gm.STAGES, gm.CODES), dtype=np.int64)
-            segs = select_segments("train", seg_seconds, seconds, TRAIN_SHARES)
+            shares = TRAIN_SHARES if RATE == 16000 else TRAIN_SHARES_24
+            segs = select_segments("train", seg_seconds, seconds, shares)
             for src in segs:
                 x = np.concatenate([s for _, _, s in segs[src]])
                 idx = self.indices(x)
@@ -300,7 +315,8 @@ def _summary(name, kind, per_seg, bits, seconds, extra=None):
     by_src = {}
     for m in per_seg:
         by_src.setdefault(m["source"], []).append(m)
-    r["sources"] = {s: {k: float(np.mean([m[k] for m in v if m[k] is not None]))
+    r["sources"] = {s: {k: (float(np.mean([m[k] for m in v if m[k] is not None]))
+                            if any(m[k] is not None for m in v) else None)
                         for k in ("si_sdr", "mel", "pesq", "stoi")} for s, v in by_src.items()}
     r.update(extra or {})
     return r
@@ -365,12 +381,14 @@ def plot(rows, path):
         print("matplotlib is not installed: no plot", flush=True)
         return
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key, label in zip(axes, ("mel", "pesq"), ("mel distance (DAC, lower is better)", "PESQ-WB")):
+    second = ("pesq", "PESQ-WB") if RATE == 16000 else ("si_sdr", "SI-SDR (dB)")
+    for ax, key, label in zip(axes, ("mel", second[0]), ("mel distance (DAC, lower is better)", second[1])):
         for kind, style, color in (("torch", "o-", "C0"), ("neco", "s-", "C2"), ("opus", "^-", "C1")):
             rs = [r for r in rows if r["kind"] == kind and r[key] is not None]
             if not rs:
                 continue
-            name = {"torch": "aud-grvq (PyTorch)", "neco": "aud-grvq (neco CLI)", "opus": "Opus"}[kind]
+            model = "aud-grvq" if RATE == 16000 else "aud-grvq-24k"
+            name = {"torch": model + " (PyTorch)", "neco": model + " (neco CLI)", "opus": "Opus"}[kind]
             if kind == "torch":
                 ax.plot([r["kbps"] for r in rs], [r[key] for r in rs], "o:", color=color, alpha=0.5,
                         label=name + ", nominal rate")
@@ -382,7 +400,7 @@ def plot(rows, path):
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("held-out 16 kHz speech")
+    fig.suptitle("held-out 16 kHz speech" if RATE == 16000 else "held-out 24 kHz general audio")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     print("plot: %s" % path, flush=True)
@@ -404,6 +422,8 @@ def main():
     ap.add_argument("--vq-counts", help="take the index counts of the estimated rate from this weights "
                     "file's vq.counts (export_grvq.py) instead of counting them")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rate", type=int, default=16000, choices=(16000, 24000),
+                    help="16000: aud-grvq on speech; 24000: aud-grvq-24k on general audio")
     ap.add_argument("--markdown", action="store_true", help="also print a markdown table")
     ap.add_argument("--json", help="write the results (per source too) to this file")
     ap.add_argument("--plot", help="write mel distance and PESQ vs kbps to this image")
@@ -411,6 +431,8 @@ def main():
     if not (a.ckpt or a.neco or a.opus):
         ap.error("nothing to evaluate: give --ckpt, --neco and/or --opus")
     torch.set_num_threads(a.threads)
+    global RATE, ROOT
+    RATE, ROOT = a.rate, (SPEECH16 if a.rate == 16000 else GEN24)
     try:
         import pesq  # noqa: F401
         import pystoi  # noqa: F401
@@ -418,8 +440,8 @@ def main():
         sys.exit("PESQ/STOI need `python3 -m pip install pesq pystoi` (scripts/deps.sh)")
 
     segs = select_segments("valid", a.seconds_per_clip, a.total_seconds)
-    print("held-out speech: %s" % ", ".join("%s %d x %.0f s" % (s, len(v), a.seconds_per_clip)
-                                           for s, v in segs.items()), flush=True)
+    what = ", ".join("%s %d x %.0f s" % (s, len(v), a.seconds_per_clip) for s, v in segs.items())
+    print("held-out %s: %s" % ("speech" if RATE == 16000 else "audio", what), flush=True)
     coders = []
     meta = dict(segments={s: [(c, int(st)) for c, st, _ in v] for s, v in segs.items()},
                 seconds_per_clip=a.seconds_per_clip)

@@ -3,6 +3,11 @@
 "aud-grvq").
 
   python3 train/export_grvq.py train/runs/grvq1/ckpt.pt [--out weights/aud-grvq.safetensors]
+  python3 train/export_grvq.py --rate 24000 train/runs/grvq24/ckpt.pt   # weights/aud-grvq-24k.safetensors
+
+--rate 24000 exports the 24 kHz general-audio model, aud-grvq-24k (the same network and layout;
+metadata model "aud-grvq-24k", sample_rate 24000; counts and nominal rates measured on the 24 kHz
+general audio of audio_data.GEN24, the held-out part as its mid channel).
 
 Conv weights, Snake alphas and the codebooks are stored as F16 (the C loader widens them to
 float; `rounded_model` gives the PyTorch model with the same rounded values, which the fixtures
@@ -27,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grvq_models as gm  # noqa: E402
 import neco_cdf  # noqa: E402
 from export import canonical_header  # noqa: E402
-from audio_data import SPEECH16, CropSampler, clips  # noqa: E402
+from audio_data import GEN24, SPEECH16, CropSampler, clips  # noqa: E402
 
 FORMAT_VERSION = 1
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -70,10 +75,14 @@ def tensors(model):
 
 
 @torch.no_grad()
-def index_counts(model, seconds=240, seed=1):
-    """(G S, K) counts of the codewords chosen on `seconds` of training crops, all stages on."""
-    sampler = CropSampler("train", 16000, seed=seed, root=SPEECH16,
-                          shares={"emodb": 0.4, "klettres": 0.3, "ktuberling": 0.3})
+def index_counts(model, rate=16000, seconds=240, seed=1):
+    """(G S, K) counts of the codewords chosen on `seconds` of training crops, all stages on
+    (one-second crops from train_audio.py's sampler of that rate)."""
+    if rate == 16000:
+        sampler = CropSampler("train", rate, seed=seed, root=SPEECH16,
+                              shares={"emodb": 0.4, "klettres": 0.3, "ktuberling": 0.3})
+    else:
+        sampler = CropSampler("train", rate // gm.HOP * gm.HOP, seed=seed, root=GEN24)
     counts = np.zeros((gm.GROUPS * gm.STAGES, gm.CODES), np.int64)
     for _ in range(seconds // 16):
         x = torch.from_numpy(sampler.batch(16))
@@ -96,17 +105,17 @@ def bits_per_index(counts):
 
 
 @torch.no_grad()
-def nominal_kbps(model, counts, seconds=120):
+def nominal_kbps(model, counts, rate=16000, seconds=120):
     bits = bits_per_index(counts)
     per_level = np.zeros(gm.Q_LEVELS)
     total = 0.0
-    for _, _, a in clips("valid", SPEECH16):
-        x = torch.from_numpy(np.asarray(a[: seconds * gm.RATE, 0], dtype=np.float32) / 32768)
+    for _, _, a in clips("valid", SPEECH16 if rate == 16000 else GEN24):
+        x = torch.from_numpy(np.asarray(a[: seconds * rate], dtype=np.float32).mean(axis=1) / 32768)
         n = x.shape[0] // gm.HOP * gm.HOP
         z = model.encode(x[None, :n])
         _, idx, _ = model.vq(z, torch.full((1,), gm.STAGES))
         idx = idx[0].numpy()
-        total += n / gm.RATE
+        total += n / rate
         for q in range(gm.Q_LEVELS):
             for g in range(gm.GROUPS):
                 for s in range(q + gm.MIN_STAGES):
@@ -117,28 +126,33 @@ def nominal_kbps(model, counts, seconds=120):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("ckpt")
-    ap.add_argument("--out", default=os.path.join(ROOT, "weights", "aud-grvq.safetensors"))
+    ap.add_argument("--rate", type=int, default=16000, choices=(16000, 24000))
+    ap.add_argument("--out", default=None, help="default weights/aud-grvq.safetensors (24000: aud-grvq-24k)")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    model_id = "aud-grvq" if a.rate == 16000 else "aud-grvq-24k"
+    out = a.out or os.path.join(ROOT, "weights", model_id + ".safetensors")
     model, st = load(a.ckpt)
+    if st.get("rate", 16000) != a.rate:
+        sys.exit("%s was trained at %d Hz, not %d" % (a.ckpt, st.get("rate", 16000), a.rate))
     model = rounded_model(model)
-    counts = index_counts(model)
+    counts = index_counts(model, a.rate)
     T = tensors(model)
     T["vq.counts"] = counts.astype(np.int32)
-    kbps = nominal_kbps(model, counts)
-    meta = dict(model="aud-grvq", format_version=str(FORMAT_VERSION), wavelet="bior4.4",
-                wavelet_levels=str(gm.LEVELS), subbands=str(gm.NW), sample_rate=str(gm.RATE),
+    kbps = nominal_kbps(model, counts, a.rate)
+    meta = dict(model=model_id, format_version=str(FORMAT_VERSION), wavelet="bior4.4",
+                wavelet_levels=str(gm.LEVELS), subbands=str(gm.NW), sample_rate=str(a.rate),
                 hop=str(gm.HOP), latent_channels=str(gm.DIM), groups=str(gm.GROUPS), stages=str(gm.STAGES),
                 codebook_size=str(gm.CODES), min_stages=str(gm.MIN_STAGES), quality_levels=str(gm.Q_LEVELS),
                 chunk_frames=str(CHUNK), margin_frames=str(MARGIN), cdf_precision=str(PRECISION),
                 nominal_kbps=json.dumps(kbps),
-                decoder_macs_per_second=str(int(model.decoder_macs_per_second())),
+                decoder_macs_per_second=str(int(model.decoder_macs_per_second(a.rate))),
                 trained_steps=str(st["step"]), trained_minutes="%.1f" % (st["trained_seconds"] / 60))
-    save_file(T, a.out, metadata=meta)
-    canonical_header(a.out)
-    print("wrote %s: %d tensors, %.1f KiB; nominal kbps (held-out speech) %s" % (
-        a.out, len(T), os.path.getsize(a.out) / 1024, kbps))
+    save_file(T, out, metadata=meta)
+    canonical_header(out)
+    print("wrote %s: %d tensors, %.1f KiB; nominal kbps (held-out %s) %s" % (
+        out, len(T), os.path.getsize(out) / 1024, "speech" if a.rate == 16000 else "audio", kbps))
 
 
 if __name__ == "__main__":

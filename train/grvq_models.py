@@ -225,9 +225,9 @@ class AudGrvq(nn.Module):
         zq, idx, commit = self.vq(z, n_stages)
         return self.decode(zq), idx, commit
 
-    def decoder_macs_per_second(self):
+    def decoder_macs_per_second(self, rate=RATE):
         d0, d1, d2 = DEC
-        f = RATE / HOP
+        f = rate / HOP
         m = f * (DIM * d0 * 3 + d0 * d0 * 4 + d0 * d1 * 5 * 3)
         m += 5 * f * (d1 * d1 * 4 + d1 * d2 * 4 * 3)
         m += 20 * f * (2 * d2 * d2 * 4 + d2 * NW * 7)

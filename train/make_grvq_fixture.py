@@ -14,7 +14,10 @@ indices to be identical and its samples within the tolerance stated in ARCH_AUDI
 prints how many of C's (non-normative) encoder indices PyTorch's encoder reproduces.
 
 usage: python3 train/make_grvq_fixture.py path/to/neco [weights/aud-grvq.safetensors]
-Rerun it whenever weights/aud-grvq.safetensors changes."""
+       python3 train/make_grvq_fixture.py --rate 24000 path/to/neco    # aud-grvq-24k:
+           tests/data/aud_grvq_24k/ from weights/aud-grvq-24k.safetensors, the same signal at 24 kHz
+Rerun it whenever weights/aud-grvq.safetensors (or aud-grvq-24k's) changes."""
+import argparse
 import os
 import subprocess
 import sys
@@ -77,7 +80,8 @@ def model_from_file(path):
 
 
 def window(c, i):
-    """(t0, T, a): the coded latent frames of chunk i of a 16 kHz stream and its first sample."""
+    """(t0, T, a): the coded latent frames of chunk i of a stream at the model's rate and its first
+    sample."""
     first, count = c.chunk_span(i)
     t0 = first // gm.HOP - MARGIN
     t1 = -(-(first + count) // gm.HOP) + MARGIN
@@ -102,34 +106,41 @@ def decode_indices(c, W, i):
 
 @torch.no_grad()
 def main():
-    neco = sys.argv[1]
-    weights = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "..", "weights", "aud-grvq.safetensors")
-    os.makedirs(OUT, exist_ok=True)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("neco")
+    ap.add_argument("weights", nargs="?")
+    ap.add_argument("--rate", type=int, default=16000, choices=(16000, 24000))
+    a = ap.parse_args()
+    neco, rate = a.neco, a.rate
+    model_id = "aud-grvq" if rate == 16000 else "aud-grvq-24k"
+    weights = a.weights or os.path.join(HERE, "..", "weights", model_id + ".safetensors")
+    out_dir = OUT if rate == 16000 else OUT + "_24k"
+    os.makedirs(out_dir, exist_ok=True)
     model, W = model_from_file(weights)
     with safe_open(weights, "np") as f:
         q_levels = int(f.metadata()["quality_levels"])
-    x = speech_like()
-    wav = os.path.join(OUT, "speech.wav")
+    x = speech_like(rate=rate)
+    wav = os.path.join(out_dir, "speech.wav")
     with wave.open(wav, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
-        w.setframerate(gm.RATE)
+        w.setframerate(rate)
         w.writeframes(x.astype("<i2").tobytes())
     env = dict(os.environ, NECO_WEIGHTS_DIR=os.path.dirname(os.path.abspath(weights)))
     for q in (1, q_levels):
-        path = os.path.join(OUT, "q%d.neco" % q)
-        subprocess.run([neco, "encode", wav, path, "--model", "aud-grvq", "--quality", str(q), "--quiet"],
+        path = os.path.join(out_dir, "q%d.neco" % q)
+        subprocess.run([neco, "encode", wav, path, "--model", model_id, "--quality", str(q), "--quiet"],
                        check=True, env=env)
         c = neco_container.Container(open(path, "rb").read())
-        assert c.model == "aud-grvq" and len(c.units) == 1
+        assert c.model == model_id and len(c.units) == 1
         idx = decode_indices(c, W, 0)
         t0, T, first, count = window(c, 0)
         S = idx.shape[2]
         zq = model.vq.decode(torch.from_numpy(idx.astype(np.int64)), S)
         y = model.decode(zq)[0]
         out = y[first - t0 * gm.HOP: first - t0 * gm.HOP + count].numpy().astype("<f4")
-        idx.astype("<i4").tofile(os.path.join(OUT, "q%d.sym" % q))
-        out.tofile(os.path.join(OUT, "q%d.pt.f32" % q))
+        idx.astype("<i4").tofile(os.path.join(out_dir, "q%d.sym" % q))
+        out.tofile(os.path.join(out_dir, "q%d.pt.f32" % q))
         # PyTorch's encoder on the same window, for the record (the encoder is non-normative)
         xs = np.zeros((T + 2 * ENC_CONTEXT) * gm.HOP, np.float32)
         lo = (t0 - ENC_CONTEXT) * gm.HOP

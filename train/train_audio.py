@@ -75,8 +75,12 @@ def train_grvq(a):
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.8, 0.99))
     step, trained = 0, 0.0
     length = -(-a.length // gm.HOP) * gm.HOP  # whole latent frames (the default 8192 -> 8320)
-    sampler = CropSampler("train", length, seed=a.seed + int(time.time()) % 100000, root=SPEECH16,
-                          shares={"emodb": 0.4, "klettres": 0.3, "ktuberling": 0.3})
+    # 16 kHz: speech (audio_data.SPEECH16); 24 kHz general audio: music, speech and drums at the
+    # default shares (a root made by pack_audio.py); the model is the same, only the mel loss's
+    # filters depend on the rate
+    shares = {"emodb": 0.4, "klettres": 0.3, "ktuberling": 0.3} if a.rate == 16000 else None
+    sampler = CropSampler("train", length, seed=a.seed + int(time.time()) % 100000, root=a.data or SPEECH16,
+                          shares=shares)
     src = a.init if a.init else (ckpt_path if a.resume and os.path.exists(ckpt_path) else None)
     if src:
         st = torch.load(src, map_location=dev, weights_only=False)
@@ -90,7 +94,7 @@ def train_grvq(a):
     def save():
         tmp = ckpt_path + ".tmp"
         torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), step=step, trained_seconds=trained,
-                        model_id=a.model), tmp)
+                        model_id=a.model, rate=a.rate), tmp)
         os.replace(tmp, ckpt_path)
 
     t_start = t_last_ckpt = t_log = time.time()
@@ -107,7 +111,7 @@ def train_grvq(a):
         x = torch.from_numpy(sampler.batch(a.batch)).to(dev)
         ns = torch.randint(gm.MIN_STAGES, gm.STAGES + 1, (a.batch,), device=dev)
         x_hat, _, commit = model(x, ns)
-        mel = mel_loss(x, x_hat, gm.RATE)
+        mel = mel_loss(x, x_hat, a.rate)
         loss = (mel + 0.25 * commit).mean()
         if a.wave_weight > 0:  # waveform L1 (EnCodec's time-domain term): pulls the phase along
             loss = loss + a.wave_weight * (x_hat - x).abs().mean()
@@ -159,6 +163,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--wave-weight", type=float, default=0.0, help="aud-grvq: weight of a waveform L1 term")
     ap.add_argument("--init", default=None, help="aud-grvq: start from this checkpoint's weights (new run)")
+    ap.add_argument("--rate", type=int, default=16000, choices=(16000, 24000),
+                    help="aud-grvq: sample rate (16000: speech; 24000: general audio, needs --data)")
+    ap.add_argument("--data", default=None, help="aud-grvq: data root (split/source/*.npy; default the 16 kHz speech)")
     a = ap.parse_args()
     if a.model == "aud-grvq":
         return train_grvq(a)
