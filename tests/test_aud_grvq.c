@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef WEIGHTS_DIR
 #define WEIGHTS_DIR "../weights"
@@ -400,6 +401,48 @@ static void test_cut_stream(void)
 /* Refused input: rates the resampler does not take, a level past the last; a damaged payload
  * with a valid CRC is refused or decodes, never crashes; a stream made with other weights is
  * refused naming the model. */
+/* The other model's weights under a model's name are refused at loading with the reason:
+ * aud-grvq's file as aud-grvq-24k's (its metadata names aud-grvq), and aud-grvq-24k's with its
+ * sample rate changed to 16000 (same length, so the file stays well formed). */
+static void test_wrong_weights(void)
+{
+    static const char *const want[2] = {"holds the weights of model 'aud-grvq'",
+                                        "sample_rate 24000"};
+    for (int k = 0; k < 2; k++) {
+        char dir[] = "/tmp/neco_grvq_XXXXXX", path[96];
+        CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof path, "%s/aud-grvq-24k.safetensors", dir);
+        size_t wsize;
+        uint8_t *w = read_file(k == 0 ? WEIGHTS_DIR "/aud-grvq.safetensors"
+                                      : WEIGHTS_DIR "/aud-grvq-24k.safetensors",
+                               &wsize);
+        if (k == 1) {
+            static const char key[] = "\"sample_rate\":\"24000\"";
+            uint8_t *at = NULL;
+            for (size_t i = 0; i + sizeof key - 1 <= wsize && i < 1u << 20 && !at; i++)
+                if (memcmp(w + i, key, sizeof key - 1) == 0) at = w + i;
+            CU_ASSERT_PTR_NOT_NULL_FATAL(at);
+            memcpy(at + sizeof key - 7, "16", 2);
+        }
+        FILE *f = fopen(path, "wb");
+        CU_ASSERT_FATAL(f && fwrite(w, 1, wsize, f) == wsize);
+        fclose(f);
+        free(w);
+        neco_context *ctx = context(dir, 0);
+        int16_t *x = voice_at(2400, 1, 0, 24000.0);
+        neco_audio a = {24000, 1, 2400, NECO_SAMPLE_S16, x};
+        uint8_t *coded;
+        size_t size;
+        CU_ASSERT_EQUAL(encode_with(ctx, "aud-grvq-24k", &a, 1, &coded, &size), NECO_ERR_MODEL);
+        printf("\n    %s", neco_context_error(ctx));
+        CU_ASSERT(strstr(neco_context_error(ctx), want[k]) != NULL);
+        free(x);
+        neco_context_destroy(ctx);
+        remove(path);
+        rmdir(dir);
+    }
+}
+
 static void test_bad_input(void)
 {
     int16_t s[4000];
@@ -458,5 +501,6 @@ void neco_test_register(void)
                {"round trips at every level", test_round_trips},
                {"seamless chunks", test_seamless_chunks},
                {"other rates and channel counts", test_other_rates},
-               {"stream cut at a chunk boundary", test_cut_stream}, {"bad input", test_bad_input});
+               {"stream cut at a chunk boundary", test_cut_stream}, {"bad input", test_bad_input},
+               {"the other model's weights", test_wrong_weights});
 }
