@@ -1,7 +1,9 @@
 #!/bin/sh
 # Train aud-grvq on a lent GPU for MINUTES minutes, two runs side by side on the one GPU, both
 # from train/checkpoints/aud-grvq.pt (the shipped 16 kHz speech model):
-#   g16: the 16 kHz speech model fine-tuned (batch 64, lr 2e-4, waveform L1 x5 as on the CPU);
+#   g16: the 16 kHz speech model fine-tuned (batch 64, lr 2e-4, waveform L1 x5 as on the CPU)
+#        with the adversarial loss of grvq_adv.py (weight ADV, default 1; ADV=0: without; a
+#        first GPU run without it moved nothing, weights/MODELS.md);
 #   g24: the 24 kHz general-audio model (aud-grvq-24k: the same network at 24 kHz, 75 latent
 #        frames/s), fine-tuned from it on music, speech and drums (lr 5e-4).
 # Data: train/cache/audio_pack (python3 train/pack_audio.py pack; ~37 MiB, carried).
@@ -23,7 +25,7 @@ python3 "$DIR/pack_audio.py" unpack "$DIR/cache/audio_pack" $T/data
 TH=$([ "$DEV" = cuda ] && echo 4 || echo 1)
 python3 "$DIR/train_audio.py" --model aud-grvq --device "$DEV" --data $T/data/speech16 \
     --init "$DIR/checkpoints/aud-grvq.pt" --run $T/g16 --minutes "$MIN" --batch 64 --lr 2e-4 \
-    --wave-weight 5 --ckpt-minutes 1.5 --threads $TH >"$OUTDIR/g16/log.txt" 2>&1 &
+    --wave-weight 5 --adv "${ADV:-1}" --ckpt-minutes 1.5 --threads $TH >"$OUTDIR/g16/log.txt" 2>&1 &
 A=$!
 python3 "$DIR/train_audio.py" --model aud-grvq --rate 24000 --device "$DEV" --data $T/data/gen24 \
     --init "$DIR/checkpoints/aud-grvq.pt" --run $T/g24 --minutes "$MIN" --batch 64 --length 12480 \
@@ -36,7 +38,7 @@ for r in g16 g24; do
     python3 - $T/$r/ckpt.pt "$OUTDIR/$r/model.pt" <<'PY' || rc=1
 import sys, torch
 st = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
-torch.save({k: v for k, v in st.items() if k != "opt"}, sys.argv[2])
+torch.save({k: v for k, v in st.items() if k not in ("opt", "disc_opt")}, sys.argv[2])
 PY
     tail -n 3 "$OUTDIR/$r/log.txt"
 done

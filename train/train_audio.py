@@ -73,6 +73,11 @@ def train_grvq(a):
     torch.manual_seed(a.seed)
     model = gm.AudGrvq().to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.8, 0.99))
+    disc = d_opt = None
+    if a.adv > 0:  # grvq_adv.py: multi-scale STFT discriminator, hinge + feature matching
+        import grvq_adv
+        disc = grvq_adv.MultiStftDisc().to(dev)
+        d_opt = torch.optim.Adam(disc.parameters(), lr=a.d_lr, betas=(0.5, 0.9))
     step, trained = 0, 0.0
     length = -(-a.length // gm.HOP) * gm.HOP  # whole latent frames (the default 8192 -> 8320)
     # 16 kHz: speech (audio_data.SPEECH16); 24 kHz general audio: music, speech and drums at the
@@ -87,14 +92,19 @@ def train_grvq(a):
         model.load_state_dict(st["model"])
         if "opt" in st and not a.init:
             opt.load_state_dict(st["opt"])
+        if disc is not None and "disc" in st:
+            disc.load_state_dict(st["disc"])
+            if "disc_opt" in st and not a.init:
+                d_opt.load_state_dict(st["disc_opt"])
         if not a.init:
             step, trained = st["step"], st["trained_seconds"]
         print("resumed from %s at step %d (%.1f min trained)" % (src, st["step"], st["trained_seconds"] / 60), flush=True)
 
     def save():
         tmp = ckpt_path + ".tmp"
+        extra = {} if disc is None else dict(disc=disc.state_dict(), disc_opt=d_opt.state_dict())
         torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), step=step, trained_seconds=trained,
-                        model_id=a.model, rate=a.rate), tmp)
+                        model_id=a.model, rate=a.rate, **extra), tmp)
         os.replace(tmp, ckpt_path)
 
     t_start = t_last_ckpt = t_log = time.time()
@@ -115,6 +125,17 @@ def train_grvq(a):
         loss = (mel + 0.25 * commit).mean()
         if a.wave_weight > 0:  # waveform L1 (EnCodec's time-domain term): pulls the phase along
             loss = loss + a.wave_weight * (x_hat - x).abs().mean()
+        if disc is not None:
+            # the discriminator's step on this batch first, then the generator's adversarial and
+            # feature-matching terms (weights adv and 2 adv) through the updated discriminator
+            d_opt.zero_grad(set_to_none=True)
+            ld = grvq_adv.d_loss(disc, x, x_hat.detach())
+            ld.backward()
+            d_opt.step()
+            g_adv, g_fm = grvq_adv.g_losses(disc, x, x_hat)
+            loss = loss + a.adv * (g_adv + 2 * g_fm)
+            ema["d"] = 0.95 * ema.get("d", float(ld)) + 0.05 * float(ld)
+            ema["g"] = 0.95 * ema.get("g", float(g_adv)) + 0.05 * float(g_adv)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -129,9 +150,10 @@ def train_grvq(a):
         if time.time() - t_log > 60 or step == 1:
             t_log = time.time()
             dead = float((model.vq.ema_count < 0.1).float().mean())
-            print("step %d  %.1f min  lr %.2e  %.2f s/step  mel(%d st) %.3f  mel(%d st) %.3f  commit %.4f  dead %.2f" % (
+            print("step %d  %.1f min  lr %.2e  %.2f s/step  mel(%d st) %.3f  mel(%d st) %.3f  commit %.4f  dead %.2f%s" % (
                 step, trained / 60, lr, trained / step, gm.MIN_STAGES, ema.get(gm.MIN_STAGES, 0),
-                gm.STAGES, ema.get(gm.STAGES, 0), float(commit.detach().mean()), dead), flush=True)
+                gm.STAGES, ema.get(gm.STAGES, 0), float(commit.detach().mean()), dead,
+                "" if disc is None else "  D %.3f  G %.3f" % (ema.get("d", 0), ema.get("g", 0))), flush=True)
         if time.time() - t_last_ckpt > a.ckpt_minutes * 60:
             save()
             t_last_ckpt = time.time()
@@ -162,6 +184,9 @@ def main():
                     help="beta of the distortion MSE + beta * (DAC mel distance); 0: MSE only")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--wave-weight", type=float, default=0.0, help="aud-grvq: weight of a waveform L1 term")
+    ap.add_argument("--adv", type=float, default=0.0,
+                    help="aud-grvq: weight of the adversarial loss (feature matching: twice it; grvq_adv.py)")
+    ap.add_argument("--d-lr", type=float, default=1e-4, help="aud-grvq: the discriminator's learning rate")
     ap.add_argument("--init", default=None, help="aud-grvq: start from this checkpoint's weights (new run)")
     ap.add_argument("--rate", type=int, default=16000, choices=(16000, 24000),
                     help="aud-grvq: sample rate (16000: speech; 24000: general audio, needs --data)")
