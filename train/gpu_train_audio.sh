@@ -1,12 +1,13 @@
 #!/bin/sh
-# Train aud-grvq on a lent GPU for MINUTES minutes, two runs side by side on the one GPU, both
-# from train/checkpoints/aud-grvq.pt (the shipped 16 kHz speech model):
+# Train aud-grvq on a lent GPU for MINUTES minutes, two runs side by side on the one GPU, from
+# the shipped models' checkpoints (train/checkpoints/aud-grvq.pt, aud-grvq-24k.pt):
 #   g16: the 16 kHz speech model fine-tuned (batch 64, lr 2e-4, waveform L1 x5 as on the CPU)
 #        with the adversarial loss of grvq_adv.py (weight ADV, default 1; ADV=0: without; a
 #        first GPU run without it moved nothing, weights/MODELS.md);
 #   g24: the 24 kHz general-audio model (aud-grvq-24k: the same network at 24 kHz, 75 latent
-#        frames/s), fine-tuned from it on music, speech and drums (lr 5e-4).
-# Data: train/cache/audio_pack (python3 train/pack_audio.py pack; ~37 MiB, carried).
+#        frames/s) on music, speech and drums (lr 3e-4; its first run started from aud-grvq.pt
+#        at lr 5e-4).
+# Data: train/cache/audio_pack (python3 train/pack_audio.py pack; ~26 MiB, carried).
 # Model-only checkpoints (F32, ~10 MiB, so they come back) and logs go to $OUT/g16, $OUT/g24
 # (or ./out).
 #
@@ -28,8 +29,8 @@ python3 "$DIR/train_audio.py" --model aud-grvq --device "$DEV" --data $T/data/sp
     --wave-weight 5 --adv "${ADV:-1}" --ckpt-minutes 1.5 --threads $TH >"$OUTDIR/g16/log.txt" 2>&1 &
 A=$!
 python3 "$DIR/train_audio.py" --model aud-grvq --rate 24000 --device "$DEV" --data $T/data/gen24 \
-    --init "$DIR/checkpoints/aud-grvq.pt" --run $T/g24 --minutes "$MIN" --batch 64 --length 12480 \
-    --lr 5e-4 --wave-weight 5 --ckpt-minutes 1.5 --threads $TH >"$OUTDIR/g24/log.txt" 2>&1 &
+    --init "$DIR/checkpoints/aud-grvq-24k.pt" --run $T/g24 --minutes "$MIN" --batch 64 --length 12480 \
+    --lr 3e-4 --wave-weight 5 --ckpt-minutes 1.5 --threads $TH >"$OUTDIR/g24/log.txt" 2>&1 &
 B=$!
 rc=0
 wait $A || rc=1
