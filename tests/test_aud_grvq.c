@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #ifndef WEIGHTS_DIR
 #define WEIGHTS_DIR "../weights"
@@ -408,26 +407,14 @@ static void test_wrong_weights(void)
 {
     static const char *const want[2] = {"holds the weights of model 'aud-grvq'",
                                         "sample_rate 24000"};
+    static const char *const file = "aud-grvq-24k.safetensors";
     for (int k = 0; k < 2; k++) {
-        char dir[] = "/tmp/neco_grvq_XXXXXX", path[96];
-        CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-        snprintf(path, sizeof path, "%s/aud-grvq-24k.safetensors", dir);
-        size_t wsize;
-        uint8_t *w = read_file(k == 0 ? WEIGHTS_DIR "/aud-grvq.safetensors"
-                                      : WEIGHTS_DIR "/aud-grvq-24k.safetensors",
-                               &wsize);
-        if (k == 1) {
-            static const char key[] = "\"sample_rate\":\"24000\"";
-            uint8_t *at = NULL;
-            for (size_t i = 0; i + sizeof key - 1 <= wsize && i < 1u << 20 && !at; i++)
-                if (memcmp(w + i, key, sizeof key - 1) == 0) at = w + i;
-            CU_ASSERT_PTR_NOT_NULL_FATAL(at);
-            memcpy(at + sizeof key - 7, "16", 2);
-        }
-        FILE *f = fopen(path, "wb");
-        CU_ASSERT_FATAL(f && fwrite(w, 1, wsize, f) == wsize);
-        fclose(f);
-        free(w);
+        char dir[32];
+        CU_ASSERT_FATAL(neco_test_weights_copy(dir, file,
+                                               k == 0 ? WEIGHTS_DIR "/aud-grvq.safetensors"
+                                                      : WEIGHTS_DIR "/aud-grvq-24k.safetensors",
+                                               k == 0 ? NULL : "\"sample_rate\":\"24000\"",
+                                               "\"sample_rate\":\"16000\"") == 0);
         neco_context *ctx = context(dir, 0);
         int16_t *x = voice_at(2400, 1, 0, 24000.0);
         neco_audio a = {24000, 1, 2400, NECO_SAMPLE_S16, x};
@@ -438,8 +425,7 @@ static void test_wrong_weights(void)
         CU_ASSERT(strstr(neco_context_error(ctx), want[k]) != NULL);
         free(x);
         neco_context_destroy(ctx);
-        remove(path);
-        rmdir(dir);
+        neco_test_weights_remove(dir, file);
     }
 }
 

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #ifndef WEIGHTS_DIR
 #define WEIGHTS_DIR "../weights"
@@ -470,27 +469,14 @@ static void test_other_weights_refused(void)
      * (its metadata names img-wave), and img-swin's with the stride in its header changed from
      * 16 to 32 (same length, so the file stays well formed). */
     static const char *const want[2] = {"holds the weights of model 'img-wave'", "stride 16"};
+    static const char *const file = "img-swin.safetensors";
     for (int k = 0; k < 2; k++) {
-        char dir[] = "/tmp/neco_swin_XXXXXX", path[96];
-        CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-        snprintf(path, sizeof path, "%s/img-swin.safetensors", dir);
-        size_t wsize;
-        uint8_t *w = read_all(k == 0 ? WEIGHTS_DIR "/img-wave.safetensors"
-                                     : WEIGHTS_DIR "/img-swin.safetensors",
-                              &wsize);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(w);
-        if (k == 1) {
-            static const char key[] = "\"stride\":\"16\"";
-            uint8_t *at = NULL;
-            for (size_t i = 0; i + sizeof key - 1 <= wsize && i < 1u << 20 && !at; i++)
-                if (memcmp(w + i, key, sizeof key - 1) == 0) at = w + i;
-            CU_ASSERT_PTR_NOT_NULL_FATAL(at);
-            memcpy(at + sizeof key - 4, "32", 2);
-        }
-        FILE *f = fopen(path, "wb");
-        CU_ASSERT_FATAL(f && fwrite(w, 1, wsize, f) == wsize);
-        fclose(f);
-        free(w);
+        char dir[32];
+        CU_ASSERT_FATAL(neco_test_weights_copy(dir, file,
+                                               k == 0 ? WEIGHTS_DIR "/img-wave.safetensors"
+                                                      : WEIGHTS_DIR "/img-swin.safetensors",
+                                               k == 0 ? NULL : "\"stride\":\"16\"",
+                                               "\"stride\":\"32\"") == 0);
         neco_config cfg;
         neco_config_default(&cfg);
         cfg.weights_dir = dir;
@@ -505,8 +491,7 @@ static void test_other_weights_refused(void)
         CU_ASSERT(strstr(neco_context_error(ctx), want[k]) != NULL);
         free(img.data);
         neco_context_destroy(ctx);
-        remove(path);
-        rmdir(dir);
+        neco_test_weights_remove(dir, file);
     }
     /* Weights missing from the folder. */
     stream = read_all(FIXTURES "/swin_q1.neco", &size);
