@@ -11,6 +11,12 @@ Quantisation: additive uniform noise for the rate term, straight-through roundin
 decoder input (the "mixed" proxy of Minnen & Singh 2020).  Checkpoints (train/runs/<model>/
 ckpt.pt) every few minutes and at the end; --resume continues from the last one (time budget
 counts only the new run).
+
+aud-grvq: loss = DAC mel distance + 0.25 commitment (+ --wave-weight x waveform L1, + --adv x the
+adversarial terms of grvq_adv.py, + --pesq x the PESQ-like disturbance of pesq_proxy.py).  The
+shipped weights' last runs were PESQ fine-tunes:
+  python3 train/train_audio.py --model aud-grvq --init train/checkpoints/aud-grvq.pt --pesq 1 \
+      --lr 1e-4 --minutes 30 --run train/runs/grvq_pesq1
 """
 import argparse
 import math
@@ -72,7 +78,17 @@ def train_grvq(a):
     dev = torch.device(a.device)
     torch.manual_seed(a.seed)
     model = gm.AudGrvq().to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.8, 0.99))
+    if a.decoder_only:  # the encoder and the codebooks stay as they are (no EMA updates, no restarts)
+        for n, p in model.named_parameters():
+            p.requires_grad_(n.startswith("dec_"))
+        model.vq.train(False)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=a.lr, betas=(0.8, 0.99))
+    pesq = None
+    if a.pesq > 0:  # pesq_proxy.py: differentiable PESQ-like disturbance (16 kHz speech)
+        if a.rate != 16000:
+            raise SystemExit("--pesq needs the 16 kHz model (PESQ-WB is a 16 kHz speech measure)")
+        import pesq_proxy
+        pesq = pesq_proxy.PesqLoss(1.0, sample_rate=16000).to(dev)
     disc = d_opt = None
     if a.adv > 0:  # grvq_adv.py: multi-scale STFT discriminator, hinge + feature matching
         import grvq_adv
@@ -123,6 +139,14 @@ def train_grvq(a):
         x_hat, _, commit = model(x, ns)
         mel = mel_loss(x, x_hat, a.rate)
         loss = (mel + 0.25 * commit).mean()
+        if pesq is not None:
+            # only crops with speech in them: the loss aligns levels, a near-silent crop divides by ~0
+            live = x.pow(2).mean(dim=1) > 1e-5
+            if live.any():
+                lp = pesq(x[live], x_hat[live]).mean()
+                loss = loss + a.pesq * lp
+                lv = float(lp.detach())
+                ema["pesq"] = 0.95 * ema.get("pesq", lv) + 0.05 * lv
         if a.wave_weight > 0:  # waveform L1 (EnCodec's time-domain term): pulls the phase along
             loss = loss + a.wave_weight * (x_hat - x).abs().mean()
         if disc is not None:
@@ -153,7 +177,8 @@ def train_grvq(a):
             print("step %d  %.1f min  lr %.2e  %.2f s/step  mel(%d st) %.3f  mel(%d st) %.3f  commit %.4f  dead %.2f%s" % (
                 step, trained / 60, lr, trained / step, gm.MIN_STAGES, ema.get(gm.MIN_STAGES, 0),
                 gm.STAGES, ema.get(gm.STAGES, 0), float(commit.detach().mean()), dead,
-                "" if disc is None else "  D %.3f  G %.3f" % (ema.get("d", 0), ema.get("g", 0))), flush=True)
+                ("" if disc is None else "  D %.3f  G %.3f" % (ema.get("d", 0), ema.get("g", 0))) +
+                ("" if pesq is None else "  pesq-loss %.3f" % ema.get("pesq", 0))), flush=True)
         if time.time() - t_last_ckpt > a.ckpt_minutes * 60:
             save()
             t_last_ckpt = time.time()
@@ -186,6 +211,10 @@ def main():
     ap.add_argument("--wave-weight", type=float, default=0.0, help="aud-grvq: weight of a waveform L1 term")
     ap.add_argument("--adv", type=float, default=0.0,
                     help="aud-grvq: weight of the adversarial loss (feature matching: twice it; grvq_adv.py)")
+    ap.add_argument("--pesq", type=float, default=0.0,
+                    help="aud-grvq 16 kHz: weight of the differentiable PESQ-like loss (pesq_proxy.py)")
+    ap.add_argument("--decoder-only", action="store_true",
+                    help="aud-grvq: train the decoder only (encoder and codebooks frozen)")
     ap.add_argument("--d-lr", type=float, default=1e-4, help="aud-grvq: the discriminator's learning rate")
     ap.add_argument("--init", default=None, help="aud-grvq: start from this checkpoint's weights (new run)")
     ap.add_argument("--rate", type=int, default=16000, choices=(16000, 24000),
