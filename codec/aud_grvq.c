@@ -7,10 +7,11 @@
  * filter of BITSTREAM.md 3.2 (shared with aud-wave, codec/audio.c). Stereo is mid/side.
  *
  * Chunks (BITSTREAM.md 3.4): chunk k codes the latent frames that cover its samples plus
- * GR_MARGIN frames on each side. The encoder computes them from a window with GR_ENC_CONTEXT
- * more frames of audio on each side, so they are the latents of the whole signal; the margin
- * covers the decoder's receptive field, so the decoded samples of a chunk are those of the whole
- * signal's decoding (seamless chunks; tests/test_aud_grvq.c). */
+ * `margin_frames` (weights metadata) frames on each side. The encoder computes them from a
+ * window with GR_ENC_CONTEXT more frames of audio on each side, so they are the latents of the
+ * whole signal; the margin covers the decoder's receptive field (and the postfilter's reach), so
+ * the decoded samples of a chunk are those of the whole signal's decoding (seamless chunks;
+ * tests/test_aud_grvq.c). */
 #include "models.h"
 
 #include "aud_grvq.h"
@@ -40,8 +41,19 @@
 #define GR_CODES 256
 #define GR_MIN_STAGES 2
 #define GR_Q (GR_STAGES - GR_MIN_STAGES + 1)
-#define GR_CHUNK 131072  /* frames per chunk, at the stream's rate */
-#define GR_MARGIN 4      /* coded latent frames on each side (decoder receptive field 3.9) */
+#define GR_CHUNK 131072 /* frames per chunk, at the stream's rate */
+/* The decoder's receptive field on each side, in 1 kHz samples (3.9 latent frames), plus PF_RF
+ * with the postfilter: the weights' margin_frames must cover it. */
+#define GR_RF_BASE 78
+#define GR_RF_PER_FRAME 20
+/* The formant postfilter (ARCH_AUDIO.md "Postfilter"): blocks of PF_HOP samples, LPC of order
+ * PF_ORDER on PF_WIN samples from PF_HOP before the block, PF_TAPS-tap FIR per block. Its reach,
+ * PF_WIN - PF_HOP - 1 = 319 samples each side, is one latent frame (20 samples at 1 kHz). */
+#define PF_HOP 160
+#define PF_WIN 480
+#define PF_ORDER 16
+#define PF_TAPS 64
+#define PF_RF 20
 #define GR_ENC_CONTEXT 6 /* more frames of audio the encoder reads on each side (non-normative) */
 #define GR_MAX_CHANNELS 64
 #define GR_E0 64
@@ -68,6 +80,9 @@ typedef struct gr_state {
     uint8_t hash[NECO_WEIGHTS_HASH_SIZE];
     gr_conv enc_in, enc_d1, enc_d2, enc_out, dec_in, dec_u1, dec_u2, dec_out;
     gr_block enc_b[3], dec_b[4];
+    int margin; /* coded latent frames on each side of a chunk (metadata margin_frames) */
+    int pf;     /* formant postfilter on (metadata postfilter "g_n,g_d,mu") */
+    double pf_gn, pf_gd, pf_mu;
     const float *dec_act;
     const float *codebook;   /* [G][S][K][D/G] */
     neco_cdf_tables *tables; /* one per codebook g S + s */
@@ -151,6 +166,25 @@ static int gr_spec(nn_weight_spec *spec, char names[][40])
     return n;
 }
 
+/* Metadata postfilter: absent or "" (off), or "g_n,g_d,mu" with 0 <= g_n, g_d < 1, |mu| < 1.
+ * 0 (off), 1 (on) or -1 if malformed. */
+static int parse_postfilter(const char *v, double *gn, double *gd, double *mu)
+{
+    if (!v || !*v) return 0;
+    double p[3];
+    for (int i = 0; i < 3; i++) {
+        char *end;
+        p[i] = strtod(v, &end);
+        if (end == v || !(p[i] > -1.0 && p[i] < 1.0) || *end != (i < 2 ? ',' : '\0')) return -1;
+        v = end + 1;
+    }
+    if (p[0] < 0.0 || p[1] < 0.0) return -1;
+    *gn = p[0];
+    *gd = p[1];
+    *mu = p[2];
+    return 1;
+}
+
 static void gr_unload(void *state)
 {
     gr_state *s = state;
@@ -187,6 +221,24 @@ static neco_status gr_load_as(neco_context *ctx, const char *id, uint32_t rate, 
                           "model %s: %s: metadata (sample_rate %u, hop 320, groups 2, stages 8, "
                           "codebook_size 256, min_stages 2, wavelet_levels 4) missing or wrong",
                           id, path, rate);
+    }
+    s->pf = parse_postfilter(nn_weights_metadata(s->weights, "postfilter"), &s->pf_gn, &s->pf_gd,
+                             &s->pf_mu);
+    int rf = GR_RF_BASE + (s->pf > 0 ? PF_RF : 0);
+    const char *wrong = NULL;
+    char why[120];
+    if (s->pf < 0)
+        wrong = "postfilter must be \"g_n,g_d,mu\" with g_n and g_d in [0, 1), mu in (-1, 1)";
+    else if (codec_meta_int(s->weights, "margin_frames", 1, 64, &s->margin) ||
+             s->margin * GR_RF_PER_FRAME < rf) {
+        snprintf(why, sizeof why,
+                 "margin_frames must cover the decoder's receptive field: %d to 64",
+                 (rf + GR_RF_PER_FRAME - 1) / GR_RF_PER_FRAME);
+        wrong = why;
+    }
+    if (wrong) {
+        gr_unload(s);
+        return codec_fail(ctx, NECO_ERR_MODEL, "model %s: %s: metadata %s", id, path, wrong);
     }
     nn_weight_spec spec[64];
     char names[64][40];
@@ -355,6 +407,84 @@ static int decode_net(nn_context *nn, const gr_state *s, const nn_tensor *zq, nn
     return rc;
 }
 
+/* The formant postfilter of ARCH_AUDIO.md on the n samples of x (n a multiple of PF_HOP), into
+ * y: per block, the LPC of the windowed samples around it (Levinson-Durbin), the first PF_TAPS
+ * samples of the impulse response of A(z/g_n) / A(z/g_d), normalised by their absolute sum, then
+ * tilted by (1 - mu z^-1), and the block filtered with them (x zero outside [0, n)). Double
+ * precision throughout, on the host: the same on every backend. */
+static void postfilter(const gr_state *s, const float *x, float *y, size_t n)
+{
+    double win[PF_WIN];
+    for (int j = 0; j < PF_WIN; j++)
+        win[j] = 0.5 - 0.5 * cos(2.0 * 3.14159265358979323846 * (double)(j + 1) / (PF_WIN + 1));
+    for (size_t f0 = 0; f0 < n; f0 += PF_HOP) {
+        double r[PF_ORDER + 1], a[PF_ORDER + 1], tmp[PF_ORDER + 1], seg[PF_WIN];
+        for (int j = 0; j < PF_WIN; j++) {
+            int64_t i = (int64_t)f0 - PF_HOP + j;
+            seg[j] = i >= 0 && (size_t)i < n ? win[j] * (double)x[i] : 0.0;
+        }
+        /* r[k] = sum_j seg[j] seg[j + k], j ascending (seg is zero past its end: the short
+         * sums of the last lags come out the same) */
+        double ext[PF_WIN + PF_ORDER];
+        memcpy(ext, seg, sizeof seg);
+        memset(ext + PF_WIN, 0, sizeof(double) * PF_ORDER);
+        for (int k = 0; k <= PF_ORDER; k++)
+            r[k] = 0.0;
+        for (int j = 0; j < PF_WIN; j++)
+            for (int k = 0; k <= PF_ORDER; k++)
+                r[k] += seg[j] * ext[j + k];
+        r[0] = r[0] * (1.0 + 1e-4) + 1e-9;
+        a[0] = 1.0;
+        double e = r[0];
+        for (int i = 1; i <= PF_ORDER; i++) {
+            double acc = r[i];
+            for (int j = 1; j < i; j++)
+                acc += a[j] * r[i - j];
+            double k = -acc / e;
+            for (int j = 1; j < i; j++)
+                tmp[j] = a[j] + k * a[i - j];
+            for (int j = 1; j < i; j++)
+                a[j] = tmp[j];
+            a[i] = k;
+            e *= 1.0 - k * k;
+        }
+        double b[PF_ORDER + 1], d[PF_ORDER + 1], h[PF_TAPS], gn = 1.0, gd = 1.0, sum = 0.0;
+        for (int k = 0; k <= PF_ORDER; k++) {
+            b[k] = a[k] * gn;
+            d[k] = a[k] * gd;
+            gn *= s->pf_gn;
+            gd *= s->pf_gd;
+        }
+        for (int t = 0; t < PF_TAPS; t++) {
+            double v = t <= PF_ORDER ? b[t] : 0.0;
+            for (int k = 1; k <= PF_ORDER && k <= t; k++)
+                v -= d[k] * h[t - k];
+            h[t] = v;
+            sum += fabs(v);
+        }
+        double prev = 0.0; /* tilt: h'[t] = (h[t] - mu h[t - 1]) / sum */
+        for (int t = 0; t < PF_TAPS; t++) {
+            double v = h[t];
+            h[t] = (v - s->pf_mu * prev) / sum;
+            prev = v;
+        }
+        /* y[i] = sum_k h[k] x[i - k], k ascending, over the block (x zero before 0) */
+        double acc[PF_HOP], xs[PF_HOP + PF_TAPS - 1];
+        size_t m = n - f0 < PF_HOP ? n - f0 : PF_HOP;
+        for (int j = 0; j < PF_HOP + PF_TAPS - 1; j++) {
+            int64_t i = (int64_t)f0 - (PF_TAPS - 1) + j;
+            xs[j] = i >= 0 && (size_t)i < n ? (double)x[i] : 0.0;
+        }
+        for (int j = 0; j < PF_HOP; j++)
+            acc[j] = 0.0;
+        for (int k = 0; k < PF_TAPS; k++)
+            for (int j = 0; j < PF_HOP; j++)
+                acc[j] += h[k] * xs[PF_TAPS - 1 + j - k];
+        for (size_t j = 0; j < m; j++)
+            y[f0 + j] = (float)acc[j];
+    }
+}
+
 static const float *codeword(const gr_state *s, int g, int st, int32_t k)
 {
     return s->codebook + (((size_t)g * GR_STAGES + (size_t)st) * GR_CODES + (size_t)k) * GR_GDIM;
@@ -415,8 +545,8 @@ static gr_chunk gr_window(const gr_state *s, const neco_info *info, uint32_t ind
         codec_rs_geometry(&r, s->rate, info->sample_rate);
         codec_rs_span(&r, (int64_t)w.first, w.count, &w.a, &w.b);
     }
-    w.t0 = codec_floor_div(w.a, GR_HOP) - GR_MARGIN;
-    int64_t t1 = codec_floor_div(w.b + GR_HOP - 1, GR_HOP) + GR_MARGIN;
+    w.t0 = codec_floor_div(w.a, GR_HOP) - s->margin;
+    int64_t t1 = codec_floor_div(w.b + GR_HOP - 1, GR_HOP) + s->margin;
     w.T = (int)(t1 - w.t0);
     w.A = (int)info->audio_channels;
     w.q = (int)info->quality - 1;
@@ -563,6 +693,18 @@ static neco_status gr_decode_chunk(neco_context *ctx, void *state, const neco_in
         goto done;
     }
     size_t len = (size_t)T * GR_HOP, stride = len;
+    if (s->pf) {
+        float *in = malloc(sizeof(float) * len);
+        if (!in) {
+            st = codec_audio_fail(ctx, NN_ERR_NOMEM, index, "postfilter");
+            goto done;
+        }
+        for (int c = 0; c < A; c++) {
+            memcpy(in, x.data + (size_t)c * len, sizeof(float) * len);
+            postfilter(s, in, x.data + (size_t)c * len, len);
+        }
+        free(in);
+    }
     const float *o = x.data + (w.a - w.t0 * GR_HOP);
     if (info->sample_rate != s->rate) {
         codec_resampler r;

@@ -397,38 +397,49 @@ static void test_cut_stream(void)
     free(s);
 }
 
-/* Refused input: rates the resampler does not take, a level past the last; a damaged payload
- * with a valid CRC is refused or decodes, never crashes; a stream made with other weights is
- * refused naming the model. */
-/* The other model's weights under a model's name are refused at loading with the reason:
- * aud-grvq's file as aud-grvq-24k's (its metadata names aud-grvq), and aud-grvq-24k's with its
- * sample rate changed to 16000 (same length, so the file stays well formed). */
+/* Weights that do not fit are refused at loading with the reason: aud-grvq's file as
+ * aud-grvq-24k's (its metadata names aud-grvq); aud-grvq-24k's with its sample rate changed to
+ * 16000; with a margin of 3 frames, short of the decoder's receptive field (3.9 frames); and
+ * aud-grvq's with its postfilter's tilt out of range (each patch keeps the length, so the file
+ * stays well formed). */
 static void test_wrong_weights(void)
 {
-    static const char *const want[2] = {"holds the weights of model 'aud-grvq'",
-                                        "sample_rate 24000"};
-    static const char *const file = "aud-grvq-24k.safetensors";
-    for (int k = 0; k < 2; k++) {
-        char dir[32];
-        CU_ASSERT_FATAL(neco_test_weights_copy(dir, file,
-                                               k == 0 ? WEIGHTS_DIR "/aud-grvq.safetensors"
-                                                      : WEIGHTS_DIR "/aud-grvq-24k.safetensors",
-                                               k == 0 ? NULL : "\"sample_rate\":\"24000\"",
-                                               "\"sample_rate\":\"16000\"") == 0);
+    static const struct {
+        const char *src, *file, *model, *key, *patched, *want;
+    } cases[] = {
+        {"aud-grvq", "aud-grvq-24k", "aud-grvq-24k", NULL, "\"sample_rate\":\"16000\"",
+         "holds the weights of model 'aud-grvq'"},
+        {"aud-grvq-24k", "aud-grvq-24k", "aud-grvq-24k", "\"sample_rate\":\"24000\"",
+         "\"sample_rate\":\"16000\"", "sample_rate 24000"},
+        {"aud-grvq-24k", "aud-grvq-24k", "aud-grvq-24k", "\"margin_frames\":\"4\"",
+         "\"margin_frames\":\"3\"", "margin_frames"},
+        {"aud-grvq", "aud-grvq", "aud-grvq", "\"postfilter\":\"0.65,0.75,-0.3\"",
+         "\"postfilter\":\"0.65,0.75,-1.3\"", "postfilter"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char dir[32], src[256], file[64];
+        snprintf(src, sizeof src, "%s/%s.safetensors", WEIGHTS_DIR, cases[k].src);
+        snprintf(file, sizeof file, "%s.safetensors", cases[k].file);
+        CU_ASSERT_FATAL(neco_test_weights_copy(dir, file, src, cases[k].key, cases[k].patched) ==
+                        0);
         neco_context *ctx = context(dir, 0);
-        int16_t *x = voice_at(2400, 1, 0, 24000.0);
-        neco_audio a = {24000, 1, 2400, NECO_SAMPLE_S16, x};
+        double rate = strcmp(cases[k].model, "aud-grvq") ? 24000.0 : 16000.0;
+        int16_t *x = voice_at(2400, 1, 0, rate);
+        neco_audio a = {(uint32_t)rate, 1, 2400, NECO_SAMPLE_S16, x};
         uint8_t *coded;
         size_t size;
-        CU_ASSERT_EQUAL(encode_with(ctx, "aud-grvq-24k", &a, 1, &coded, &size), NECO_ERR_MODEL);
+        CU_ASSERT_EQUAL(encode_with(ctx, cases[k].model, &a, 1, &coded, &size), NECO_ERR_MODEL);
         printf("\n    %s", neco_context_error(ctx));
-        CU_ASSERT(strstr(neco_context_error(ctx), want[k]) != NULL);
+        CU_ASSERT(strstr(neco_context_error(ctx), cases[k].want) != NULL);
         free(x);
         neco_context_destroy(ctx);
         neco_test_weights_remove(dir, file);
     }
 }
 
+/* Refused input: rates the resampler does not take, a level past the last; a damaged payload
+ * with a valid CRC is refused or decodes, never crashes; a stream made with other weights is
+ * refused naming the model. */
 static void test_bad_input(void)
 {
     int16_t s[4000];

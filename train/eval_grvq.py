@@ -220,11 +220,12 @@ class TorchGrvq:
     """The PyTorch model of a checkpoint, in eval mode (the VQ then leaves its EMA codebooks
     alone): pad to a multiple of HOP, encode, quantise with the first q + 2 stages, decode."""
 
-    def __init__(self, ckpt):
+    def __init__(self, ckpt, postfilter=None):
         import grvq_models as gm
         self.gm = gm
         st = torch.load(ckpt, map_location="cpu", weights_only=False)
-        self.model = gm.AudGrvq()
+        pf = st.get("postfilter", ()) if postfilter is None else postfilter
+        self.model = gm.AudGrvq(pf)
         self.model.load_state_dict(st["model"])
         self.model.eval()
         self.step, self.trained = st.get("step", 0), st.get("trained_seconds", 0.0)
@@ -318,6 +319,8 @@ def _summary(name, kind, per_seg, bits, seconds, extra=None):
     r["sources"] = {s: {k: (float(np.mean([m[k] for m in v if m[k] is not None]))
                             if any(m[k] is not None for m in v) else None)
                         for k in ("si_sdr", "mel", "pesq", "stoi")} for s, v in by_src.items()}
+    r["per_segment"] = [{k: m[k] for k in ("source", "clip", "start", "si_sdr", "mel", "pesq", "stoi")}
+                        for m in per_seg]  # for paired comparisons between codecs (same order)
     r.update(extra or {})
     return r
 
@@ -422,6 +425,8 @@ def main():
     ap.add_argument("--vq-counts", help="take the index counts of the estimated rate from this weights "
                     "file's vq.counts (export_grvq.py) instead of counting them")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--postfilter", default="", help="--ckpt: the formant postfilter g_n,g_d,mu "
+                    "(train/postfilter.py) or off (default: the checkpoint's)")
     ap.add_argument("--rate", type=int, default=16000, choices=(16000, 24000),
                     help="16000: aud-grvq on speech; 24000: aud-grvq-24k on general audio")
     ap.add_argument("--markdown", action="store_true", help="also print a markdown table")
@@ -449,7 +454,9 @@ def main():
     if a.levels:
         levels = [int(v) for v in a.levels.split(",")]
     if a.ckpt:
-        tg = TorchGrvq(a.ckpt)
+        pf = None if not a.postfilter else () if a.postfilter == "off" else \
+            tuple(float(v) for v in a.postfilter.split(","))
+        tg = TorchGrvq(a.ckpt, pf)
         levels = levels if levels is not None else list(range(tg.gm.Q_LEVELS))
         print("checkpoint %s: step %d, %.1f min trained" % (a.ckpt, tg.step, tg.trained / 60), flush=True)
         meta.update(ckpt=a.ckpt, step=tg.step, trained_seconds=tg.trained)

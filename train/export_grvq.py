@@ -38,13 +38,19 @@ FORMAT_VERSION = 1
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 CHUNK = 131072  # frames per chunk (at the stream's rate)
-MARGIN = 4  # latent frames coded on each side of a chunk's span
+RF_BASE = 78  # the decoder's receptive field per side, in 1 kHz samples (3.9 latent frames)
+
+
+def margin_frames(postfilter):
+    """Latent frames coded on each side of a chunk's span: the decoder's receptive field (20
+    samples at 1 kHz per latent frame; the postfilter adds one frame), rounded up."""
+    return -(-(RF_BASE + (20 if postfilter else 0)) // 20)
 PRECISION = 20  # NECO_CDF_PRECISION
 
 
 def load(path):
     st = torch.load(path, map_location="cpu", weights_only=False)
-    m = gm.AudGrvq()
+    m = gm.AudGrvq(st.get("postfilter", ()))
     m.load_state_dict(st["model"])
     m.eval()
     return m, st
@@ -129,11 +135,15 @@ def main():
     ap.add_argument("--rate", type=int, default=16000, choices=(16000, 24000))
     ap.add_argument("--out", default=None, help="default weights/aud-grvq.safetensors (24000: aud-grvq-24k)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--postfilter", default="", help="g_n,g_d,mu of the formant postfilter (default: the "
+                    "checkpoint's), or off")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model_id = "aud-grvq" if a.rate == 16000 else "aud-grvq-24k"
     out = a.out or os.path.join(ROOT, "weights", model_id + ".safetensors")
     model, st = load(a.ckpt)
+    if a.postfilter:
+        model.postfilter = () if a.postfilter == "off" else tuple(float(v) for v in a.postfilter.split(","))
     if st.get("rate", 16000) != a.rate:
         sys.exit("%s was trained at %d Hz, not %d" % (a.ckpt, st.get("rate", 16000), a.rate))
     model = rounded_model(model)
@@ -145,9 +155,10 @@ def main():
                 wavelet_levels=str(gm.LEVELS), subbands=str(gm.NW), sample_rate=str(a.rate),
                 hop=str(gm.HOP), latent_channels=str(gm.DIM), groups=str(gm.GROUPS), stages=str(gm.STAGES),
                 codebook_size=str(gm.CODES), min_stages=str(gm.MIN_STAGES), quality_levels=str(gm.Q_LEVELS),
-                chunk_frames=str(CHUNK), margin_frames=str(MARGIN), cdf_precision=str(PRECISION),
+                chunk_frames=str(CHUNK), margin_frames=str(margin_frames(model.postfilter)), cdf_precision=str(PRECISION),
                 nominal_kbps=json.dumps(kbps),
                 decoder_macs_per_second=str(int(model.decoder_macs_per_second(a.rate))),
+                **(dict(postfilter=",".join(repr(v) for v in model.postfilter)) if model.postfilter else {}),
                 trained_steps=str(st["step"]), trained_minutes="%.1f" % (st["trained_seconds"] / 60))
     save_file(T, out, metadata=meta)
     canonical_header(out)

@@ -178,8 +178,11 @@ class GRVQ(nn.Module):
 
 
 class AudGrvq(nn.Module):
-    def __init__(self):
+    """postfilter: (g_n, g_d, mu) of the formant postfilter on the output (postfilter.py), or ()."""
+
+    def __init__(self, postfilter=()):
         super().__init__()
+        self.postfilter = tuple(float(v) for v in postfilter)
         e0, e1, e2 = ENC
         self.enc_in = nn.Conv1d(NW, e0, 7, padding=3)
         self.enc_b0 = EncBlock(e0)
@@ -218,7 +221,11 @@ class AudGrvq(nn.Module):
         h = self.dec_b1(self.shuffle(self.dec_u1(h), 5))
         h = self.dec_b3(self.dec_b2(self.shuffle(self.dec_u2(h), 4)))
         w = self.dec_out(self.dec_act(h)) * 0.25
-        return wpt_inverse(w, LEVELS)
+        x = wpt_inverse(w, LEVELS)
+        if self.postfilter:
+            import postfilter
+            x = postfilter.apply(x, *self.postfilter)
+        return x
 
     def forward(self, x, n_stages):
         z = self.encode(x)

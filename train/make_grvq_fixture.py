@@ -35,7 +35,7 @@ import neco_container  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "tests", "data", "aud_grvq")
-MARGIN = 4
+MARGIN = 4  # the weights' margin_frames (model_from_file sets it)
 ENC_CONTEXT = 6
 
 
@@ -63,8 +63,12 @@ def speech_like(seconds=1.5, rate=gm.RATE, seed=3):
 
 
 def model_from_file(path):
+    global MARGIN
     W = load_file(path)
-    m = gm.AudGrvq()
+    with safe_open(path, "np") as f:
+        meta = f.metadata()
+    MARGIN = int(meta["margin_frames"])
+    m = gm.AudGrvq(tuple(float(v) for v in meta.get("postfilter", "").split(",") if v))
     sd = {}
     for name, p in m.named_parameters():
         v = torch.from_numpy(W[name].astype(np.float32))

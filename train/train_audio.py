@@ -77,7 +77,13 @@ def train_grvq(a):
     ckpt_path = os.path.join(run, "ckpt.pt")
     dev = torch.device(a.device)
     torch.manual_seed(a.seed)
-    model = gm.AudGrvq().to(dev)
+    src = a.init if a.init else (ckpt_path if a.resume and os.path.exists(ckpt_path) else None)
+    st = torch.load(src, map_location=dev, weights_only=False) if src else None
+    # the postfilter is in the loop only when --postfilter names one (that was tried: the mel
+    # term then learns to undo it, MODELS.md); the checkpoint keeps the source's for the export
+    pf = tuple(float(v) for v in a.postfilter.split(",")) if a.postfilter else ()
+    pf_keep = pf or (tuple(st.get("postfilter", ())) if st is not None else ())
+    model = gm.AudGrvq(pf).to(dev)
     if a.decoder_only:  # the encoder and the codebooks stay as they are (no EMA updates, no restarts)
         for n, p in model.named_parameters():
             p.requires_grad_(n.startswith("dec_"))
@@ -102,9 +108,7 @@ def train_grvq(a):
     shares = {"emodb": 0.4, "klettres": 0.3, "ktuberling": 0.3} if a.rate == 16000 else None
     sampler = CropSampler("train", length, seed=a.seed + int(time.time()) % 100000, root=a.data or SPEECH16,
                           shares=shares)
-    src = a.init if a.init else (ckpt_path if a.resume and os.path.exists(ckpt_path) else None)
     if src:
-        st = torch.load(src, map_location=dev, weights_only=False)
         model.load_state_dict(st["model"])
         if "opt" in st and not a.init:
             opt.load_state_dict(st["opt"])
@@ -120,7 +124,7 @@ def train_grvq(a):
         tmp = ckpt_path + ".tmp"
         extra = {} if disc is None else dict(disc=disc.state_dict(), disc_opt=d_opt.state_dict())
         torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), step=step, trained_seconds=trained,
-                        model_id=a.model, rate=a.rate, **extra), tmp)
+                        model_id=a.model, rate=a.rate, postfilter=list(pf_keep), **extra), tmp)
         os.replace(tmp, ckpt_path)
 
     t_start = t_last_ckpt = t_log = time.time()
@@ -219,6 +223,9 @@ def main():
     ap.add_argument("--init", default=None, help="aud-grvq: start from this checkpoint's weights (new run)")
     ap.add_argument("--rate", type=int, default=16000, choices=(16000, 24000),
                     help="aud-grvq: sample rate (16000: speech; 24000: general audio, needs --data)")
+    ap.add_argument("--postfilter", default="",
+                    help="aud-grvq: formant postfilter g_n,g_d,mu in the training loop (postfilter.py); "
+                         "without it a checkpoint's postfilter is kept for the export but not trained through")
     ap.add_argument("--data", default=None, help="aud-grvq: data root (split/source/*.npy; default the 16 kHz speech)")
     a = ap.parse_args()
     if a.model == "aud-grvq":
