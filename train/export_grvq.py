@@ -16,7 +16,9 @@ encoder's x4 on the wavelet coefficients into enc_in.weight, the decoder's x1/4 
 into dec_out (both powers of two: exact).  vq.counts holds, per (group, stage), how often each
 codeword was chosen on training crops (all stages active): the C decoder builds the index
 tables from them (BITSTREAM.md 2.5).  nominal_kbps (metadata) is the entropy-coded rate per
-level measured here on the held-out speech with those tables.
+level measured here on the held-out speech with those tables.  The checkpoint's formant
+postfilter (train/postfilter.py; --postfilter overrides it) goes into the metadata `postfilter`
+"g_n,g_d,mu", and `margin_frames` covers its reach (5 frames with it, 4 without).
 """
 import argparse
 import copy
@@ -39,13 +41,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 CHUNK = 131072  # frames per chunk (at the stream's rate)
 RF_BASE = 78  # the decoder's receptive field per side, in 1 kHz samples (3.9 latent frames)
+PRECISION = 20  # NECO_CDF_PRECISION
 
 
 def margin_frames(postfilter):
     """Latent frames coded on each side of a chunk's span: the decoder's receptive field (20
     samples at 1 kHz per latent frame; the postfilter adds one frame), rounded up."""
     return -(-(RF_BASE + (20 if postfilter else 0)) // 20)
-PRECISION = 20  # NECO_CDF_PRECISION
 
 
 def load(path):

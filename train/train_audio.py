@@ -17,6 +17,8 @@ adversarial terms of grvq_adv.py, + --pesq x the PESQ-like disturbance of pesq_p
 shipped weights' last runs were PESQ fine-tunes:
   python3 train/train_audio.py --model aud-grvq --init train/checkpoints/aud-grvq.pt --pesq 1 \
       --lr 1e-4 --minutes 30 --run train/runs/grvq_pesq1
+The formant postfilter (postfilter.py) of a checkpoint is kept for the export; --postfilter puts
+one into the training loop (both terms see it), --pesq-postfilter only the PESQ term.
 """
 import argparse
 import math
@@ -147,7 +149,11 @@ def train_grvq(a):
             # only crops with speech in them: the loss aligns levels, a near-silent crop divides by ~0
             live = x.pow(2).mean(dim=1) > 1e-5
             if live.any():
-                lp = pesq(x[live], x_hat[live]).mean()
+                y = x_hat[live]
+                if a.pesq_postfilter and pf_keep:  # the PESQ term sees the shipped postfilter
+                    import postfilter
+                    y = postfilter.apply(y, *pf_keep)
+                lp = pesq(x[live], y).mean()
                 loss = loss + a.pesq * lp
                 lv = float(lp.detach())
                 ema["pesq"] = 0.95 * ema.get("pesq", lv) + 0.05 * lv
@@ -226,6 +232,9 @@ def main():
     ap.add_argument("--postfilter", default="",
                     help="aud-grvq: formant postfilter g_n,g_d,mu in the training loop (postfilter.py); "
                          "without it a checkpoint's postfilter is kept for the export but not trained through")
+    ap.add_argument("--pesq-postfilter", action="store_true",
+                    help="aud-grvq: the PESQ term on the output after the checkpoint's postfilter, "
+                         "the mel term before it")
     ap.add_argument("--data", default=None, help="aud-grvq: data root (split/source/*.npy; default the 16 kHz speech)")
     a = ap.parse_args()
     if a.model == "aud-grvq":
