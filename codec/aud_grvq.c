@@ -418,21 +418,19 @@ static void postfilter(const gr_state *s, const float *x, float *y, size_t n)
     for (int j = 0; j < PF_WIN; j++)
         win[j] = 0.5 - 0.5 * cos(2.0 * 3.14159265358979323846 * (double)(j + 1) / (PF_WIN + 1));
     for (size_t f0 = 0; f0 < n; f0 += PF_HOP) {
-        double r[PF_ORDER + 1], a[PF_ORDER + 1], tmp[PF_ORDER + 1], seg[PF_WIN];
+        /* seg: the windowed samples, then PF_ORDER zeros, so that r[k] = sum_j seg[j] seg[j + k]
+         * (j ascending) runs over whole rows; the zeros leave the short sums of the last lags as
+         * they are */
+        double r[PF_ORDER + 1], a[PF_ORDER + 1], tmp[PF_ORDER + 1], seg[PF_WIN + PF_ORDER] = {0};
         for (int j = 0; j < PF_WIN; j++) {
             int64_t i = (int64_t)f0 - PF_HOP + j;
             seg[j] = i >= 0 && (size_t)i < n ? win[j] * (double)x[i] : 0.0;
         }
-        /* r[k] = sum_j seg[j] seg[j + k], j ascending (seg is zero past its end: the short
-         * sums of the last lags come out the same) */
-        double ext[PF_WIN + PF_ORDER];
-        memcpy(ext, seg, sizeof seg);
-        memset(ext + PF_WIN, 0, sizeof(double) * PF_ORDER);
         for (int k = 0; k <= PF_ORDER; k++)
             r[k] = 0.0;
         for (int j = 0; j < PF_WIN; j++)
             for (int k = 0; k <= PF_ORDER; k++)
-                r[k] += seg[j] * ext[j + k];
+                r[k] += seg[j] * seg[j + k];
         r[0] = r[0] * (1.0 + 1e-4) + 1e-9;
         a[0] = 1.0;
         double e = r[0];

@@ -454,9 +454,8 @@ def main():
     if a.levels:
         levels = [int(v) for v in a.levels.split(",")]
     if a.ckpt:
-        pf = None if not a.postfilter else () if a.postfilter == "off" else \
-            tuple(float(v) for v in a.postfilter.split(","))
-        tg = TorchGrvq(a.ckpt, pf)
+        import postfilter
+        tg = TorchGrvq(a.ckpt, postfilter.parse(a.postfilter) if a.postfilter else None)
         levels = levels if levels is not None else list(range(tg.gm.Q_LEVELS))
         print("checkpoint %s: step %d, %.1f min trained" % (a.ckpt, tg.step, tg.trained / 60), flush=True)
         meta.update(ckpt=a.ckpt, step=tg.step, trained_seconds=tg.trained)

@@ -33,6 +33,7 @@ from safetensors.numpy import save_file
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grvq_models as gm  # noqa: E402
 import neco_cdf  # noqa: E402
+import postfilter  # noqa: E402
 from export import canonical_header  # noqa: E402
 from audio_data import GEN24, SPEECH16, CropSampler, clips  # noqa: E402
 
@@ -145,7 +146,7 @@ def main():
     out = a.out or os.path.join(ROOT, "weights", model_id + ".safetensors")
     model, st = load(a.ckpt)
     if a.postfilter:
-        model.postfilter = () if a.postfilter == "off" else tuple(float(v) for v in a.postfilter.split(","))
+        model.postfilter = postfilter.parse(a.postfilter)
     if st.get("rate", 16000) != a.rate:
         sys.exit("%s was trained at %d Hz, not %d" % (a.ckpt, st.get("rate", 16000), a.rate))
     model = rounded_model(model)

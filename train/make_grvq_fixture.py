@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import grvq_models as gm  # noqa: E402
 import neco_cdf  # noqa: E402
 import neco_container  # noqa: E402
+import postfilter  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "tests", "data", "aud_grvq")
@@ -68,7 +69,7 @@ def model_from_file(path):
     with safe_open(path, "np") as f:
         meta = f.metadata()
     MARGIN = int(meta["margin_frames"])
-    m = gm.AudGrvq(tuple(float(v) for v in meta.get("postfilter", "").split(",") if v))
+    m = gm.AudGrvq(postfilter.parse(meta.get("postfilter", "")))
     sd = {}
     for name, p in m.named_parameters():
         v = torch.from_numpy(W[name].astype(np.float32))

@@ -32,7 +32,12 @@ HOP = 160
 WIN = 480
 ORDER = 16
 TAPS = 64
-REACH = 319  # samples of context the postfilter reads on each side of an output sample
+
+
+def parse(text):
+    """ "g_n,g_d,mu" (the weights metadata `postfilter`, the scripts' --postfilter) -> a tuple;
+    "" or "off" -> () (no postfilter)."""
+    return () if text in ("", "off") else tuple(float(v) for v in text.split(","))
 
 
 def hann(device=None, dtype=torch.float64):

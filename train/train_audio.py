@@ -83,7 +83,8 @@ def train_grvq(a):
     st = torch.load(src, map_location=dev, weights_only=False) if src else None
     # the postfilter is in the loop only when --postfilter names one (that was tried: the mel
     # term then learns to undo it, MODELS.md); the checkpoint keeps the source's for the export
-    pf = tuple(float(v) for v in a.postfilter.split(",")) if a.postfilter else ()
+    import postfilter
+    pf = postfilter.parse(a.postfilter)
     pf_keep = pf or (tuple(st.get("postfilter", ())) if st is not None else ())
     model = gm.AudGrvq(pf).to(dev)
     if a.decoder_only:  # the encoder and the codebooks stay as they are (no EMA updates, no restarts)
@@ -151,7 +152,6 @@ def train_grvq(a):
             if live.any():
                 y = x_hat[live]
                 if a.pesq_postfilter and pf_keep:  # the PESQ term sees the shipped postfilter
-                    import postfilter
                     y = postfilter.apply(y, *pf_keep)
                 lp = pesq(x[live], y).mean()
                 loss = loss + a.pesq * lp
